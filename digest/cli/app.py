@@ -1,0 +1,84 @@
+"""The root `digest` command group and the `App` object every command receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from sqlalchemy import Engine
+
+from digest.config import Settings, load_settings
+from digest.store.engine import open_engine
+from digest.store.migrations import require_current
+
+EXIT_CODES_HELP = """
+\b
+Exit codes:
+  0  success
+  1  unexpected error
+  2  usage or configuration error (bad option or input, bad config,
+     unknown subscriber, database not migrated: run `digest db upgrade`)
+  3  partial failure (some sources or messages failed; the rest were done)
+"""
+
+
+@dataclass
+class App:
+    """Lazily loaded settings and database engine, shared by the commands of one run."""
+
+    config_path: Path | None = None
+    quiet: bool = False
+    _settings: Settings | None = None
+    _engine: Engine | None = None
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def engine(self, *, migrated: bool = True) -> Engine:
+        """The database engine; by default refuses unless the schema is current."""
+        if self._engine is None:
+            self._engine = open_engine(self.settings.database_url)
+        if migrated:
+            require_current(self._engine)
+        return self._engine
+
+    def say(self, message: str) -> None:
+        """Print a progress or summary line unless --quiet."""
+        if not self.quiet:
+            self.console.print(message)
+
+
+pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
+
+
+@click.group(
+    help="Paper Digest: daily emails of new research papers, ranked for each subscriber.\n"
+    + EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: $DIGEST_CONFIG, else ./digest.toml if present, else defaults).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors (for cron and scripts).")
+@click.version_option(package_name="paper-digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
+    ctx.obj = App(config_path=config_path, quiet=quiet)
+    ctx.call_on_close(lambda: ctx.obj._engine.dispose() if ctx.obj._engine else None)
+
+
+def not_implemented(name: str) -> None:
+    """For commands whose feature has not landed yet: say so, exit 2."""
+    raise click.UsageError(f"`digest {name}` is not implemented yet")

@@ -1,0 +1,135 @@
+"""Plain typed records passed between the stages (sources → store → rank → render → send).
+
+No stage hands another an ORM object or a loose dict: it hands one of these. They are frozen
+dataclasses with slots, cheap to build by the hundred thousand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
+DELIVERY_STATUSES = ("queued", "sending", "sent", "retry", "failed", "unknown", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One entry as a source listed it, before it is merged into the store.
+
+    `key` is the canonical paper key: the arXiv id without version (`2401.01234`), else
+    `doi:<lowercased DOI>`, else `url:<normalised link>`.
+    """
+
+    source: str
+    key: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    primary_category: str | None = None
+    arxiv_id: str | None = None
+    version: int | None = None
+    doi: str | None = None
+    link: str | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    project_url: str | None = None
+    hf_url: str | None = None
+    announce_type: str | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    keywords: tuple[str, ...] = ()
+    upvotes: int | None = None
+    stars: int | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    featured_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A stored paper as ranking and rendering see it. `id` is the canonical key."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    published: datetime | None = None
+    upvotes: int | None = None
+    stars: int | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    project_url: str | None = None
+    hf_url: str | None = None
+    comment: str | None = None
+    db_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What one subscriber wants, as ranking sees it.
+
+    `liked` and `disliked` are papers the subscriber voted on (feedback); they may be from
+    earlier days, so they carry their text.
+    """
+
+    id: str
+    topics: tuple[str, ...]
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    liked: tuple[Paper, ...] = ()
+    disliked: tuple[Paper, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """One paper chosen for one subscriber, with its score and the reason in words."""
+
+    paper: Paper
+    score: float
+    reason: str
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A subscriber as the pipeline, renderer and CLI see it."""
+
+    id: int
+    email: str
+    status: str
+    topics: tuple[str, ...]
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    send_at: time = time(7, 0)
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything one digest email shows: the picks of one subscriber for one local date."""
+
+    subscriber: Subscriber
+    digest_date: date
+    picks: tuple[Pick, ...]
+    trending: tuple[Paper, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """A finished message: the bytes to hand to SMTP and the envelope to send them with."""
+
+    to: str
+    envelope_from: str
+    subject: str
+    message_id: str
+    data: bytes
+    headers: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,228 @@
+"""Subscribers: validation of what they ask for, and reading and writing their rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
+
+from digest.config import check_timezone, parse_send_time
+from digest.errors import NotFound, UsageError
+from digest.records import SUBSCRIBER_STATUSES, Subscriber
+from digest.store.engine import transaction
+from digest.store.schema import EventRow, SubscriberRow
+
+MAX_TOPICS = 20
+MAX_TOPIC_LENGTH = 200
+MAX_LIST_ITEMS = 50
+
+
+def normalise_email(text: str) -> str:
+    """The canonical form of an address (IDN domain in ASCII, lower case); UsageError if bad."""
+    text = text.strip()
+    if len(text) > 320 or "\r" in text or "\n" in text:
+        raise UsageError(f"{text[:60]!r} is not a valid email address")
+    try:
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise UsageError(f"{text[:80]!r} is not a valid email address: {exc}") from None
+    address = valid.ascii_email or valid.normalized
+    return address.lower()
+
+
+def clean_terms(
+    values: Iterable[str], what: str, *, limit: int = MAX_LIST_ITEMS
+) -> tuple[str, ...]:
+    """Trimmed, de-duplicated, one-line terms; UsageError past the count or length limits."""
+    seen: dict[str, str] = {}
+    for value in values:
+        term = " ".join(value.split())
+        if not term:
+            continue
+        if len(term) > MAX_TOPIC_LENGTH:
+            raise UsageError(f"{what} {term[:40]!r}… is longer than {MAX_TOPIC_LENGTH} characters")
+        seen.setdefault(term.casefold(), term)
+    if len(seen) > limit:
+        raise UsageError(f"at most {limit} {what}s are allowed, got {len(seen)}")
+    return tuple(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberInput:
+    """What an admin, an import row or the web form asks to store; validate() checks it."""
+
+    email: str
+    topics: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    timezone: str | None = None
+    send_at: str | None = None
+    status: str | None = None
+
+    def validate(self) -> SubscriberInput:
+        """A normalised copy; UsageError naming the first problem."""
+        topics = clean_terms(self.topics, "topic", limit=MAX_TOPICS)
+        if not topics and not self.authors:
+            raise UsageError("give at least one topic (or an author to follow)")
+        if self.timezone is not None:
+            try:
+                check_timezone(self.timezone)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        if self.send_at is not None:
+            try:
+                send_at: str | None = parse_send_time(self.send_at).strftime("%H:%M")
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        else:
+            send_at = None
+        if self.status is not None and self.status not in SUBSCRIBER_STATUSES:
+            raise UsageError(
+                f"status {self.status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}"
+            )
+        return replace(
+            self,
+            email=normalise_email(self.email),
+            topics=topics,
+            categories=clean_terms(self.categories, "category"),
+            authors=clean_terms(self.authors, "author"),
+            exclude=clean_terms(self.exclude, "exclusion"),
+            send_at=send_at,
+        )
+
+
+def to_record(row: SubscriberRow) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        email=row.email,
+        status=row.status,
+        topics=tuple(row.topics),
+        categories=tuple(row.categories),
+        authors=tuple(row.authors),
+        exclude=tuple(row.exclude),
+        timezone=row.timezone,
+        send_at=time.fromisoformat(row.send_at),
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+    )
+
+
+def record_event(
+    session: Session,
+    kind: str,
+    *,
+    email: str | None = None,
+    subscriber_id: int | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    session.add(
+        EventRow(
+            kind=kind,
+            email=email,
+            subscriber_id=subscriber_id,
+            detail=detail,
+            created_at=now or datetime.now(UTC),
+        )
+    )
+
+
+def upsert_subscriber(
+    session: Session,
+    data: SubscriberInput,
+    *,
+    default_timezone: str,
+    default_send_at: str,
+    now: datetime | None = None,
+) -> tuple[Subscriber, bool]:
+    """Insert or update one validated subscriber; returns it and whether it is new."""
+    now = now or datetime.now(UTC)
+    row = session.scalar(select(SubscriberRow).where(SubscriberRow.email == data.email))
+    created = row is None
+    if row is None:
+        row = SubscriberRow(
+            email=data.email,
+            status=data.status or "pending",
+            timezone=data.timezone or default_timezone,
+            send_at=data.send_at or default_send_at,
+            created_at=now,
+            token_version=0,
+        )
+        session.add(row)
+    elif data.status is not None:
+        row.status = data.status
+    row.topics = list(data.topics)
+    row.categories = list(data.categories)
+    row.authors = list(data.authors)
+    row.exclude = list(data.exclude)
+    if data.timezone is not None:
+        row.timezone = data.timezone
+    if data.send_at is not None:
+        row.send_at = data.send_at
+    if row.status == "active" and row.confirmed_at is None:
+        row.confirmed_at = now
+    row.updated_at = now
+    session.flush()
+    return to_record(row), created
+
+
+def get_subscriber(session: Session, email: str) -> Subscriber:
+    row = session.scalar(select(SubscriberRow).where(SubscriberRow.email == normalise_email(email)))
+    if row is None:
+        raise NotFound(f"no subscriber with address {email!r}")
+    return to_record(row)
+
+
+def get_subscriber_by_id(session: Session, subscriber_id: int) -> Subscriber | None:
+    row = session.get(SubscriberRow, subscriber_id)
+    return to_record(row) if row is not None else None
+
+
+def list_subscribers(session: Session, statuses: Sequence[str] = ()) -> list[Subscriber]:
+    query = select(SubscriberRow).order_by(SubscriberRow.id)
+    if statuses:
+        query = query.where(SubscriberRow.status.in_(statuses))
+    return [to_record(row) for row in session.scalars(query)]
+
+
+def set_status(
+    session: Session, email: str, status: str, now: datetime | None = None
+) -> Subscriber:
+    """Change a subscriber's status (pause, resume, unsubscribe, confirm …)."""
+    if status not in SUBSCRIBER_STATUSES:
+        raise UsageError(f"status {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")
+    now = now or datetime.now(UTC)
+    row = session.scalar(select(SubscriberRow).where(SubscriberRow.email == normalise_email(email)))
+    if row is None:
+        raise NotFound(f"no subscriber with address {email!r}")
+    row.status = status
+    row.updated_at = now
+    if status == "active" and row.confirmed_at is None:
+        row.confirmed_at = now
+    if status == "unsubscribed":
+        row.unsubscribed_at = now
+    session.flush()
+    return to_record(row)
+
+
+def remove_subscriber(session: Session, email: str) -> None:
+    """Delete a subscriber and, by cascade, their deliveries, items and feedback."""
+    address = normalise_email(email)
+    result = session.execute(delete(SubscriberRow).where(SubscriberRow.email == address))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"no subscriber with address {email!r}")
+
+
+def count_by_status(engine: Engine) -> dict[str, int]:
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(SubscriberRow.status, func.count()).group_by(SubscriberRow.status)
+        ).all()
+    counts = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return counts

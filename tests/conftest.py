@@ -1,0 +1,154 @@
+"""Shared fixtures: fresh databases (SQLite and PostgreSQL), settings, paths to shared data.
+
+Every storage test runs on both back ends through the `engine` fixture. PostgreSQL tests
+need the server at 127.0.0.1:5432 (override with DIGEST_TEST_PG_URL); without it they are
+skipped, unless DIGEST_REQUIRE_POSTGRES=1 (as in CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from digest.config import Settings, load_settings
+from digest.store import migrations
+from digest.store.engine import open_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("DIGEST_SHARED_DATA", ROOT.parent / "shared" / "data"))
+PG_ADMIN_URL = os.environ.get(
+    "DIGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_PG = os.environ.get("DIGEST_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's own config or environment."""
+    for name in list(os.environ):
+        if name.startswith("DIGEST_") and name not in (
+            "DIGEST_TEST_PG_URL",
+            "DIGEST_REQUIRE_POSTGRES",
+            "DIGEST_SHARED_DATA",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data not found at {SHARED}")
+    return SHARED
+
+
+def _pg_admin() -> Engine:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        engine.dispose()
+        reason = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc.orig).strip()[:120]}"
+        if REQUIRE_PG:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return engine
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    admin = _pg_admin()
+    name = f"digest_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def empty_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database with no schema."""
+    engine = open_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(empty_engine: Engine) -> Engine:
+    """An engine on a fresh database migrated to head (SQLite and PostgreSQL)."""
+    migrations.upgrade(empty_engine)
+    return empty_engine
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Settings for a test: its own data directory and database, mail to an outbox."""
+    return load_settings(
+        service={"data_dir": str(tmp_path / "data")},
+        database={"url": db_url},
+        web={"secret_key": "test-secret-key", "base_url": "http://127.0.0.1:8000"},
+        mail={"from_address": "digest@example.org"},
+        sources=[],
+    )
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out[-500:]!r}, err={self.err[-500:]!r})"
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run `digest ARGS…` through the console-script entry point, in this process."""
+    from digest.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:
+            code = 0
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, db_url: str) -> Path:
+    """A config file for CLI tests: its own database and data directory, outbox mail."""
+    path = tmp_path / "digest.toml"
+    path.write_text(
+        f'[service]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[database]\nurl = "{db_url}"\n'
+        '[web]\nsecret_key = "test-secret-key"\n'
+        '[mail]\nfrom_address = "digest@example.org"\n'
+    )
+    return path
