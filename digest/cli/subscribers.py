@@ -5,14 +5,25 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import click
 from rich.table import Table
 
-from digest.cli.app import App, cli, not_implemented, pass_app
+from digest.cli.app import App, cli, pass_app
+from digest.errors import UsageError
 from digest.records import Subscriber
 from digest.store.engine import transaction
+from digest.store.imports import (
+    CSV_FIELDS,
+    ImportRejected,
+    all_subscribers,
+    apply_import,
+    export_rows,
+    parse_csv,
+    plan_import,
+)
 from digest.store.subscribers import (
     SubscriberInput,
     get_subscriber,
@@ -20,17 +31,6 @@ from digest.store.subscribers import (
     remove_subscriber,
     set_status,
     upsert_subscriber,
-)
-
-CSV_FIELDS = (
-    "email",
-    "topics",
-    "categories",
-    "authors",
-    "exclude",
-    "timezone",
-    "send_at",
-    "status",
 )
 
 
@@ -46,14 +46,6 @@ def subscriber_dict(sub: Subscriber) -> dict[str, Any]:
         "send_at": sub.send_at.strftime("%H:%M"),
         "created_at": sub.created_at.isoformat() if sub.created_at else None,
         "confirmed_at": sub.confirmed_at.isoformat() if sub.confirmed_at else None,
-    }
-
-
-def csv_row(sub: Subscriber) -> dict[str, str]:
-    data = subscriber_dict(sub)
-    return {
-        key: ";".join(data[key]) if isinstance(data[key], list) else str(data[key])
-        for key in CSV_FIELDS
     }
 
 
@@ -158,7 +150,7 @@ def list_(app: App, fmt: str, statuses: tuple[str, ...]) -> None:
     elif fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(csv_row(s) for s in subs)
+        writer.writerows(export_rows(subs))
     else:
         table = Table("email", "status", "topics", "timezone", "send at")
         for s in subs:
@@ -224,24 +216,80 @@ _status_command(
 
 
 @subscribers.command(name="import")
-@click.argument("file", type=click.Path(dir_okay=False))
-def import_(file: str) -> None:
-    """Import subscribers from CSV (all rows or none).
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@pass_app
+def import_(app: App, file: TextIO, dry_run: bool) -> None:
+    """Import subscribers from CSV: every row is checked first, then all are imported or none.
+
+    Header: email,topics,categories,authors,exclude,timezone,send_at,status (only email is
+    required); several values in one cell are separated by ";". New subscribers are active
+    unless their status cell says otherwise; existing ones are updated.
 
     \b
     Example:
+      digest subscribers import subscribers.csv --dry-run
       digest subscribers import subscribers.csv
     """
-    not_implemented("subscribers import")
+    try:
+        text = file.read()
+    except UnicodeDecodeError:
+        raise UsageError(f"{file.name}: not UTF-8 text; save the CSV as UTF-8") from None
+    try:
+        rows = parse_csv(text)
+    except ImportRejected as exc:
+        for problem in exc.problems[1:21]:
+            app.err.print(f"{file.name}: line {problem.line}: {problem.reason}")
+        raise UsageError(f"{file.name}: {exc}") from None
+    settings = app.settings
+    with transaction(app.engine()) as session:
+        plan = plan_import(session, rows)
+        if not dry_run:
+            apply_import(
+                session,
+                plan,
+                default_timezone=settings.digest.default_timezone,
+                default_send_at=settings.digest.default_send_at,
+            )
+    table = Table("", "subscribers", title="Dry run: nothing written" if dry_run else None)
+    for label, items in (
+        ("new", plan.new),
+        ("updated", plan.changed),
+        ("unchanged", plan.unchanged),
+    ):
+        table.add_row(label, str(len(items)))
+    if not app.quiet:
+        app.console.print(table)
+        if dry_run:
+            for data in plan.new[:20]:
+                app.console.print(f"+ {data.email}")
+            for data in plan.changed[:20]:
+                app.console.print(f"~ {data.email}")
 
 
 @subscribers.command()
-@click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE, not stdout.")
-def export(output: str | None) -> None:
-    """Export subscribers as CSV (the import format).
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE instead of stdout.",
+)
+@pass_app
+def export(app: App, output: Path | None) -> None:
+    """Export all subscribers as CSV, in the format `import` reads.
 
     \b
     Example:
       digest subscribers export --output subscribers.csv
     """
-    not_implemented("subscribers export")
+    with transaction(app.engine()) as session:
+        subs = all_subscribers(session)
+    handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+    try:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(export_rows(subs))
+    finally:
+        if output:
+            handle.close()
+    if output:
+        app.say(f"Wrote {len(subs)} subscriber(s) to {output}")

@@ -1,0 +1,199 @@
+"""Bulk import and export of subscribers in the CSV format the CLI reads and writes.
+
+Format: header `email,topics,categories,authors,exclude,timezone,send_at,status`, several
+values in one cell separated by `;`. An import is validated as a whole first and then
+written in one transaction: all rows or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.errors import DigestError, UsageError
+from digest.records import Subscriber
+from digest.store.schema import SubscriberRow
+from digest.store.subscribers import SubscriberInput, to_record
+
+CSV_FIELDS = (
+    "email",
+    "topics",
+    "categories",
+    "authors",
+    "exclude",
+    "timezone",
+    "send_at",
+    "status",
+)
+MULTI_FIELDS = ("topics", "categories", "authors", "exclude")
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    line: int
+    reason: str
+
+
+class ImportRejected(UsageError):
+    """Some rows are invalid; nothing was imported. `problems` lists them by line."""
+
+    def __init__(self, problems: Sequence[RowProblem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more bad rows)" if len(problems) > 1 else ""
+        super().__init__(f"line {first.line}: {first.reason}{more}; nothing was imported")
+        self.problems = list(problems)
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do: the validated rows, split into new, changed and unchanged."""
+
+    new: list[SubscriberInput] = field(default_factory=list)
+    changed: list[SubscriberInput] = field(default_factory=list)
+    unchanged: list[SubscriberInput] = field(default_factory=list)
+
+
+def _split(cell: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (cell or "").split(";") if part.strip())
+
+
+def parse_csv(text: str) -> list[SubscriberInput]:
+    """Validate every row; raise ImportRejected listing each bad row by line number."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = tuple(reader.fieldnames or ())
+    if "email" not in header or not set(header) <= set(CSV_FIELDS):
+        raise UsageError(
+            f"line 1: the header must be {','.join(CSV_FIELDS)} (email required), "
+            f"got {','.join(header) or 'nothing'}"
+        )
+    rows: list[SubscriberInput] = []
+    problems: list[RowProblem] = []
+    first_line: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        try:
+            if None in record:
+                raise UsageError("more cells than the header has columns")
+            data = SubscriberInput(
+                email=record.get("email") or "",
+                **{key: _split(record.get(key)) for key in MULTI_FIELDS},
+                timezone=(record.get("timezone") or "").strip() or None,
+                send_at=(record.get("send_at") or "").strip() or None,
+                status=(record.get("status") or "").strip() or None,
+            ).validate()
+        except DigestError as exc:
+            problems.append(RowProblem(line, str(exc)))
+            continue
+        if data.email in first_line:
+            problems.append(
+                RowProblem(line, f"{data.email} already appears on line {first_line[data.email]}")
+            )
+            continue
+        first_line[data.email] = line
+        rows.append(data)
+    if problems:
+        raise ImportRejected(problems)
+    return rows
+
+
+def _same(row: SubscriberRow, data: SubscriberInput) -> bool:
+    return (
+        tuple(row.topics) == data.topics
+        and tuple(row.categories) == data.categories
+        and tuple(row.authors) == data.authors
+        and tuple(row.exclude) == data.exclude
+        and (data.timezone is None or row.timezone == data.timezone)
+        and (data.send_at is None or row.send_at == data.send_at)
+        and (data.status is None or row.status == data.status)
+    )
+
+
+def _existing(session: Session, emails: Iterable[str]) -> dict[str, SubscriberRow]:
+    wanted = list(emails)
+    found: dict[str, SubscriberRow] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for row in session.scalars(select(SubscriberRow).where(SubscriberRow.email.in_(chunk))):
+            found[row.email] = row
+    return found
+
+
+def plan_import(session: Session, rows: Sequence[SubscriberInput]) -> ImportPlan:
+    existing = _existing(session, (r.email for r in rows))
+    plan = ImportPlan()
+    for data in rows:
+        row = existing.get(data.email)
+        if row is None:
+            plan.new.append(data)
+        elif _same(row, data):
+            plan.unchanged.append(data)
+        else:
+            plan.changed.append(data)
+    return plan
+
+
+def apply_import(
+    session: Session,
+    plan: ImportPlan,
+    *,
+    default_timezone: str,
+    default_send_at: str,
+    now: datetime | None = None,
+) -> None:
+    """Write a plan: new rows are active unless the file says otherwise."""
+    now = now or datetime.now(UTC)
+    existing = _existing(session, (d.email for d in plan.changed))
+    for data in plan.new:
+        status = data.status or "active"
+        session.add(
+            SubscriberRow(
+                email=data.email,
+                status=status,
+                topics=list(data.topics),
+                categories=list(data.categories),
+                authors=list(data.authors),
+                exclude=list(data.exclude),
+                timezone=data.timezone or default_timezone,
+                send_at=data.send_at or default_send_at,
+                created_at=now,
+                updated_at=now,
+                confirmed_at=now if status == "active" else None,
+                token_version=0,
+            )
+        )
+    for data in plan.changed:
+        row = existing[data.email]
+        row.topics, row.categories = list(data.topics), list(data.categories)
+        row.authors, row.exclude = list(data.authors), list(data.exclude)
+        row.timezone = data.timezone or row.timezone
+        row.send_at = data.send_at or row.send_at
+        if data.status:
+            row.status = data.status
+            if data.status == "active" and row.confirmed_at is None:
+                row.confirmed_at = now
+        row.updated_at = now
+    session.flush()
+
+
+def export_rows(subscribers: Iterable[Subscriber]) -> Iterable[dict[str, str]]:
+    for sub in subscribers:
+        yield {
+            "email": sub.email,
+            "topics": ";".join(sub.topics),
+            "categories": ";".join(sub.categories),
+            "authors": ";".join(sub.authors),
+            "exclude": ";".join(sub.exclude),
+            "timezone": sub.timezone,
+            "send_at": sub.send_at.strftime("%H:%M"),
+            "status": sub.status,
+        }
+
+
+def all_subscribers(session: Session) -> list[Subscriber]:
+    return [to_record(r) for r in session.scalars(select(SubscriberRow).order_by(SubscriberRow.id))]
