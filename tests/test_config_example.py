@@ -38,6 +38,7 @@ def test_example_documents_every_key() -> None:
             from digest.config import SourceSettings
 
             model = SourceSettings
-        assert isinstance(model, type) and issubclass(model, BaseModel)
+        assert isinstance(model, type)
+        assert issubclass(model, BaseModel)
         expected |= {f"{name}.{key}" for key in model.model_fields}
     assert expected - documented == set()

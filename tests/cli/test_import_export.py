@@ -56,7 +56,8 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
     assert "line 3" in result.err
     assert "line 4" in result.err
     assert "line 5" in result.err
-    assert "line 6" in result.err and "already appears on line 2" in result.err
+    assert "line 6" in result.err
+    assert "already appears on line 2" in result.err
     assert "nothing was imported" in result.err
     assert "Traceback" not in result.err
     assert _emails(run_cli, cfg) == []
