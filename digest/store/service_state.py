@@ -1,0 +1,96 @@
+"""What the running service reads and tidies in the database.
+
+Reads for the scheduler, `/healthz` and the systemd status line (is the database
+reachable, when did each source last succeed, how many subscribers are active), and the
+daily housekeeping: forget sign-ups whose confirmation link has expired, and drop the fetch
+state of sources that are no longer configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from digest.store.engine import transaction
+from digest.store.schema import DeliveryRow, SourceStateRow, SubscriberRow
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """The last outcome of fetching one source."""
+
+    name: str
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+
+
+def database_problem(engine: Engine) -> str | None:
+    """None when the database answers a query, else a one-line reason (no credentials)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return (reason[0] if reason else type(exc).__name__)[:200]
+    return None
+
+
+def fetch_states(engine: Engine) -> dict[str, FetchState]:
+    """The recorded fetch state of every source, by name."""
+    with transaction(engine) as session:
+        rows = session.scalars(select(SourceStateRow)).all()
+        return {
+            row.name: FetchState(row.name, row.last_attempt_at, row.last_success_at, row.last_error)
+            for row in rows
+        }
+
+
+def active_subscriber_count(engine: Engine) -> int:
+    with transaction(engine) as session:
+        count = session.scalar(
+            select(func.count()).select_from(SubscriberRow).where(SubscriberRow.status == "active")
+        )
+    return int(count or 0)
+
+
+def queued_delivery_count(engine: Engine) -> int:
+    """Deliveries waiting for a worker (queued or due for a retry)."""
+    with transaction(engine) as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(DeliveryRow)
+            .where(DeliveryRow.status.in_(("queued", "retry")))
+        )
+    return int(count or 0)
+
+
+def expire_unconfirmed(engine: Engine, *, requested_before: datetime) -> int:
+    """Delete pending sign-ups last touched before `requested_before`; returns how many.
+
+    Their confirmation links have expired, so keeping the address would only keep
+    personal data nobody agreed to give.
+    """
+    with transaction(engine) as session:
+        result = session.execute(
+            delete(SubscriberRow).where(
+                SubscriberRow.status == "pending",
+                SubscriberRow.confirmed_at.is_(None),
+                SubscriberRow.updated_at < requested_before,
+            )
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def prune_fetch_states(engine: Engine, *, keep: Collection[str]) -> int:
+    """Delete the fetch state of sources not in `keep`; returns how many."""
+    with transaction(engine) as session:
+        query = delete(SourceStateRow)
+        if keep:
+            query = query.where(SourceStateRow.name.not_in(list(keep)))
+        result = session.execute(query)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
