@@ -20,7 +20,7 @@ from digest.cli.app import App, cli
 from digest.errors import DigestError
 
 # Command modules register themselves on `cli` when imported.
-from digest.cli import db, mail, papers, service, subscribers  # noqa: F401  isort: skip
+from digest.cli import admin, db, mail, papers, service, subscribers  # noqa: F401  isort: skip
 
 __all__ = ["App", "cli", "main"]
 
@@ -28,7 +28,7 @@ __all__ = ["App", "cli", "main"]
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
-        cli.main(args=argv, prog_name="digest", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="digest", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -52,4 +52,4 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,64 +1,105 @@
-"""`digest serve`, `digest worker`, `digest stats`, `digest check`: running and watching."""
+"""`digest serve` and `digest worker`: running the service."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
+import asyncio
 
-from digest.cli.app import App, cli, not_implemented, pass_app
+import click
+
+from digest.cli.app import App, cli, pass_app
+from digest.errors import UsageError
+from digest.logs import configure_logging
+from digest.service import Roles, run_service
 from digest.store import migrations
 
 
 @cli.command()
+@click.option("--no-web", is_flag=True, help="Do not serve the web pages (and /healthz).")
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Run no scheduled jobs: no fetching, delivering or housekeeping.",
+)
+@click.option(
+    "--no-deliver",
+    is_flag=True,
+    help="Fetch and serve, but leave delivery to `digest worker` processes.",
+)
+@click.option("--host", help="Listen on this address (overrides [web] host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Listen on this port ([web] port).")
+@click.option(
+    "--no-migrate", is_flag=True, help="Refuse to start on an old schema instead of upgrading it."
+)
 @pass_app
-def serve(app: App) -> None:
-    """Run the service: web pages and the scheduler (fetch, deliver, housekeeping).
+def serve(
+    app: App,
+    no_web: bool,
+    no_scheduler: bool,
+    no_deliver: bool,
+    host: str | None,
+    port: int | None,
+    no_migrate: bool,
+) -> None:
+    """Run the service: web pages, the scheduler (fetch, deliver, housekeeping) and, when
+    `[inbound] host` is set, the bounce and unsubscribe mail listener, in one process.
 
-    Migrates the database on start; stops cleanly on SIGTERM or Ctrl-C.
+    Upgrades the database on start (unless --no-migrate). Logs one event a line to stdout.
+    Stops cleanly on SIGTERM or Ctrl-C: messages being sent are finished, the rest stay
+    queued for the next start. Under systemd (Type=notify) it reports READY, a STATUS line
+    and watchdog pings.
 
     \b
-    Example:
+    Examples:
       digest --config /etc/digest/digest.toml serve
+      digest serve --no-deliver          # with `digest worker` processes delivering
+      digest serve --port 8080 --no-scheduler
     """
+    roles = Roles(
+        web=not no_web,
+        fetch=not no_scheduler,
+        deliver=not (no_scheduler or no_deliver),
+        housekeeping=not no_scheduler,
+    )
+    settings = app.settings
+    if host is not None or port is not None:
+        web = settings.web.model_copy(
+            update={
+                "host": host or settings.web.host,
+                "port": settings.web.port if port is None else port,
+            }
+        )
+        settings = settings.model_copy(update={"web": web})
+    if not (roles.web or roles.fetch or roles.deliver or settings.inbound.host):
+        raise UsageError("nothing to run: drop --no-web or --no-scheduler")
+    configure_logging(settings)
     engine = app.engine(migrated=False)
-    migrations.upgrade(engine)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    app.say(f"Paper Digest running; database {engine.url.render_as_string(hide_password=True)}")
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    app.say("Stopped.")
+    if no_migrate:
+        migrations.require_current(engine)
+    else:
+        migrations.upgrade(engine)
+    asyncio.run(run_service(settings, engine, roles))
 
 
 @cli.command()
-def worker() -> None:
-    """Run a delivery worker only (scale-out: many workers on one PostgreSQL).
+@click.option(
+    "--id",
+    "worker_id",
+    metavar="ID",
+    help="A name for this worker in the delivery ledger's leases (default: HOST:PID).",
+)
+@pass_app
+def worker(app: App, worker_id: str | None) -> None:
+    """Run a delivery worker only: a delivery tick every minute, nothing else.
+
+    For scale-out: run many against one PostgreSQL database, next to one
+    `digest serve --no-deliver`. Needs an up-to-date schema (`digest db upgrade`).
+    Stops cleanly on SIGTERM, finishing the messages being sent.
 
     \b
     Example:
-      digest --config /etc/digest/digest.toml worker
+      digest --config /etc/digest/digest.toml worker --id mail-1
     """
-    not_implemented("worker")
-
-
-@cli.command()
-def stats() -> None:
-    """Print figures: subscribers by status, recent deliveries, papers per source.
-
-    \b
-    Example:
-      digest stats
-    """
-    not_implemented("stats")
-
-
-@cli.command()
-def check() -> None:
-    """Check the configuration, database, SMTP server and DKIM key.
-
-    \b
-    Example:
-      digest check
-    """
-    not_implemented("check")
+    settings = app.settings
+    configure_logging(settings)
+    engine = app.engine()
+    asyncio.run(run_service(settings, engine, Roles.worker(), worker_id=worker_id))

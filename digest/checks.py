@@ -1,0 +1,191 @@
+"""Health checks for `digest check`: each returns a result line (ok or not, what, a hint).
+
+SMTP is probed with a real connection (connect, EHLO, STARTTLS, AUTH) and no message sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiosmtplib
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from sqlalchemy import Engine
+
+from digest.config import Settings
+from digest.errors import DigestError
+from digest.store import migrations
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    name: str
+    detail: str
+    hint: str = ""
+
+
+def check_database(engine: Engine) -> CheckResult:
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        migrations.require_current(engine)
+    except DigestError as exc:
+        return CheckResult(False, "database", f"{where}: {exc}", "run `digest db upgrade`")
+    return CheckResult(True, "database", f"{where} reachable, schema current")
+
+
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+async def check_smtp(settings: Settings) -> CheckResult:
+    smtp = settings.smtp
+    if not smtp.host:
+        outbox = settings.outbox_dir
+        try:
+            outbox.mkdir(parents=True, exist_ok=True)
+            writable = os.access(outbox, os.W_OK)
+        except OSError:
+            writable = False
+        if not writable:
+            return CheckResult(
+                False,
+                "mail",
+                f"outbox {outbox} is not writable",
+                "fix the directory's owner or set mail.outbox_dir",
+            )
+        return CheckResult(
+            True,
+            "mail",
+            f"no SMTP host: messages are written to {outbox}",
+            "set smtp.host to send real mail",
+        )
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host,
+        port=smtp.port,
+        timeout=smtp.timeout,
+        use_tls=smtp.security == "tls",
+        start_tls=False,
+        tls_context=_tls_context(),
+    )
+    steps = ["connect", "EHLO"]
+    try:
+        await client.connect()
+        await client.ehlo()
+        if smtp.security == "starttls":
+            if not client.supports_extension("starttls"):
+                return CheckResult(
+                    False,
+                    "smtp",
+                    f"{smtp.host}:{smtp.port} offers no STARTTLS",
+                    'set smtp.security = "tls" or "none" to match the server',
+                )
+            await client.starttls()
+            steps.append("STARTTLS")
+        if smtp.username:
+            await client.login(smtp.username, smtp.password or "")
+            steps.append("AUTH")
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return CheckResult(
+            False,
+            "smtp",
+            f"{smtp.host}:{smtp.port}: {exc}",
+            "check smtp.host, port, security, username and password",
+        )
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except aiosmtplib.SMTPException:
+                client.close()
+    return CheckResult(True, "smtp", f"{smtp.host}:{smtp.port}: {', '.join(steps)} ok")
+
+
+def dkim_dns_record(key_file: Path) -> str:
+    """The TXT record value to publish for the private key in `key_file`."""
+    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    if isinstance(key, rsa.RSAPrivateKey):
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        public = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return f"v=DKIM1; k=ed25519; p={base64.b64encode(public).decode()}"
+    raise ValueError("the key is neither RSA nor Ed25519")
+
+
+def check_dkim(settings: Settings) -> CheckResult:
+    mail = settings.mail
+    keys = (mail.dkim_selector, mail.dkim_domain, mail.dkim_key_file)
+    if not any(keys):
+        return CheckResult(
+            True,
+            "dkim",
+            "not configured: messages are not signed",
+            "set mail.dkim_selector, dkim_domain and dkim_key_file to sign",
+        )
+    if not all(keys):
+        return CheckResult(
+            False,
+            "dkim",
+            "only some of dkim_selector, dkim_domain and dkim_key_file are set",
+            "set all three, or none",
+        )
+    assert mail.dkim_key_file is not None
+    try:
+        record = dkim_dns_record(mail.dkim_key_file)
+    except (OSError, ValueError, TypeError) as exc:
+        return CheckResult(
+            False,
+            "dkim",
+            f"cannot load {mail.dkim_key_file}: {exc}",
+            "the key must be an unencrypted PEM RSA or Ed25519 private key",
+        )
+    name = f"{mail.dkim_selector}._domainkey.{mail.dkim_domain}"
+    return CheckResult(True, "dkim", f'key loads; publish: {name} IN TXT "{record}"')
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(settings: Settings) -> CheckResult:
+    url = urlsplit(settings.web.base_url)
+    host = url.hostname or ""
+    if url.path not in ("", "/") or url.query or url.fragment:
+        return CheckResult(
+            False,
+            "base url",
+            f"{settings.web.base_url} has a path or query",
+            "web.base_url is the site root, e.g. https://digest.example.org",
+        )
+    if _is_local(host):
+        ok = not settings.smtp.host
+        return CheckResult(
+            ok,
+            "base url",
+            f"{settings.web.base_url} is only reachable here",
+            "set web.base_url to the public https URL before sending real mail",
+        )
+    if url.scheme != "https":
+        return CheckResult(
+            False,
+            "base url",
+            f"{settings.web.base_url} is not https",
+            "one-click unsubscribe (RFC 8058) needs an https URL",
+        )
+    return CheckResult(True, "base url", settings.web.base_url)
