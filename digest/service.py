@@ -1,0 +1,458 @@
+"""The long-running process behind `digest serve` and `digest worker`.
+
+One asyncio loop runs, as configured by `Roles`:
+
+- the web app under uvicorn (uvicorn's own signal handling is switched off: this module
+  owns SIGTERM and SIGINT),
+- the scheduler (`digest.schedule`): source fetches, the delivery tick, housekeeping,
+- the inbound mail listener (bounces, mailto unsubscribes) when `[inbound] host` is set.
+
+Start-up: web first, then a catch-up fetch of every source whose scheduled fetch was missed
+while the service was down, then the delivery tick (so the morning's digests are built
+from the evening's papers). READY goes to systemd once the web port listens.
+
+Stop (SIGTERM, SIGINT): STOPPING to systemd; fetches are cancelled (they are idempotent);
+the delivery tick is told to stop via `stop=` and finishes the messages in flight, for at
+most `STOP_GRACE` seconds, leaving the rest queued; then the web server and listener close.
+The whole stop stays well inside systemd's 30 s default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import Engine
+
+from digest import pipeline
+from digest.config import Settings
+from digest.errors import ConfigError
+from digest.notify import Notifier
+from digest.schedule import Jobs, build_scheduler, next_fetches, overdue_sources, start_delivery
+from digest.send.transport import Transport, make_transport
+from digest.store import service_state
+from digest.tokens import CONFIRM_MAX_AGE
+from digest.web.health import Heartbeats
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 20.0
+WEB_STOP_GRACE = 5.0
+CATCH_UP_LIMIT = 600.0
+STATUS_EVERY = 60.0
+RETRY_FIRST = timedelta(minutes=10)
+RETRY_MAX = timedelta(hours=2)
+USER_AGENT = "paper-digest (+https://github.com/paper-digest)"
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """What this process does. `digest serve` runs all; `digest worker` only delivers."""
+
+    web: bool = True
+    fetch: bool = True
+    deliver: bool = True
+    housekeeping: bool = True
+    inbound: bool = True
+
+    @classmethod
+    def worker(cls) -> Roles:
+        return cls(web=False, fetch=False, deliver=True, housekeeping=False, inbound=False)
+
+    def describe(self) -> str:
+        names = ("web", "fetch", "deliver", "housekeeping", "inbound")
+        return ",".join(name for name in names if getattr(self, name)) or "nothing"
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _summary(report: object) -> str:
+    """A short description of a pipeline report for the log."""
+    fields = getattr(report, "__dataclass_fields__", None)
+    if not fields:
+        return str(report)
+    parts = (f"{name}={getattr(report, name)}" for name in fields)
+    return " ".join(p for p in parts if not p.endswith("=None") and "=[" not in p)
+
+
+class Service:
+    """One running service process; `await run()` returns after a clean stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        roles: Roles = Roles(),
+        *,
+        notifier: Notifier | None = None,
+        worker_id: str | None = None,
+        transport: Transport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.roles = roles
+        self.notifier = notifier or Notifier.from_environment()
+        self.worker_id = worker_id or default_worker_id()
+        self.heartbeats = Heartbeats(runs_delivery=roles.deliver, runs_fetch=roles.fetch)
+        self.stopping = asyncio.Event()
+        self._stop_requested = asyncio.Event()
+        self._transport = transport
+        self._client = http_client
+        self._jobs: dict[asyncio.Task[Any], str] = {}
+        self._fetch_failures: dict[str, int] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+        self._web: _QuietServer | None = None
+        self._web_task: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self.web_port: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Begin a graceful stop (safe to call more than once, from a signal handler)."""
+        if not self._stop_requested.is_set():
+            log.info("stopping", extra={"reason": reason})
+            self._stop_requested.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, signal.Signals(sig).name)
+        try:
+            async with AsyncExitStack() as stack:
+                await self._start(stack)
+                await self._stop_requested.wait()
+                self.notifier.stopping("stopping: finishing messages in flight")
+                await self._shutdown()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("stopped")
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        log.info("starting", extra={"roles": self.roles.describe(), "worker_id": self.worker_id})
+        if self._transport is None:
+            self._transport = make_transport(self.settings)
+            stack.push_async_callback(self._transport.close)
+        if self._client is None and self.roles.fetch:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(30.0), headers={"User-Agent": USER_AGENT}
+            )
+            stack.push_async_callback(self._client.aclose)
+        if self.roles.web:
+            await self._start_web()
+        if self.roles.inbound and self.settings.inbound.host:
+            await self._start_inbound(stack)
+        self._start_scheduler()
+        self.notifier.ready(await self.status_line())
+        self._spawn(self._status_loop())
+        if self.notifier.watchdog_interval:
+            self._spawn(self._watchdog_loop(self.notifier.watchdog_interval / 2))
+        if self.roles.fetch:
+            self._spawn(self._catch_up())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._background.append(asyncio.create_task(coro))
+
+    async def _shutdown(self) -> None:
+        self.stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        for task in self._background:
+            task.cancel()
+        await self._finish_jobs()
+        await self._stop_web()
+
+    async def _finish_jobs(self) -> None:
+        """Cancel fetches now; give deliveries and housekeeping STOP_GRACE to finish."""
+        for task, kind in list(self._jobs.items()):
+            if kind == "fetch":
+                task.cancel()
+        pending = set(self._jobs)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
+            for task in late:
+                log.warning(
+                    "job did not finish in time; cancelled", extra={"job": self._jobs[task]}
+                )
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=2.0)
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- web and inbound mail ----------------------------------------------------------
+
+    async def _start_web(self) -> None:
+        from digest.web import create_app
+
+        assert self._transport is not None
+        app = create_app(self.settings, self.engine, self._transport)
+        app.state.settings = self.settings
+        app.state.engine = self.engine
+        app.state.heartbeats = self.heartbeats
+        config = uvicorn.Config(
+            app,
+            host=self.settings.web.host,
+            port=self.settings.web.port,
+            log_config=None,
+            proxy_headers=True,
+            server_header=False,
+            timeout_graceful_shutdown=int(WEB_STOP_GRACE),
+            lifespan="auto",
+        )
+        self._web = _QuietServer(config)
+        self._web_task = asyncio.create_task(self._serve_web(self._web))
+        while not self._web.started:
+            if self._web_task.done():
+                await self._web_task
+                raise ConfigError(self._cannot_listen())
+            await asyncio.sleep(0.02)
+        sockets = [sock for server in self._web.servers for sock in server.sockets]
+        self.web_port = sockets[0].getsockname()[1] if sockets else self.settings.web.port
+        log.info(
+            "web listening",
+            extra={"address": f"http://{self.settings.web.host}:{self.web_port}"},
+        )
+
+    def _cannot_listen(self) -> str:
+        web = self.settings.web
+        return (
+            f"web.host/web.port: cannot listen on {web.host}:{web.port} (in use, or not an "
+            "address of this machine); change [web] port or stop the other process"
+        )
+
+    async def _serve_web(self, server: _QuietServer) -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind; report it as an error
+            if server.started:
+                raise
+            log.error("web server failed to start", extra={"port": self.settings.web.port})
+
+    async def _stop_web(self) -> None:
+        if self._web is None or self._web_task is None:
+            return
+        self._web.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._web_task), WEB_STOP_GRACE + 1)
+        except TimeoutError:
+            self._web.force_exit = True
+            await asyncio.wait({self._web_task}, timeout=1.0)
+
+    async def _start_inbound(self, stack: AsyncExitStack) -> None:
+        from digest.send.inbound import InboundListener
+
+        listener = InboundListener(self.settings, self.engine)
+        listener.start()
+        stack.callback(listener.stop)
+        log.info(
+            "inbound mail listening",
+            extra={"address": f"{self.settings.inbound.host}:{self.settings.inbound.port}"},
+        )
+
+    # -- scheduled jobs ----------------------------------------------------------------
+
+    def _start_scheduler(self) -> None:
+        jobs = Jobs(
+            fetch=self.fetch_sources if self.roles.fetch else None,
+            deliver=self.delivery_tick if self.roles.deliver else None,
+            housekeeping=self.housekeeping if self.roles.housekeeping else None,
+        )
+        self._scheduler = build_scheduler(
+            self.settings.sources, jobs, deliver_now=not self.roles.fetch
+        )
+        self._scheduler.start()
+        for name, when in next_fetches(self._scheduler):
+            log.info("fetch scheduled", extra={"source": name, "next_run": when.isoformat()})
+
+    async def _tracked(self, kind: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run one job: skip it while stopping, remember it for the stop, log failures."""
+        if self.stopping.is_set():
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._jobs[task] = kind
+        try:
+            await work()
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise
+        except Exception as exc:
+            log.error("%s failed: %s: %s", kind, type(exc).__name__, exc, extra={"job": kind})
+            log.debug("%s failure details", kind, exc_info=True)
+        finally:
+            self._jobs.pop(task, None)
+
+    async def fetch_sources(self, names: Sequence[str]) -> None:
+        """Fetch these sources now; failed ones are retried with back-off."""
+
+        async def work() -> None:
+            assert self._client is not None
+            reports = await pipeline.fetch_all(
+                self.settings, self.engine, self._client, only=list(names)
+            )
+            for report in reports:
+                self._after_fetch(report)
+
+        await self._tracked("fetch", work)
+
+    def _after_fetch(self, report: Any) -> None:
+        context = {"source": report.name}
+        if report.error:
+            failures = self._fetch_failures.get(report.name, 0) + 1
+            self._fetch_failures[report.name] = failures
+            log.warning("fetch failed: %s", report.error, extra=context)
+            self._schedule_retry(report.name, failures)
+            return
+        self._fetch_failures.pop(report.name, None)
+        log.info(
+            "fetched",
+            extra={
+                **context,
+                "new": report.new,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+            },
+        )
+
+    def _schedule_retry(self, name: str, failures: int) -> None:
+        """Retry a failed fetch before its next regular run (10 min, doubling, ≤ 2 h)."""
+        if self._scheduler is None or self.stopping.is_set():
+            return
+        delay = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+        when = datetime.now(UTC) + delay
+        regular = self._scheduler.get_job("fetch:" + name)
+        if regular is not None and regular.next_run_time and regular.next_run_time <= when:
+            return
+        self._scheduler.add_job(
+            self.fetch_sources,
+            DateTrigger(run_date=when),
+            args=[(name,)],
+            id="retry:" + name,
+            name=f"retry fetch {name}",
+            replace_existing=True,
+        )
+        log.info("fetch retry scheduled", extra={"source": name, "at": when.isoformat()})
+
+    async def _catch_up(self) -> None:
+        """Fetch what was missed while the service was down, then start delivering."""
+        try:
+            states = await asyncio.to_thread(service_state.fetch_states, self.engine)
+            last = {name: state.last_success_at for name, state in states.items()}
+            overdue = overdue_sources(self.settings.sources, last, datetime.now(UTC))
+            if overdue:
+                log.info("catching up on missed fetches", extra={"sources": ",".join(overdue)})
+                await asyncio.wait_for(self.fetch_sources(overdue), CATCH_UP_LIMIT)
+        except TimeoutError:
+            log.warning("catch-up fetch still running; delivering anyway")
+        finally:
+            if self._scheduler is not None and not self.stopping.is_set():
+                start_delivery(self._scheduler)
+
+    async def delivery_tick(self) -> None:
+        """Deliver whatever is due now; stops early (messages in flight finish) on stop."""
+
+        async def work() -> None:
+            assert self._transport is not None
+            try:
+                report = await pipeline.deliver_due(
+                    self.settings,
+                    self.engine,
+                    self._transport,
+                    worker_id=self.worker_id,
+                    stop=self.stopping,
+                )
+            except Exception as exc:
+                self.heartbeats.ticked(datetime.now(UTC), f"{type(exc).__name__}: {exc}")
+                raise
+            self.heartbeats.ticked(datetime.now(UTC))
+            if getattr(report, "attempted", 1):
+                log.info("delivery tick: %s", _summary(report))
+
+        await self._tracked("deliver", work)
+
+    async def housekeeping(self) -> None:
+        """Forget expired sign-ups and the fetch state of removed sources."""
+
+        async def work() -> None:
+            cutoff = datetime.now(UTC) - timedelta(seconds=CONFIRM_MAX_AGE) - timedelta(days=1)
+            expired = await asyncio.to_thread(
+                service_state.expire_unconfirmed, self.engine, requested_before=cutoff
+            )
+            keep = [source.name for source in self.settings.sources]
+            pruned = await asyncio.to_thread(
+                service_state.prune_fetch_states, self.engine, keep=keep
+            )
+            log.info(
+                "housekeeping done", extra={"expired_signups": expired, "pruned_sources": pruned}
+            )
+
+        await self._tracked("housekeeping", work)
+
+    # -- telling systemd how it goes -----------------------------------------------------
+
+    async def status_line(self) -> str:
+        """E.g. "next fetch arxiv-ai Sun 20:30 EDT; 1,204 active subscribers; 3 queued"."""
+        parts = []
+        if self._scheduler is not None and (upcoming := next_fetches(self._scheduler)):
+            name, when = upcoming[0]
+            parts.append(f"next fetch {name} {when.astimezone().strftime('%a %H:%M %Z')}")
+        try:
+            active = await asyncio.to_thread(service_state.active_subscriber_count, self.engine)
+            queued = await asyncio.to_thread(service_state.queued_delivery_count, self.engine)
+        except Exception as exc:  # the status line must never take the service down
+            parts.append(f"database unavailable ({type(exc).__name__})")
+        else:
+            parts.append(f"{active:,} active subscribers")
+            parts.append(f"{queued:,} deliveries queued")
+        if self.heartbeats.last_tick_at is not None:
+            parts.append(f"last tick {self.heartbeats.last_tick_at.strftime('%H:%M UTC')}")
+        if self.web_port is not None:
+            parts.append(f"web :{self.web_port}")
+        return "; ".join(parts)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_EVERY)
+            self.notifier.status(await self.status_line())
+
+    async def _watchdog_loop(self, every: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(every)
+
+
+async def run_service(
+    settings: Settings,
+    engine: Engine,
+    roles: Roles = Roles(),
+    *,
+    worker_id: str | None = None,
+    notifier: Notifier | None = None,
+) -> None:
+    """Run the service until SIGTERM/SIGINT, then stop gracefully."""
+    await Service(settings, engine, roles, worker_id=worker_id, notifier=notifier).run()
