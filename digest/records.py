@@ -111,6 +111,8 @@ class Subscriber:
     send_at: time = time(7, 0)
     created_at: datetime | None = None
     confirmed_at: datetime | None = None
+    # Signed links carry it; bumping it in the store revokes every link sent so far.
+    token_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
