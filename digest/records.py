@@ -46,6 +46,25 @@ class FeedEntry:
     published: datetime | None = None
     updated: datetime | None = None
     featured_on: date | None = None
+    # The listing day that announced the paper as new (None for a replacement listing).
+    announced_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    """The outcome of fetching one source: entry counts, and what went wrong if anything."""
+
+    name: str
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error: str | None = None
+    not_modified: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass(frozen=True, slots=True)
