@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the sign-up section imports these where it runs
     from collections.abc import Sequence
     from datetime import datetime
 
@@ -17,8 +17,67 @@ if TYPE_CHECKING:
 
     from digest.config import Settings, SourceSettings
     from digest.records import SourceReport
+    from digest.render.renderer import Renderer
+    from digest.send.transport import Transport
     from digest.sources.fetch import Politeness, SourceFetch
     from digest.store.papers import SourceState
+    from digest.store.signups import Signup
+    from digest.store.subscribers import SubscriberInput
+
+
+async def request_confirmation(
+    settings: Settings,
+    engine: Engine,
+    transport: Transport,
+    data: SubscriberInput,
+    *,
+    ip: str | None = None,
+    renderer: Renderer | None = None,
+) -> str:
+    """Start the double opt-in: store the address as pending and mail a confirmation link.
+
+    Used by the web form, `digest subscribers add` and subscribing by email. Returns what
+    happened: "sent", "active" (already subscribed: nothing changes, nothing is sent),
+    "throttled" (three confirmations already went to this address in the last day) or
+    "suppressed" (the address bounced or complained). Callers must not show the difference
+    to the public. When the email cannot be sent, the sign-up is taken back and the
+    TransportError raised, so nothing is left half-way.
+    """
+    import asyncio
+    from datetime import UTC, datetime
+
+    from digest.render.renderer import Renderer
+    from digest.store.engine import transaction
+    from digest.store.signups import begin_signup, undo_signup
+
+    data = data.validate()
+    now = datetime.now(UTC)
+
+    def begin() -> Signup:
+        with transaction(engine) as session:
+            return begin_signup(
+                session,
+                data,
+                default_timezone=settings.digest.default_timezone,
+                default_send_at=settings.digest.default_send_at,
+                ip=ip,
+                now=now,
+            )
+
+    def undo(signup: Signup) -> None:
+        with transaction(engine) as session:
+            undo_signup(session, signup, sent_at=now)
+
+    signup = await asyncio.to_thread(begin)
+    if signup.action != "send" or signup.subscriber is None:
+        return signup.action
+    try:
+        email = (renderer or Renderer(settings)).render_confirmation(signup.subscriber, now=now)
+        await transport.send(email)
+    except BaseException:
+        await asyncio.to_thread(undo, signup)
+        raise
+    return "sent"
 
 
 # --- sources → store -------------------------------------------------------------------

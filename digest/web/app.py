@@ -1,0 +1,148 @@
+"""The web application factory: `create_app(settings, engine, transport)`.
+
+It assembles the subscriber pages (front page and sign-up, confirm, unsubscribe,
+preferences, feedback), `/healthz` when the service module provides it, the static files,
+and the defences that wrap every request: security headers, a body-size cap and a per-IP
+request rate limit. Errors become a plain page with the right status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from digest.config import Settings
+from digest.render.links import LinkMaker
+from digest.send.transport import Transport
+from digest.web import feedback, front, preferences, subscription
+from digest.web.csrf import Csrf
+from digest.web.guard import BodyTooLarge, RateLimiter, SecurityHeaders, WebLimits
+from digest.web.views import Web, make_environment, template_dir, web_of
+
+log = logging.getLogger("digest.web")
+STATUS_TITLES = {
+    400: "Bad request",
+    404: "Page not found",
+    405: "Not allowed",
+    413: "Request too large",
+    429: "Too many requests",
+}
+
+
+class RequestRateLimit:
+    """Answers 429 to an IP that sends more than `limits.requests_per_ip` requests."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, limits: WebLimits) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") != "/healthz":
+            client = scope.get("client")
+            ip = client[0] if client else "unknown"
+            wait = self.limiter.allow("requests", ip, self.limits.requests_per_ip)
+            if wait is not None:
+                response = PlainTextResponse(
+                    "Too many requests; slow down and try again shortly.\n",
+                    status_code=429,
+                    headers={"retry-after": str(int(wait) + 1)},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    title = STATUS_TITLES.get(status, "Something went wrong")
+    text = {
+        404: "There is no page at this address. The front page is a good place to start.",
+        405: "This address does not accept that kind of request.",
+    }.get(status, "The request could not be handled.")
+    response = web_of(request).message(request, title, text, status)
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def too_large(request: Request, exc: Exception) -> Response:
+    return web_of(request).message(
+        request, "Request too large", "The form sent far more data than it can hold.", 413
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("error while serving %s %s", request.method, request.url.path)
+    return web_of(request).message(
+        request,
+        "Something went wrong",
+        "The page could not be shown because of an error on our side. Please try again later.",
+        500,
+    )
+
+
+def _health_routes() -> list[BaseRoute]:
+    try:
+        module = importlib.import_module("digest.web.health")
+    except ModuleNotFoundError:
+        return []
+    return list(getattr(module, "routes", []))
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    transport: Transport,
+    *,
+    limits: WebLimits | None = None,
+) -> Starlette:
+    """The ASGI app of the subscriber pages; uvicorn serves it inside `digest serve`."""
+    limits = limits or WebLimits()
+    secret = settings.secret_key()
+    https = settings.web.base_url.startswith("https://")
+    limiter = RateLimiter()
+    routes: list[BaseRoute] = [
+        *front.routes,
+        *subscription.routes,
+        *preferences.routes,
+        *feedback.routes,
+        *_health_routes(),
+        Mount("/static", StaticFiles(directory=template_dir() / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders, https=https, max_body=limits.max_body),
+            Middleware(RequestRateLimit, limiter=limiter, limits=limits),
+        ],
+        exception_handlers={
+            HTTPException: http_error,
+            BodyTooLarge: too_large,
+            Exception: server_error,
+        },
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.web = Web(
+        settings=settings,
+        engine=engine,
+        transport=transport,
+        limits=limits,
+        limiter=limiter,
+        csrf=Csrf(secret, secure_cookie=https),
+        links=LinkMaker(settings),
+        secret=secret,
+        env=make_environment(),
+    )
+    return app
