@@ -1,0 +1,450 @@
+"""The delivery ledger: one row per (subscriber, local digest date), and its state changes.
+
+    queued ──claim (lease)──► sending ──► sent | retry | failed | unknown
+       └──────────────────────────────► skipped (nothing relevant that day)
+
+- `queue_due` creates `queued` rows for due subscribers with one INSERT … SELECT per local
+  date; the unique (subscriber, date) key makes it idempotent across workers and restarts.
+- `claim_deliveries` leases a batch atomically: `FOR UPDATE SKIP LOCKED` on PostgreSQL, a
+  conditional UPDATE inside SQLite's `BEGIN IMMEDIATE` write lock. The rows stay `queued`.
+- `mark_sending` turns a sub-batch `sending` right before its SMTP transactions and writes
+  the papers each message carries (`delivery_items`); `record_outcomes` then stores the
+  result, with `sent_papers`, in one transaction.
+- `recover_interrupted` turns `sending` rows of a dead worker (or an expired lease) into
+  `unknown`: the message may have gone out, so it is never resent blindly, and its papers
+  count as sent. Leases of a dead worker's `queued` rows are released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from digest.records import Subscriber
+from digest.store.schema import (
+    DeliveryItemRow,
+    DeliveryRow,
+    SentPaperRow,
+    SubscriberRow,
+    SuppressionRow,
+)
+from digest.store.subscribers import to_record
+from digest.store.suppressions import suppress_addresses
+
+SendGroup = tuple[str, str]
+CLAIMABLE = ("queued", "retry")
+INSERT_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A leased ledger row and the subscriber it is for."""
+
+    delivery_id: int
+    subscriber: Subscriber
+    digest_date: date
+    attempts: int
+    token_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    paper_id: int
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed row. `status`: sent, retry, failed, unknown or skipped."""
+
+    delivery_id: int
+    subscriber_id: int
+    digest_date: date
+    status: str
+    email: str = ""
+    message_id: str | None = None
+    error: str | None = None
+    items: tuple[Item, ...] = ()
+    next_attempt_at: datetime | None = None
+    suppress: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row as the CLI and tests see it."""
+
+    email: str
+    digest_date: date
+    status: str
+    attempts: int
+    item_count: int
+    message_id: str | None
+    last_error: str | None
+
+
+def _dialect_insert(session: Session) -> type[sqlite.Insert] | type[postgresql.Insert]:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.Insert
+    return sqlite.Insert
+
+
+def send_groups(session: Session, *, subscriber_id: int | None = None) -> list[SendGroup]:
+    """The distinct (time zone, send time) pairs of active subscribers."""
+    query = (
+        select(SubscriberRow.timezone, SubscriberRow.send_at)
+        .where(SubscriberRow.status == "active")
+        .distinct()
+    )
+    if subscriber_id is not None:
+        query = query.where(SubscriberRow.id == subscriber_id)
+    return [(tz, at) for tz, at in session.execute(query)]
+
+
+def _due_conditions(
+    day: date, groups: Sequence[SendGroup], subscriber_id: int | None
+) -> list[ColumnElement[bool]]:
+    served = select(DeliveryRow.id).where(
+        DeliveryRow.subscriber_id == SubscriberRow.id, DeliveryRow.digest_date == day
+    )
+    suppressed = select(SuppressionRow.email).where(SuppressionRow.email == SubscriberRow.email)
+    conditions = [
+        SubscriberRow.status == "active",
+        tuple_(SubscriberRow.timezone, SubscriberRow.send_at).in_(groups),
+        ~served.exists(),
+        ~suppressed.exists(),
+    ]
+    if subscriber_id is not None:
+        conditions.append(SubscriberRow.id == subscriber_id)
+    return conditions
+
+
+def queue_due(
+    session: Session,
+    due: Mapping[date, Sequence[SendGroup]],
+    *,
+    now: datetime,
+    subscriber_id: int | None = None,
+) -> int:
+    """Create `queued` rows for active, unsuppressed subscribers of the due groups that have
+    no row for that local date yet. Returns how many rows were created."""
+    created = 0
+    for day, groups in due.items():
+        rows = select(
+            SubscriberRow.id,
+            literal(day),
+            literal("queued"),
+            literal(0),
+            literal(0),
+            literal(now, DeliveryRow.created_at.type),
+            literal(now, DeliveryRow.updated_at.type),
+        ).where(*_due_conditions(day, groups, subscriber_id))
+        statement = (
+            _dialect_insert(session)(DeliveryRow)
+            .from_select(
+                [
+                    "subscriber_id",
+                    "digest_date",
+                    "status",
+                    "attempts",
+                    "item_count",
+                    "created_at",
+                    "updated_at",
+                ],
+                rows,
+            )
+            .on_conflict_do_nothing()
+            .returning(DeliveryRow.id)
+        )
+        created += len(session.scalars(statement).all())
+    return created
+
+
+def due_without_row(
+    session: Session,
+    due: Mapping[date, Sequence[SendGroup]],
+    *,
+    subscriber_id: int | None = None,
+) -> list[tuple[Subscriber, date]]:
+    """Who `queue_due` would queue, without writing anything (for dry runs)."""
+    result: list[tuple[Subscriber, date]] = []
+    for day, groups in due.items():
+        rows = session.scalars(
+            select(SubscriberRow)
+            .where(*_due_conditions(day, groups, subscriber_id))
+            .order_by(SubscriberRow.id)
+        )
+        result.extend((to_record(row), day) for row in rows)
+    return result
+
+
+def lease_owners(session: Session) -> list[str]:
+    """Workers holding leases or `sending` rows, for the dead-worker check at start-up."""
+    query = (
+        select(DeliveryRow.lease_owner)
+        .where(
+            DeliveryRow.lease_owner.is_not(None), DeliveryRow.status.in_((*CLAIMABLE, "sending"))
+        )
+        .distinct()
+    )
+    return [owner for owner in session.scalars(query) if owner]
+
+
+def recover_interrupted(session: Session, *, now: datetime, dead_owners: Collection[str]) -> int:
+    """`sending` rows of dead workers or with expired leases → `unknown` (their papers count as
+    sent); dead workers' leases on queued rows are released. Returns the rows made unknown."""
+    stale = or_(DeliveryRow.lease_owner.in_(dead_owners), DeliveryRow.lease_expires_at < now)
+    ids = list(
+        session.scalars(select(DeliveryRow.id).where(DeliveryRow.status == "sending", stale))
+    )
+    if ids:
+        _insert_sent_papers_from_items(session, ids)
+        session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(ids), DeliveryRow.status == "sending")
+            .values(
+                status="unknown",
+                last_error="interrupted while the message was with the SMTP server; it may "
+                "have been delivered, so it is not resent",
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+        )
+    if dead_owners:
+        session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.status.in_(CLAIMABLE), DeliveryRow.lease_owner.in_(dead_owners))
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+    return len(ids)
+
+
+def _insert_sent_papers_from_items(session: Session, delivery_ids: Sequence[int]) -> None:
+    rows = session.execute(
+        select(DeliveryRow.subscriber_id, DeliveryItemRow.paper_id, DeliveryRow.digest_date)
+        .join(DeliveryItemRow, DeliveryItemRow.delivery_id == DeliveryRow.id)
+        .where(DeliveryRow.id.in_(delivery_ids))
+    ).all()
+    _insert_sent_papers(session, [(s, p, d) for s, p, d in rows])
+
+
+def _insert_sent_papers(session: Session, rows: Sequence[tuple[int, int, date]]) -> None:
+    values = [{"subscriber_id": s, "paper_id": p, "sent_on": d} for s, p, d in rows]
+    statement = _dialect_insert(session)(SentPaperRow).on_conflict_do_nothing()
+    for start in range(0, len(values), INSERT_CHUNK):
+        session.execute(statement, values[start : start + INSERT_CHUNK])
+
+
+def claim_deliveries(
+    session: Session,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    subscriber_id: int | None = None,
+    digest_date: date | None = None,
+) -> list[Claim]:
+    """Lease up to `limit` claimable rows that are due for an attempt (see module docstring)."""
+    claimable = and_(
+        DeliveryRow.status.in_(CLAIMABLE),
+        or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+        or_(DeliveryRow.lease_owner.is_(None), DeliveryRow.lease_expires_at < now),
+    )
+    pick = select(DeliveryRow.id).where(claimable).order_by(DeliveryRow.id).limit(limit)
+    if subscriber_id is not None:
+        pick = pick.where(DeliveryRow.subscriber_id == subscriber_id)
+    if digest_date is not None:
+        pick = pick.where(DeliveryRow.digest_date == digest_date)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    # Pick first, then update with the conditions repeated: on PostgreSQL the picked rows
+    # are locked (others skip them); on SQLite the write lock is already ours.
+    picked = list(session.scalars(pick))
+    if not picked:
+        return []
+    claimed = list(
+        session.scalars(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(picked), claimable)
+            .values(lease_owner=worker_id, lease_expires_at=lease_until)
+            .returning(DeliveryRow.id)
+        )
+    )
+    if not claimed:
+        return []
+    rows = session.execute(
+        select(DeliveryRow, SubscriberRow)
+        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+        .where(DeliveryRow.id.in_(claimed))
+        .order_by(DeliveryRow.id)
+    ).all()
+    return [Claim(d.id, to_record(s), d.digest_date, d.attempts, s.token_version) for d, s in rows]
+
+
+def mark_sending(
+    session: Session,
+    planned: Mapping[int, Sequence[Item]],
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_until: datetime,
+) -> set[int]:
+    """Turn rows this worker still holds `sending` and write their items; returns the ids
+    actually marked (a row whose lease was lost is not, and must not be sent)."""
+    if not planned:
+        return set()
+    marked = set(
+        session.scalars(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id.in_(list(planned)),
+                DeliveryRow.lease_owner == worker_id,
+                DeliveryRow.status.in_(CLAIMABLE),
+            )
+            .values(
+                status="sending",
+                attempts=DeliveryRow.attempts + 1,
+                lease_expires_at=lease_until,
+                updated_at=now,
+            )
+            .returning(DeliveryRow.id)
+        )
+    )
+    session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(marked)))
+    values = [
+        {
+            "delivery_id": delivery_id,
+            "position": position,
+            "paper_id": item.paper_id,
+            "score": item.score,
+            "reason": item.reason,
+        }
+        for delivery_id in marked
+        for position, item in enumerate(planned[delivery_id], start=1)
+    ]
+    for start in range(0, len(values), INSERT_CHUNK):
+        session.execute(insert(DeliveryItemRow), values[start : start + INSERT_CHUNK])
+    return marked
+
+
+def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:
+    """Give back leases on rows this worker claimed but did not attempt."""
+    ids = list(delivery_ids)
+    if ids:
+        session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id.in_(ids),
+                DeliveryRow.lease_owner == worker_id,
+                DeliveryRow.status.in_(CLAIMABLE),
+            )
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+
+def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+    """Store what happened to a batch, in the caller's (single) transaction."""
+    if not outcomes:
+        return
+    session.execute(
+        update(DeliveryRow),
+        [_row_values(outcome, now) for outcome in outcomes],
+    )
+    delivered = [o for o in outcomes if o.status in ("sent", "unknown")]
+    _insert_sent_papers(
+        session,
+        [(o.subscriber_id, item.paper_id, o.digest_date) for o in delivered for item in o.items],
+    )
+    undelivered = [o.delivery_id for o in outcomes if o.status in ("retry", "failed")]
+    if undelivered:
+        session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(undelivered)))
+    bounced = [(o.email, o.error or "refused") for o in outcomes if o.suppress and o.email]
+    suppress_addresses(session, bounced, source="smtp", now=now)
+
+
+def _row_values(outcome: Outcome, now: datetime) -> dict[str, object]:
+    values: dict[str, object] = {
+        "id": outcome.delivery_id,
+        "status": outcome.status,
+        "last_error": outcome.error[:2000] if outcome.error else None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "next_attempt_at": outcome.next_attempt_at,
+        "updated_at": now,
+    }
+    if outcome.status in ("sent", "unknown", "skipped"):
+        values["item_count"] = len(outcome.items)
+    if outcome.message_id is not None:
+        values["message_id"] = outcome.message_id
+    if outcome.status == "sent":
+        values["sent_at"] = now
+    return values
+
+
+def sent_paper_ids(
+    session: Session, subscriber_ids: Collection[int], paper_ids: Collection[int]
+) -> dict[int, set[int]]:
+    """For each subscriber, which of `paper_ids` they have already been sent."""
+    result: dict[int, set[int]] = {sid: set() for sid in subscriber_ids}
+    if not subscriber_ids or not paper_ids:
+        return result
+    rows = session.execute(
+        select(SentPaperRow.subscriber_id, SentPaperRow.paper_id).where(
+            SentPaperRow.subscriber_id.in_(list(subscriber_ids)),
+            SentPaperRow.paper_id.in_(list(paper_ids)),
+        )
+    )
+    for subscriber_id, paper_id in rows:
+        result[subscriber_id].add(paper_id)
+    return result
+
+
+def counts_for(session: Session, digest_dates: Collection[date]) -> dict[str, int]:
+    """Ledger rows by status for these local dates."""
+    rows = session.execute(
+        select(DeliveryRow.status, func.count())
+        .where(DeliveryRow.digest_date.in_(list(digest_dates)))
+        .group_by(DeliveryRow.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+def ledger_entries(session: Session, *, digest_date: date | None = None) -> list[LedgerEntry]:
+    """Ledger rows with their subscriber's address, oldest first."""
+    query = (
+        select(DeliveryRow, SubscriberRow.email)
+        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+        .order_by(DeliveryRow.id)
+    )
+    if digest_date is not None:
+        query = query.where(DeliveryRow.digest_date == digest_date)
+    return [
+        LedgerEntry(
+            email,
+            row.digest_date,
+            row.status,
+            row.attempts,
+            row.item_count,
+            row.message_id,
+            row.last_error,
+        )
+        for row, email in session.execute(query)
+    ]
