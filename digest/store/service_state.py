@@ -9,24 +9,14 @@ state of sources that are no longer configured.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.store.engine import transaction
+from digest.store.papers import SourceState, list_source_states
 from digest.store.schema import DeliveryRow, SourceStateRow, SubscriberRow
-
-
-@dataclass(frozen=True, slots=True)
-class FetchState:
-    """The last outcome of fetching one source."""
-
-    name: str
-    last_attempt_at: datetime | None
-    last_success_at: datetime | None
-    last_error: str | None
 
 
 def database_problem(engine: Engine) -> str | None:
@@ -40,14 +30,10 @@ def database_problem(engine: Engine) -> str | None:
     return None
 
 
-def fetch_states(engine: Engine) -> dict[str, FetchState]:
+def fetch_states(engine: Engine) -> dict[str, SourceState]:
     """The recorded fetch state of every source, by name."""
     with transaction(engine) as session:
-        rows = session.scalars(select(SourceStateRow)).all()
-        return {
-            row.name: FetchState(row.name, row.last_attempt_at, row.last_success_at, row.last_error)
-            for row in rows
-        }
+        return {state.name: state for state in list_source_states(session)}
 
 
 def active_subscriber_count(engine: Engine) -> int:

@@ -28,7 +28,8 @@ from starlette.routing import Route
 
 from digest.config import Settings, SourceSettings
 from digest.schedule import previous_fire_time, source_trigger
-from digest.store.service_state import FetchState, database_problem, fetch_states
+from digest.store.papers import SourceState
+from digest.store.service_state import database_problem, fetch_states
 
 FETCH_GRACE = timedelta(hours=1)
 TICK_STALE_AFTER = timedelta(minutes=5)
@@ -54,7 +55,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def source_health(
-    source: SourceSettings, state: FetchState | None, now: datetime, started_at: datetime | None
+    source: SourceSettings, state: SourceState | None, now: datetime, started_at: datetime | None
 ) -> dict[str, Any]:
     """One source's verdict: ok, pending (never fetched, service just started) or stale."""
     success = state.last_success_at if state else None
