@@ -1,0 +1,11 @@
+"""Ranking: which of the day's papers each subscriber gets, in what order, and why.
+
+Pure functions over records, no I/O. Index a day's papers once with `build_index`, then
+score any number of profiles against it with `rank_profiles` (vectorised in batches);
+`rank_papers` does both for a single profile.
+"""
+
+from digest.rank.index import PaperIndex, build_index
+from digest.rank.select import rank_papers, rank_profiles
+
+__all__ = ["PaperIndex", "build_index", "rank_papers", "rank_profiles"]

@@ -1,0 +1,109 @@
+"""Profiles compiled into weighted query rows over an index's terms.
+
+A row is one thing a subscriber asked for: a topic phrase, a liked paper or a disliked
+paper. Its weights are IDF values scaled so that a paper saturating every term would score
+1.0; terms no paper of the day uses still count in that sum, so "quantum gravity" is only
+half-matched by a paper about "quantum" alone. Scores of different topics, and of
+different days, are thus on one scale, and one relevance threshold fits them all.
+
+Liked and disliked papers are long queries: their strongest IDF-weighted terms, rescaled by
+`LIKED_SCALE` so that "as similar as a typical close paper" lands on the topic scale.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from digest.rank.index import PaperIndex
+from digest.rank.text import topic_keep_words
+from digest.records import Paper
+
+PAIR_WEIGHT = 1.0
+ACRONYM_WEIGHT = 0.5
+LIKED_TERMS = 60
+LIKED_SCALE = 2.5
+MAX_TOPIC_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRow:
+    """One compiled query: sparse weights over index columns, and words for reasons."""
+
+    label: str
+    kind: str  # "topic", "liked" or "disliked"
+    columns: np.ndarray
+    weights: np.ndarray
+    words: tuple[tuple[int, str], ...]  # (column, surface word) of the unigram terms
+
+    @property
+    def empty(self) -> bool:
+        return self.columns.size == 0
+
+
+def compile_topic(index: PaperIndex, topic: str) -> QueryRow:
+    """A topic phrase as a query row: its stems, its order-free pairs, known acronyms."""
+    text = " ".join(topic.split())[:MAX_TOPIC_CHARS]
+    keep = topic_keep_words(text)
+    terms = Counter(index.analyse(text, keep=keep))
+    weights = {t: index.idf(t) * (PAIR_WEIGHT if " " in t else 1.0) for t in terms}
+    for acronym in _acronyms_of(index, terms):
+        weights.setdefault(acronym, ACRONYM_WEIGHT * index.idf(acronym))
+    total = sum(weights.values())
+    return _row(index, text, "topic", weights, total, _surface(index, text, keep))
+
+
+def compile_paper(index: PaperIndex, paper: Paper, kind: str) -> QueryRow:
+    """A liked or disliked paper as a long query of its strongest terms."""
+    text = f"{paper.title}. {paper.title}. {paper.abstract[:5000]}"
+    counts = Counter(index.analyse(text))
+    weights = {
+        term: index.idf(term) * n / (n + 1.0)
+        for term, n in counts.items()
+        if term in index.vocabulary
+    }
+    strongest = dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:LIKED_TERMS])
+    total = sum(strongest.values()) / LIKED_SCALE
+    return _row(index, paper.title, kind, strongest, total, ())
+
+
+def _row(
+    index: PaperIndex,
+    label: str,
+    kind: str,
+    weights: dict[str, float],
+    total: float,
+    words: tuple[tuple[int, str], ...],
+) -> QueryRow:
+    present = sorted((index.vocabulary[t], w) for t, w in weights.items() if t in index.vocabulary)
+    columns = np.array([c for c, _ in present], dtype=np.int32)
+    values = np.array([w for _, w in present], dtype=np.float32)
+    if total > 0:
+        values /= np.float32(total)
+    return QueryRow(label=label, kind=kind, columns=columns, weights=values, words=words)
+
+
+def _acronyms_of(index: PaperIndex, terms: Counter[str]) -> list[str]:
+    """Acronyms whose long form the topic spells out ("large language models" → llm)."""
+    found = []
+    for candidates in index.acronyms.values():
+        for long_form, acronym in candidates:
+            if acronym not in terms and all(stem in terms for stem in long_form):
+                found.append(acronym)
+    return found
+
+
+def _surface(index: PaperIndex, text: str, keep: frozenset[str]) -> tuple[tuple[int, str], ...]:
+    """Unigram columns of a topic with the words the subscriber wrote for them."""
+    words = []
+    for word in text.replace("-", " ").split():
+        stems = index.analyzer.stems(word.strip(".,;:!?()\"'"))
+        if not stems and word.lower() in keep:
+            stems = [index.analyzer.stem(word.lower())]
+        for stem in stems:
+            column = index.vocabulary.get(stem)
+            if column is not None:
+                words.append((column, word.strip(".,;:!?()\"'")))
+    return tuple(dict.fromkeys(words))
