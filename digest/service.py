@@ -287,7 +287,10 @@ class Service:
         )
         self._scheduler.start()
         for name, when in next_fetches(self._scheduler):
-            log.info("fetch scheduled", extra={"source": name, "next_run": when.isoformat()})
+            log.info(
+                "fetch scheduled",
+                extra={"source": name, "next_run": when.isoformat(timespec="minutes")},
+            )
 
     async def _tracked(self, kind: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run one job: skip it while stopping, remember it for the stop, log failures."""
@@ -356,7 +359,10 @@ class Service:
             name=f"retry fetch {name}",
             replace_existing=True,
         )
-        log.info("fetch retry scheduled", extra={"source": name, "at": when.isoformat()})
+        log.info(
+            "fetch retry scheduled",
+            extra={"source": name, "at": when.isoformat(timespec="seconds")},
+        )
 
     async def _catch_up(self) -> None:
         """Fetch what was missed while the service was down, then start delivering."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import click
 
@@ -11,6 +12,8 @@ from digest.errors import UsageError
 from digest.logs import configure_logging
 from digest.service import Roles, run_service
 from digest.store import migrations
+
+log = logging.getLogger("digest.service")
 
 
 @cli.command()
@@ -59,6 +62,7 @@ def serve(
         fetch=not no_scheduler,
         deliver=not (no_scheduler or no_deliver),
         housekeeping=not no_scheduler,
+        inbound=bool(app.settings.inbound.host),
     )
     settings = app.settings
     if host is not None or port is not None:
@@ -76,7 +80,11 @@ def serve(
     if no_migrate:
         migrations.require_current(engine)
     else:
+        before = migrations.current_revision(engine)
         migrations.upgrade(engine)
+        after = migrations.current_revision(engine)
+        if before != after:
+            log.info("database upgraded", extra={"from": before or "empty", "to": after})
     asyncio.run(run_service(settings, engine, roles))
 
 
