@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.app import cli, not_implemented
+from digest.cli.app import App, cli, not_implemented, pass_app
 
 
 @cli.command()
@@ -17,7 +17,16 @@ from digest.cli.app import cli, not_implemented
     metavar="NAME",
     help="Fetch only this configured source (repeatable).",
 )
-def fetch(sources: tuple[str, ...]) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format: a table for people, json for scripts.",
+)
+@pass_app
+def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
     """Fetch the configured sources now and store new papers.
 
     Prints a per-source summary; exits 3 when some source failed (the others are stored).
@@ -26,7 +35,12 @@ def fetch(sources: tuple[str, ...]) -> None:
     Example:
       digest fetch --source arxiv-ai
     """
-    not_implemented("fetch")
+    from digest.cli.fetch_report import print_reports, run_fetch
+
+    reports = run_fetch(app.settings, app.engine(), sources)
+    print_reports(app, reports, fmt)
+    if any(report.error for report in reports):
+        raise click.exceptions.Exit(3)
 
 
 @cli.command()

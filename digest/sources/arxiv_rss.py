@@ -35,7 +35,7 @@ _DESCRIPTION = re.compile(
     re.S | re.I,
 )
 _LEGACY_TITLE = re.compile(
-    r"\s*\(arXiv:\S+\s*(?:\[(?P<cat>[^\]]+)\])?\s*(?P<updated>UPDATED)?\)\s*$"
+    r"\s*\(arXiv:(?P<id>\S+)\s*(?:\[(?P<cat>[^\]]+)\])?\s*(?P<updated>UPDATED)?\)\s*$"
 )
 
 
@@ -61,10 +61,10 @@ def listing_entry(item: ET.Element, *, source: str) -> FeedEntry | None:
     found = children_by_name(item)
     link = _link(item, found)
     about = item.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
-    ids = [child_text(found, "id"), child_text(found, "guid"), about, link]
-    parsed_id = next((p for p in map(parse_arxiv_id, ids) if p), None)
     raw_title = child_text(found, "title") or ""
     legacy = _LEGACY_TITLE.search(raw_title)
+    ids = [child_text(found, "id"), child_text(found, "guid"), legacy and legacy["id"], about, link]
+    parsed_id = next((p for p in map(parse_arxiv_id, ids) if p), None)
     title = plain_text(raw_title[: legacy.start()] if legacy else raw_title)
     if parsed_id is None or not title:
         return None

@@ -90,6 +90,16 @@ class HostThrottle:
             await self._sleep(delay)
 
 
+def new_client() -> httpx.AsyncClient:
+    """The HTTP client the CLI and the service pass to `fetch_all` (callers close it)."""
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        timeout=httpx.Timeout(DEFAULT_TIMEOUT_SECONDS, connect=10.0),
+        limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+        headers={"User-Agent": user_agent()},
+    )
+
+
 # The process-wide throttle for arXiv hosts; only a dict and a lock, no I/O.
 ARXIV_THROTTLE = HostThrottle()
 

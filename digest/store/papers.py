@@ -314,7 +314,7 @@ def paper_sources(session: Session, db_id: int) -> dict[str, str | None]:
     query = select(PaperListingRow.source, PaperListingRow.announce_type).where(
         PaperListingRow.paper_id == db_id
     )
-    return dict(session.execute(query).tuples().all())
+    return {row[0]: row[1] for row in session.execute(query)}
 
 
 def get_source_state(session: Session, name: str) -> SourceState:
