@@ -6,20 +6,24 @@ that are due. The scheduler, the CLI and the web pages call these; nothing else 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the sign-up section imports these where it runs
-    from collections.abc import Sequence
-    from datetime import datetime
+    import asyncio
+    from collections.abc import Callable, Sequence
+    from datetime import date, datetime
 
     import httpx
     from sqlalchemy import Engine
 
     from digest.config import Settings, SourceSettings
-    from digest.records import SourceReport
+    from digest.rank import PaperIndex
+    from digest.records import Digest, Paper, Pick, SourceReport, Subscriber
     from digest.render.renderer import Renderer
+    from digest.send.loop import DeliveryReport, Prepared
     from digest.send.transport import Transport
     from digest.sources.fetch import Politeness, SourceFetch
+    from digest.store.deliveries import Claim
     from digest.store.papers import SourceState
     from digest.store.signups import Signup
     from digest.store.subscribers import SubscriberInput
@@ -46,6 +50,7 @@ async def request_confirmation(
     import asyncio
     from datetime import UTC, datetime
 
+    from digest.errors import UsageError
     from digest.render.renderer import Renderer
     from digest.store.engine import transaction
     from digest.store.signups import begin_signup, undo_signup
@@ -74,6 +79,12 @@ async def request_confirmation(
     try:
         email = (renderer or Renderer(settings)).render_confirmation(signup.subscriber, now=now)
         await transport.send(email)
+    except UnicodeEncodeError:
+        await asyncio.to_thread(undo, signup)
+        raise UsageError(
+            f"{data.email} has non-ASCII letters before the @, which the mail transport "
+            "cannot send to; use an ASCII address"
+        ) from None
     except BaseException:
         await asyncio.to_thread(undo, signup)
         raise
@@ -196,3 +207,241 @@ def _store_fetch(
         error=error,
         not_modified=fetched.not_modified,
     )
+
+
+# --- store → rank → render → send ------------------------------------------------------
+
+CANDIDATE_DAYS = 3  # a paper first seen in the last three days can still make a digest
+TRENDING_ITEMS = 3
+TRENDING_REASON = "Trending on Hugging Face"
+
+
+class DigestComposer:
+    """Turns ledger claims into finished emails: one candidate set and one index per run
+    (reused across runs while the candidate set is unchanged), one vectorised ranking call
+    and one sent-papers query per batch."""
+
+    _index_cache: dict[tuple[int, ...], PaperIndex] = {}  # noqa: RUF012 - per process, one entry
+
+    def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
+        from datetime import timedelta
+
+        from digest.render.renderer import Renderer
+        from digest.store.engine import transaction
+        from digest.store.papers import candidate_papers, trending_papers
+
+        self.settings = settings
+        self.engine = engine
+        self.now = now
+        self.renderer = Renderer(settings)
+        with transaction(engine) as session:
+            self.candidates = candidate_papers(session, since=now - timedelta(days=CANDIDATE_DAYS))
+            self.trending = trending_papers(
+                session, since=now.date() - timedelta(days=CANDIDATE_DAYS), limit=20
+            )
+        self.keys = {p.db_id: p.id for p in self.candidates + self.trending if p.db_id}
+        self._index: PaperIndex | None = None
+
+    @property
+    def index(self) -> PaperIndex:
+        from digest.rank import build_index
+
+        if self._index is None:
+            key = tuple(p.db_id or 0 for p in self.candidates)
+            cache = DigestComposer._index_cache
+            if key not in cache:
+                cache.clear()
+                cache[key] = build_index(self.candidates)
+            self._index = cache[key]
+        return self._index
+
+    def digests(self, subscribers: Sequence[tuple[Subscriber, date]]) -> list[Digest]:
+        """The digest of each (subscriber, local date): best picks not sent before."""
+        from digest.rank import rank_profiles
+        from digest.records import Digest, Profile
+        from digest.store.deliveries import sent_paper_ids
+        from digest.store.engine import transaction
+        from digest.store.feedback import feedback_for
+
+        ids = [sub.id for sub, _ in subscribers]
+        with transaction(self.engine) as session:
+            sent = sent_paper_ids(session, ids, list(self.keys))
+            votes = feedback_for(session, ids)
+        profiles = [
+            Profile(
+                str(sub.id),
+                sub.topics,
+                sub.categories,
+                sub.authors,
+                sub.exclude,
+                tuple(votes[sub.id][0]),
+                tuple(votes[sub.id][1]),
+            )
+            for sub, _ in subscribers
+        ]
+        skip = [{self.keys[i] for i in sent[sid]} for sid in ids]
+        ranked = rank_profiles(
+            self.index, profiles, max_items=self.settings.digest.max_items, skip=skip
+        )
+        return [
+            Digest(sub, day, tuple(picks), self._trending(picks, skip[n]))
+            for n, ((sub, day), picks) in enumerate(zip(subscribers, ranked, strict=True))
+        ]
+
+    def _trending(self, picks: Sequence[Pick], skip: set[str]) -> tuple[Paper, ...]:
+        if not picks:
+            return ()
+        taken = skip | {pick.paper.id for pick in picks}
+        fresh = [p for p in self.trending if p.id not in taken]
+        return tuple(fresh[:TRENDING_ITEMS])
+
+    def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
+        """Rank and render a claimed batch (run in a worker thread by the delivery loop)."""
+        from digest.send.loop import Prepared
+        from digest.store.deliveries import Item
+
+        digests = self.digests([(c.subscriber, c.digest_date) for c in claims])
+        prepared = []
+        for claim, digest in zip(claims, digests, strict=True):
+            items = tuple(Item(p.paper.db_id or 0, p.score, p.reason) for p in digest.picks)
+            items += tuple(Item(p.db_id or 0, 0.0, TRENDING_REASON) for p in digest.trending)
+            if not digest.picks and self.settings.digest.skip_when_empty:
+                prepared.append(Prepared(claim, None, (), "nothing new matched the topics"))
+                continue
+            email = self.renderer.render_digest(digest, now=self.now)
+            prepared.append(Prepared(claim, email, items))
+        return prepared
+
+
+def compose_digest(
+    settings: Settings, engine: Engine, email: str, digest_date: date | None = None
+) -> Digest:
+    """The digest `email` would get for `digest_date` (default: today where they live),
+    from the database as it is now; nothing is sent or recorded (`digest preview`)."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, time, timedelta
+
+    from digest.send.due import end_of_local_day, local_date
+    from digest.store.engine import transaction
+    from digest.store.schema import SubscriberRow
+    from digest.store.subscribers import get_subscriber
+
+    with transaction(engine) as session:
+        subscriber = get_subscriber(session, email)
+        row = session.get(SubscriberRow, subscriber.id)
+        subscriber = replace(subscriber, token_version=row.token_version if row else 0)
+    now = datetime.now(UTC)
+    day = digest_date or local_date(now, subscriber.timezone)
+    moment = min(now, end_of_local_day(day, subscriber.timezone) - timedelta(seconds=1))
+    if digest_date is not None and digest_date < local_date(now, subscriber.timezone):
+        moment = datetime.combine(day, time(23, 59), tzinfo=UTC)
+    return DigestComposer(settings, engine, now=moment).digests([(subscriber, day)])[0]
+
+
+async def deliver_due(
+    settings: Settings,
+    engine: Engine,
+    transport: Transport,
+    *,
+    now: datetime | None = None,
+    worker_id: str | None = None,
+    only: str | None = None,
+    dry_run: bool = False,
+    stop: asyncio.Event | None = None,
+    all_subscribers: bool = False,
+    digest_date: date | None = None,
+    progress: Callable[[DeliveryReport], None] | None = None,
+    batch_size: int = 250,
+) -> DeliveryReport:
+    """Deliver the digests that are due (see digest/send/loop.py for the states).
+
+    Recovers a dead worker's in-flight rows, queues every active subscriber whose local send
+    time has passed today (`all_subscribers`: whatever the hour; `digest_date`: for that
+    local date; `only`: one address), then delivers all claimable rows. `dry_run` ranks and
+    renders what would be sent, and writes and sends nothing.
+    """
+    import asyncio
+    from datetime import UTC, datetime
+
+    from digest.send.loop import DeliveryReport, LoopOptions, new_worker_id, run_deliveries
+
+    moment = now or datetime.now(UTC)
+    worker = worker_id or new_worker_id()
+    report = DeliveryReport(dry_run=dry_run)
+    subscriber_id = await asyncio.to_thread(_subscriber_id, engine, only)
+    queued = await asyncio.to_thread(
+        _queue, engine, moment, worker, subscriber_id, all_subscribers, digest_date, dry_run
+    )
+    composer = DigestComposer(settings, engine, now=moment)
+    if dry_run:
+        return await asyncio.to_thread(_dry_run, composer, queued, report, progress)
+    report.recovered, report.queued, report.total = queued
+    options = LoopOptions(
+        worker_id=worker,
+        batch_size=batch_size,
+        subscriber_id=subscriber_id,
+        digest_date=digest_date,
+        clock=(lambda: moment) if now is not None else (lambda: datetime.now(UTC)),
+    )
+    return await run_deliveries(
+        engine, transport, composer.prepare, options, stop=stop, progress=progress, report=report
+    )
+
+
+def _subscriber_id(engine: Engine, only: str | None) -> int | None:
+    from digest.store.engine import transaction
+    from digest.store.subscribers import get_subscriber
+
+    if only is None:
+        return None
+    with transaction(engine) as session:
+        return get_subscriber(session, only).id
+
+
+def _queue(
+    engine: Engine,
+    now: datetime,
+    worker: str,
+    subscriber_id: int | None,
+    all_subscribers: bool,
+    digest_date: date | None,
+    dry_run: bool,
+) -> Any:
+    from digest.send.due import due_groups
+    from digest.send.loop import recover
+    from digest.store import deliveries as ledger
+    from digest.store.engine import transaction
+
+    with transaction(engine) as session:
+        groups = ledger.send_groups(session, subscriber_id=subscriber_id)
+        due = due_groups(groups, now, ignore_send_time=all_subscribers, on=digest_date)
+        if dry_run:
+            return ledger.due_without_row(session, due, subscriber_id=subscriber_id)
+    recovered = recover(engine, worker_id=worker, now=now)
+    with transaction(engine) as session:
+        queued = ledger.queue_due(session, due, now=now, subscriber_id=subscriber_id)
+    with transaction(engine) as session:
+        total = ledger.pending_count(
+            session, now=now, subscriber_id=subscriber_id, digest_date=digest_date
+        )
+    return recovered, queued, total
+
+
+def _dry_run(
+    composer: DigestComposer,
+    due: list[tuple[Subscriber, date]],
+    report: DeliveryReport,
+    progress: Callable[[DeliveryReport], None] | None,
+) -> DeliveryReport:
+    report.total = len(due)
+    for start in range(0, len(due), 250):
+        digests = composer.digests(due[start : start + 250])
+        for digest in digests:
+            if digest.picks or not composer.settings.digest.skip_when_empty:
+                composer.renderer.render_digest(digest, now=composer.now)
+                report.sent += 1
+            else:
+                report.skipped_empty += 1
+        if progress is not None:
+            progress(report)
+    return report

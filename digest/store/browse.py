@@ -14,28 +14,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.records import Paper
+from digest.store.papers import to_paper
 from digest.store.schema import PaperRow
-
-
-def paper_record(row: PaperRow) -> Paper:
-    """The record ranking and rendering see for one stored paper."""
-    return Paper(
-        id=row.key,
-        title=row.title,
-        abstract=row.abstract or "",
-        authors=tuple(row.authors or ()),
-        categories=tuple(row.categories or ()),
-        published=row.published_at,
-        upvotes=row.upvotes,
-        stars=row.stars,
-        abs_url=row.abs_url,
-        pdf_url=row.pdf_url,
-        code_url=row.code_url,
-        project_url=row.project_url,
-        hf_url=row.hf_url,
-        comment=row.comment,
-        db_id=row.id,
-    )
 
 
 def _day_of(session: Session) -> ColumnElement[date]:
@@ -70,4 +50,4 @@ def papers_on_day(
         .limit(limit)
         .offset(offset)
     )
-    return [paper_record(row) for row in session.scalars(query)], int(total)
+    return [to_paper(row) for row in session.scalars(query)], int(total)

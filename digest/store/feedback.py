@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from digest.errors import NotFound, UsageError
 from digest.records import Paper
-from digest.store.browse import paper_record
+from digest.store.papers import to_paper
 from digest.store.schema import FeedbackRow, PaperRow, SubscriberRow
 
 MAX_VOTES_PER_SUBSCRIBER = 100
@@ -52,7 +52,7 @@ def record_vote(
         row.vote = vote
         row.created_at = now or datetime.now(UTC)
     session.flush()
-    return paper_record(paper)
+    return to_paper(paper)
 
 
 def vote_of(session: Session, subscriber_id: int, paper_id: int) -> int:
@@ -85,5 +85,5 @@ def feedback_for(
         liked, disliked = result[subscriber_id]
         if len(liked) + len(disliked) >= limit:
             continue
-        (liked if vote > 0 else disliked).append(paper_record(paper))
+        (liked if vote > 0 else disliked).append(to_paper(paper))
     return result

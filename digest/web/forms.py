@@ -96,6 +96,22 @@ def _send_at(result: FormResult, text: str) -> str | None:
         return None
 
 
+def _email(result: FormResult, text: str) -> str:
+    try:
+        email = normalise_email(text)
+    except UsageError:
+        result.errors["email"] = "Please give a valid email address, like ada@example.org."
+        return ""
+    if not email.isascii():
+        # The domain is already in ASCII (IDN); a non-ASCII mailbox name needs SMTPUTF8,
+        # which many mail servers on the way still refuse.
+        result.errors["email"] = (
+            "Mailbox names with non-ASCII letters (before the @) cannot receive the digest "
+            "yet; please use an ASCII address or alias."
+        )
+    return email
+
+
 def read_profile_form(form: FormData, *, with_email: bool) -> FormResult:
     """Validate the profile fields (and the address, on the subscribe form)."""
     names = ("email", "topics", "categories", "authors", "exclude", "timezone", "send_at")
@@ -109,10 +125,7 @@ def read_profile_form(form: FormData, *, with_email: bool) -> FormResult:
         return result
     email = ""
     if with_email:
-        try:
-            email = normalise_email(values["email"])
-        except UsageError:
-            result.errors["email"] = "Please give a valid email address, like ada@example.org."
+        email = _email(result, values["email"])
     topics = _terms(result, "topics", "topic", MAX_TOPICS, _lines(values["topics"]))
     data = SubscriberInput(
         email=email,

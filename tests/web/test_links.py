@@ -1,0 +1,264 @@
+"""The links in emails: one-click unsubscribe, preferences, data export, erasure, feedback,
+and what forged, truncated, expired, reused or foreign tokens get."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from digest.records import FeedEntry
+from digest.store.engine import transaction
+from digest.store.feedback import feedback_for
+from digest.store.papers import ingest_entries
+from digest.store.schema import EventRow, FeedbackRow, PaperRow, SubscriberRow
+from digest.store.subscribers import SubscriberInput, upsert_subscriber
+from digest.tokens import Purpose, make_token
+from tests.web.conftest import Site
+
+SECRET = "test-secret-key"
+
+
+def add_subscriber(site: Site, email: str = "ada@example.org", status: str = "active") -> int:
+    data = SubscriberInput(email=email, topics=("graph neural networks",), status=status)
+    with transaction(site.engine) as session:
+        sub, _ = upsert_subscriber(
+            session, data.validate(), default_timezone="UTC", default_send_at="07:00"
+        )
+    return sub.id
+
+
+def add_paper(site: Site, key: str = "2601.00001") -> int:
+    with transaction(site.engine) as session:
+        ingest_entries(
+            session,
+            [FeedEntry(source="arxiv", key=key, title=f"Paper {key}", abstract="About graphs.")],
+            now=datetime.now(UTC),
+        )
+        return int(session.scalar(select(PaperRow.id).where(PaperRow.key == key)) or 0)
+
+
+def url(purpose: Purpose, subscriber_id: int, **extra: int) -> str:
+    path = "feedback" if purpose == "feedback" else purpose
+    return f"/{path}/{make_token(SECRET, purpose, subscriber_id=subscriber_id, **extra)}"
+
+
+def status_of(site: Site, subscriber_id: int) -> str | None:
+    with transaction(site.engine) as session:
+        row = session.get(SubscriberRow, subscriber_id)
+        return row.status if row else None
+
+
+def test_one_click_unsubscribe_post_is_idempotent_and_needs_no_csrf(site: Site) -> None:
+    sid = add_subscriber(site)
+    link = url("unsubscribe", sid)
+    body = {"List-Unsubscribe": "One-Click"}
+    first = site.client.post(link, data=body)
+    assert first.status_code == 200
+    assert "location" not in first.headers
+    assert status_of(site, sid) == "unsubscribed"
+    replay = site.client.post(link, data=body)
+    assert replay.status_code == 200
+    assert status_of(site, sid) == "unsubscribed"
+    with transaction(site.engine) as session:
+        count = session.scalar(select(func.count()).where(EventRow.kind == "unsubscribed"))
+    assert count == 1
+    assert site.smtp.received == []  # a one-click unsubscribe sends nothing more
+
+
+def test_unsubscribe_get_shows_a_button_and_changes_nothing(site: Site) -> None:
+    sid = add_subscriber(site)
+    page = site.client.get(url("unsubscribe", sid))
+    assert page.status_code == 200
+    assert "ada@example.org" in page.text
+    assert "<button" in page.text
+    assert status_of(site, sid) == "active"
+    done = site.client.post(url("unsubscribe", sid), data={"source": "page"})
+    assert "You are unsubscribed" in done.text
+    assert status_of(site, sid) == "unsubscribed"
+    (goodbye,) = site.messages_to("ada@example.org")
+    assert "unsubscribed" in goodbye["Subject"].lower()
+    assert "You are unsubscribed" in site.client.get(url("unsubscribe", sid)).text
+
+
+@pytest.mark.parametrize("purpose", ["unsubscribe", "preferences", "confirm", "feedback"])
+def test_forged_truncated_and_foreign_tokens_act_on_nobody(site: Site, purpose: Purpose) -> None:
+    sid = add_subscriber(site, status="pending" if purpose == "confirm" else "active")
+    extra = {"paper_id": add_paper(site), "vote": 1} if purpose == "feedback" else {}
+    good = make_token(SECRET, purpose, subscriber_id=sid, **extra)
+    other_purpose: Purpose = "preferences" if purpose != "preferences" else "unsubscribe"
+    bad_tokens = [
+        good[:-6],  # truncated by a mail program
+        good[:-1] + ("A" if good[-1] != "A" else "B"),  # forged signature
+        make_token("another-key", purpose, subscriber_id=sid, **extra),
+        make_token(SECRET, other_purpose, subscriber_id=sid),  # minted for something else
+        "x" * 5000,
+        "%00%0d%0a",
+        "..%2F..%2Fetc%2Fpasswd",
+    ]
+    for token in bad_tokens:
+        for method in ("GET", "POST"):
+            answer = site.client.request(method, f"/{purpose}/{token}")
+            assert answer.status_code in (400, 403, 404), (method, token[:20], answer.status_code)
+    with transaction(site.engine) as session:
+        row = session.get(SubscriberRow, sid)
+        assert row is not None
+        assert row.status == ("pending" if purpose == "confirm" else "active")
+        assert session.scalar(select(func.count()).select_from(FeedbackRow)) == 0
+
+
+def test_an_expired_confirm_link_says_so(site: Site) -> None:
+    sid = add_subscriber(site, status="pending")
+    serializer = URLSafeTimedSerializer(SECRET, salt="paper-digest/confirm")
+    old = serializer.dumps([sid, 0])
+    # re-sign with a timestamp 73 hours ago
+    signer = serializer.make_signer(serializer.salt)
+    payload = old.rsplit(".", 2)[0]
+    signer.get_timestamp = lambda: int((datetime.now(UTC) - timedelta(hours=73)).timestamp())  # type: ignore[method-assign]
+    expired = signer.sign(payload).decode()
+    page = site.client.get(f"/confirm/{expired}")
+    assert page.status_code == 410
+    assert "expired" in page.text
+    answer = site.client.post(f"/confirm/{expired}", data={"csrf_token": site.csrf_token()})
+    assert answer.status_code == 410
+    assert status_of(site, sid) == "pending"
+
+
+def test_an_old_confirm_link_does_not_revive_an_unsubscribed_address(site: Site) -> None:
+    sid = add_subscriber(site, status="unsubscribed")
+    link = url("confirm", sid)
+    assert site.client.get(link).status_code == 410
+    assert site.client.post(link, data={"csrf_token": site.csrf_token()}).status_code == 410
+    assert status_of(site, sid) == "unsubscribed"
+
+
+def test_a_revoked_token_version_no_longer_works(site: Site) -> None:
+    sid = add_subscriber(site)
+    with transaction(site.engine) as session:
+        row = session.get(SubscriberRow, sid)
+        assert row is not None
+        row.token_version = 1
+    assert site.client.get(url("preferences", sid)).status_code == 410
+    site.client.post(url("unsubscribe", sid))
+    assert status_of(site, sid) == "active"
+
+
+def preferences_form(site: Site, link: str, **fields: str) -> dict[str, str]:
+    form = {
+        "topics": "graph neural networks\nmessage passing",
+        "categories": "cs.LG",
+        "authors": "",
+        "exclude": "survey",
+        "timezone": "Asia/Tokyo",
+        "send_at": "08:15",
+        "csrf_token": site.csrf_token(link),
+    }
+    form.update(fields)
+    return form
+
+
+def test_preferences_edit_everything_but_the_address(site: Site) -> None:
+    sid = add_subscriber(site)
+    link = url("preferences", sid)
+    page = site.client.get(link)
+    assert page.status_code == 200
+    assert "graph neural networks" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    saved = site.client.post(link, data=preferences_form(site, link, email="evil@example.org"))
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"{link}?done=saved"
+    assert "preferences are saved" in site.client.get(saved.headers["location"]).text
+    with transaction(site.engine) as session:
+        row = session.get(SubscriberRow, sid)
+        assert row is not None
+        assert row.email == "ada@example.org"
+        assert row.topics == ["graph neural networks", "message passing"]
+        assert (row.categories, row.exclude) == (["cs.LG"], ["survey"])
+        assert (row.timezone, row.send_at) == ("Asia/Tokyo", "08:15")
+
+
+def test_preferences_refuse_bad_input_and_missing_csrf(site: Site) -> None:
+    sid = add_subscriber(site)
+    link = url("preferences", sid)
+    many = "\n".join(f"t{n}" for n in range(500))
+    bad = site.client.post(link, data=preferences_form(site, link, topics=many))
+    assert bad.status_code == 400
+    assert "At most 20" in bad.text
+    no_csrf = preferences_form(site, link)
+    del no_csrf["csrf_token"]
+    assert site.client.post(link, data=no_csrf).status_code == 403
+    with transaction(site.engine) as session:
+        row = session.get(SubscriberRow, sid)
+        assert row is not None
+        assert row.topics == ["graph neural networks"]
+
+
+def test_pause_and_resume(site: Site) -> None:
+    sid = add_subscriber(site)
+    link = url("preferences", sid)
+    token = site.csrf_token(link)
+    assert site.client.post(f"{link}/pause", data={"csrf_token": token}).status_code == 303
+    assert status_of(site, sid) == "paused"
+    assert "Resume my digest" in site.client.get(link).text
+    assert site.client.post(f"{link}/resume", data={"csrf_token": token}).status_code == 303
+    assert status_of(site, sid) == "active"
+    assert site.client.post(f"{link}/pause", data={}).status_code == 403
+    assert status_of(site, sid) == "active"
+
+
+def test_download_my_data_and_delete_me(site: Site) -> None:
+    sid = add_subscriber(site)
+    paper = add_paper(site)
+    site.client.get(url("feedback", sid, paper_id=paper, vote=1))
+    link = url("preferences", sid)
+    data = site.client.get(f"{link}/data.json")
+    assert data.status_code == 200
+    assert "attachment" in data.headers["content-disposition"]
+    exported = json.loads(data.text)
+    assert exported["subscriber"]["email"] == "ada@example.org"
+    assert exported["feedback"][0]["paper"] == "2601.00001"
+    token = site.csrf_token(link)
+    unconfirmed = site.client.post(f"{link}/delete", data={"csrf_token": token})
+    assert unconfirmed.status_code == 400
+    assert status_of(site, sid) == "active"
+    gone = site.client.post(f"{link}/delete", data={"csrf_token": token, "confirm": "yes"})
+    assert gone.status_code == 200
+    assert "Everything is deleted" in gone.text
+    with transaction(site.engine) as session:
+        assert session.get(SubscriberRow, sid) is None
+        assert session.scalar(select(func.count()).select_from(FeedbackRow)) == 0
+        mentions = select(func.count()).where(EventRow.email == "ada@example.org")
+        assert session.scalar(mentions) == 0
+    assert site.client.get(link).status_code == 410
+    assert site.client.get(f"{link}/data.json").status_code == 410
+    assert site.client.post(url("unsubscribe", sid)).status_code == 200
+
+
+def test_feedback_links_record_the_vote_and_reach_ranking(site: Site) -> None:
+    sid = add_subscriber(site)
+    liked, disliked = add_paper(site, "2601.00001"), add_paper(site, "2601.00002")
+    up = site.client.get(url("feedback", sid, paper_id=liked, vote=1))
+    assert up.status_code == 200
+    assert "Paper 2601.00001" in up.text
+    site.client.get(url("feedback", sid, paper_id=disliked, vote=-1))
+    site.client.get(url("feedback", sid, paper_id=disliked, vote=-1))  # twice: still one vote
+    site.client.head(url("feedback", sid, paper_id=liked, vote=-1))  # link checkers record nothing
+    with transaction(site.engine) as session:
+        likes, dislikes = feedback_for(session, [sid])[sid]
+    assert [p.id for p in likes] == ["2601.00001"]
+    assert [p.id for p in dislikes] == ["2601.00002"]
+    # change of mind on the thank-you page
+    link = url("feedback", sid, paper_id=disliked, vote=-1)
+    token = site.csrf_token(link)
+    assert site.client.post(link, data={"csrf_token": token, "vote": "none"}).status_code == 200
+    assert site.client.post(link, data={"csrf_token": token, "vote": "sideways"}).status_code == 400
+    with transaction(site.engine) as session:
+        assert feedback_for(session, [sid])[sid][1] == []
+
+
+def test_feedback_for_a_paper_that_does_not_exist(site: Site) -> None:
+    sid = add_subscriber(site)
+    assert site.client.get(url("feedback", sid, paper_id=99_999, vote=1)).status_code == 410
