@@ -1,0 +1,180 @@
+"""Benchmark: render + MIME assembly per digest, next to a stdlib `EmailMessage` build.
+
+    uv run python bench/render.py [--digests N] [--items K] [--dkim]
+
+Builds realistic digests from one listing day of the shared corpus (../shared/data), each
+subscriber with their own picks, then times on one core:
+
+- `Renderer.render_digest` (Jinja HTML + text, links, headers, MIME bytes): digests/s;
+- the same content assembled with the stdlib `EmailMessage` (set_content/add_alternative,
+  as_bytes), the builder most projects use: messages/s, measured in the same run;
+- with --dkim, also render + RSA-2048 DKIM signing (key made with `openssl genrsa`).
+
+Target: at least 4,000 digests/s for render + MIME assembly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from datetime import time as clock
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+from digest.config import Settings, load_settings
+from digest.records import Digest, OutgoingEmail, Paper, Pick, Subscriber
+from digest.render import Renderer
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpus" / "arxiv-daily-cs"
+TOPICS = (
+    "diffusion models", "large language model agents", "3D reconstruction",
+    "reinforcement learning", "retrieval augmented generation", "speech recognition",
+    "graph neural networks", "vision transformers", "medical imaging", "robotics",
+)  # fmt: skip
+TARGET = 4000
+
+
+def load_day(limit: int = 600) -> list[Paper]:
+    """The papers of the busiest listing day in the corpus (a real day's feed)."""
+    rows = [json.loads(line) for line in (CORPUS / "papers.jsonl").open(encoding="utf-8")]
+    days: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        days.setdefault(str(row["listing_date"]), []).append(row)
+    busiest = max(days.values(), key=len)[:limit]
+    rng = random.Random(7)
+    return [_paper(index, row, rng) for index, row in enumerate(busiest)]
+
+
+def _paper(index: int, row: dict[str, object], rng: random.Random) -> Paper:
+    arxiv_id = str(row["id"])
+    has_code, on_hf = rng.random() < 0.35, rng.random() < 0.25
+    return Paper(
+        id=arxiv_id,
+        title=str(row["title"]),
+        abstract=str(row["abstract"]),
+        authors=tuple(row["authors"]),  # type: ignore[arg-type]
+        categories=tuple(row["categories"]),  # type: ignore[arg-type]
+        comment=row.get("comment") or None,  # type: ignore[arg-type]
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        code_url=f"https://github.com/lab{index}/project" if has_code else None,
+        stars=rng.randint(3, 9000) if has_code else None,
+        hf_url=f"https://huggingface.co/papers/{arxiv_id}" if on_hf else None,
+        upvotes=rng.randint(1, 120) if on_hf else None,
+        db_id=index + 1,
+    )
+
+
+def make_digests(papers: list[Paper], count: int, items: int, seed: int = 1) -> list[Digest]:
+    """`count` subscribers, each with their own topics and `items` picks from the day."""
+    rng = random.Random(seed)
+    trending = tuple(sorted(papers, key=lambda p: -(p.upvotes or 0))[:8])
+    digests = []
+    for number in range(count):
+        topics = tuple(rng.sample(TOPICS, rng.randint(1, 4)))
+        subscriber = Subscriber(
+            id=number + 1, email=f"reader{number}@example.org", status="active",
+            topics=topics, timezone="Europe/Berlin", send_at=clock(7, 0),
+        )  # fmt: skip
+        chosen = rng.sample(papers, items)
+        picks = tuple(
+            Pick(
+                paper=paper,
+                score=1.0 - rank / 100,
+                reason=f'Matches "{topic}" in the title and abstract'
+                + (f"; {paper.upvotes} upvotes on Hugging Face" if paper.upvotes else ""),
+                topic=topic,
+            )
+            for rank, (paper, topic) in enumerate((paper, rng.choice(topics)) for paper in chosen)
+        )
+        digests.append(Digest(subscriber, date(2026, 5, 14), picks, trending))
+    return digests
+
+
+def sample_settings(data_dir: Path, **mail: object) -> Settings:
+    return load_settings(
+        service={"data_dir": str(data_dir)},
+        web={"secret_key": "bench-secret", "base_url": "https://digest.example.org"},
+        mail={
+            "from_address": "digest@example.org",
+            "footer_text": "Example Research Lab · 1 Example Street · 12345 Example Town",
+            **mail,
+        },
+        sources=[],
+    )
+
+
+def sample_digest(items: int = 10) -> Digest:
+    return make_digests(load_day(), 1, items)[0]
+
+
+def stdlib_build(email: OutgoingEmail, text: str, html: str) -> bytes:
+    """The same message assembled the usual way, with the stdlib's EmailMessage."""
+    message = EmailMessage(policy=SMTP)
+    for name, value in email.headers.items():
+        message[name] = value
+    message["From"] = "Paper Digest <digest@example.org>"
+    message["List-Id"] = "Paper Digest <daily.example.org>"
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message.as_bytes()
+
+
+def rate(work: Callable[[int], object], count: int) -> float:
+    start = time.perf_counter()
+    for index in range(count):
+        work(index)
+    return count / (time.perf_counter() - start)
+
+
+def make_dkim_key(directory: Path) -> Path | None:
+    if shutil.which("openssl") is None:
+        return None
+    key = directory / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    return key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="render + MIME assembly throughput")
+    parser.add_argument("--digests", type=int, default=4000)
+    parser.add_argument("--items", type=int, default=10)
+    parser.add_argument("--dkim", action="store_true")
+    args = parser.parse_args()
+    if not CORPUS.is_dir():
+        sys.exit(f"shared corpus not found at {CORPUS}")
+    papers = load_day()
+    digests = make_digests(papers, args.digests, args.items)
+    with tempfile.TemporaryDirectory() as tmp:
+        renderer = Renderer(sample_settings(Path(tmp)))
+        for digest in digests[:50]:  # warm the template and per-paper caches
+            renderer.render_digest(digest)
+        ours = rate(lambda i: renderer.render_digest(digests[i]), len(digests))
+        sample = [renderer.render_digest(d) for d in digests[:500]]
+        bodies = [(renderer.digest_text(d), renderer.digest_html(d)) for d in digests[:500]]
+        html_kb = max(len(html.encode()) for _, html in bodies) / 1024
+        stdlib = rate(lambda i: stdlib_build(sample[i % 500], *bodies[i % 500]), 1000)
+        print(f"digests: {len(digests)} x {args.items} items; largest HTML part {html_kb:.1f} KB")
+        print(f"render + MIME (Renderer.render_digest): {ours:8.0f} digests/s  (target {TARGET})")
+        print(f"stdlib EmailMessage build alone       : {stdlib:8.0f} messages/s  (baseline)")
+        print(f"speed-up over the stdlib builder      : {ours / stdlib:8.1f}x")
+        if args.dkim and (key := make_dkim_key(Path(tmp))):
+            signed = Renderer(
+                sample_settings(Path(tmp), dkim_selector="bench", dkim_key_file=str(key))
+            )
+            dkim = rate(lambda i: signed.render_digest(digests[i]), min(len(digests), 1000))
+            print(f"render + MIME + DKIM (RSA-2048)       : {dkim:8.0f} digests/s")
+        print("PASS" if ours >= TARGET else "BELOW TARGET")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""What the email templates show: records turned into display-ready views.
+
+`paper_view` shapes one paper (cached: a day's papers are shaped once for all digests);
+`digest_view` plans a whole digest: subject, preheader, sections grouped by topic when that
+reads better, feedback links, trending list and footer. Templates only print these fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from digest.records import Digest, Paper, Pick, Subscriber
+from digest.render.text import compact_count, excerpt, one_line, plain_math, short_authors, shorten
+
+_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
+_SAFE_URL = re.compile(r"^https?://[^\s<>\"'\x00-\x1f\x7f]+$", re.IGNORECASE)
+TRENDING_MAX = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """How much of each paper to show; fewer words when a digest carries many papers."""
+
+    sentences: int
+    excerpt_chars: int
+    authors: int
+
+
+FULL = Detail(sentences=3, excerpt_chars=420, authors=3)
+SHORT = Detail(sentences=1, excerpt_chars=200, authors=3)
+MINIMAL = Detail(sentences=0, excerpt_chars=0, authors=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+    note: str = ""  # shown after the label in HTML (★ 1.2k)
+    text_note: str = ""  # the same in the plain-text part (1.2k stars)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperView:
+    title: str
+    url: str | None
+    authors: str
+    meta: str
+    excerpt: str
+    links: tuple[Link, ...]
+    upvotes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    marker: str
+    indent: str
+    paper: PaperView
+    reason: str
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str | None
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FooterView:
+    reason: str
+    unsubscribe_url: str | None
+    preferences_url: str | None
+    footer_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    subject: str
+    preheader: str
+    heading: str
+    lead: str
+    sections: tuple[Section, ...]
+    trending: tuple[PaperView, ...]
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` if it is a plain http(s) URL; anything else (javascript:, data:) is dropped."""
+    if url and _SAFE_URL.match(url.strip()):
+        return url.strip()
+    return None
+
+
+def _paper_links(paper: Paper) -> tuple[Link, ...]:
+    arxiv = _ARXIV_ID.match(paper.id) is not None
+    links: list[Link] = []
+    pdf = safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{paper.id}" if arxiv else None)
+    if pdf:
+        links.append(Link("PDF", pdf))
+    if code := safe_url(paper.code_url):
+        stars = compact_count(paper.stars) if paper.stars else ""
+        links.append(
+            Link("Code", code, f"★ {stars}" if stars else "", f"{stars} stars" * bool(stars))
+        )
+    if project := safe_url(paper.project_url):
+        links.append(Link("Project page", project))
+    if hf := safe_url(paper.hf_url):
+        votes = str(paper.upvotes) if paper.upvotes else ""
+        links.append(
+            Link(
+                "Hugging Face", hf, f"▲ {votes}" if votes else "", f"{votes} upvotes" * bool(votes)
+            )
+        )
+    return tuple(links)
+
+
+@lru_cache(maxsize=8192)
+def paper_view(paper: Paper, detail: Detail = FULL) -> PaperView:
+    """One paper shaped for display (see the module docstring)."""
+    arxiv = _ARXIV_ID.match(paper.id) is not None
+    url = safe_url(paper.abs_url) or (f"https://arxiv.org/abs/{paper.id}" if arxiv else None)
+    url = url or safe_url(paper.hf_url) or safe_url(paper.pdf_url)
+    authors = short_authors(paper.authors, show=detail.authors)
+    categories = ", ".join(one_line(c)[:20] for c in paper.categories[:4])
+    body = ""
+    if detail.sentences:
+        body = excerpt(paper.abstract, sentences=detail.sentences, limit=detail.excerpt_chars)
+    return PaperView(
+        title=shorten(plain_math(one_line(paper.title)), 300) or "(untitled)",
+        url=url,
+        authors=authors,
+        meta=" · ".join(part for part in (authors, categories) if part),
+        excerpt=body,
+        links=_paper_links(paper),
+        upvotes=str(paper.upvotes) if paper.upvotes else None,
+    )
+
+
+def topic_label(topic: str) -> str:
+    return shorten(one_line(topic), 60)
+
+
+def _detail_for(position: int, compact: bool) -> Detail:
+    if compact:
+        return MINIMAL
+    if position < 10:
+        return FULL
+    return SHORT if position < 40 else MINIMAL
+
+
+FeedbackLinks = Callable[[Paper], tuple[Link, ...]]
+
+
+def _item(pick: Pick, number: int, width: int, detail: Detail, feedback: FeedbackLinks) -> ItemView:
+    view = paper_view(pick.paper, detail)
+    return ItemView(
+        marker=f"{number:>{width}}.",
+        indent=" " * (width + 2),
+        paper=view,
+        reason=shorten(one_line(pick.reason), 300),
+        links=view.links + feedback(pick.paper),
+    )
+
+
+def _groups(picks: Sequence[Pick]) -> list[tuple[str | None, list[Pick]]]:
+    """Picks under their topic headings, or one untitled group when headings would not help."""
+    groups: dict[str | None, list[Pick]] = {}
+    for pick in picks:
+        key = topic_label(pick.topic) if pick.topic and one_line(pick.topic) else None
+        groups.setdefault(key, []).append(pick)
+    named = [key for key in groups if key is not None]
+    # Headings help only with several topics, enough papers, and some topic holding two.
+    if len(named) < 2 or len(picks) < 4 or max(len(group) for group in groups.values()) < 2:
+        return [(None, list(picks))]
+    titled: list[tuple[str | None, list[Pick]]] = [(key, groups[key]) for key in named]
+    if None in groups:
+        titled.append(("More for you", groups[None]))
+    return titled
+
+
+def _sections(picks: Sequence[Pick], feedback: FeedbackLinks, compact: bool) -> tuple[Section, ...]:
+    """Sections numbered in reading order; detail shrinks with the position (size budget)."""
+    width = len(str(len(picks)))
+    sections: list[Section] = []
+    position = 0
+    for title, group in _groups(picks):
+        items = []
+        for pick in group:
+            detail = _detail_for(position, compact)
+            position += 1
+            items.append(_item(pick, position, width, detail, feedback))
+        sections.append(Section(title, tuple(items)))
+    return tuple(sections)
+
+
+def top_topics(picks: Sequence[Pick]) -> list[str]:
+    """The matched topics, most papers first (ties: best-ranked first)."""
+    counts: dict[str, int] = {}
+    for pick in picks:
+        if pick.topic and one_line(pick.topic):
+            label = topic_label(pick.topic)
+            counts[label] = counts.get(label, 0) + 1
+    return sorted(counts, key=lambda label: -counts[label])
+
+
+def _topics_phrase(topics: Sequence[str], limit: int = 2) -> str:
+    short = [shorten(topic, 40) for topic in topics]
+    if len(short) <= limit:
+        return short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
+    rest = len(short) - limit
+    return ", ".join(short[:limit]) + f" and {rest} more topic" + "s" * (rest > 1)
+
+
+def _count_phrase(n: int) -> str:
+    return f"{n} new paper" + "s" * (n != 1)
+
+
+def subject_line(digest: Digest) -> str:
+    """`Tue 14 May: 7 new papers on diffusion models and RL agents` (one line, ≤ ~110)."""
+    day = digest.digest_date.strftime("%a %-d %b")
+    if not digest.picks:
+        return f"{day}: no new papers on your topics today"
+    topics = top_topics(digest.picks)
+    about = f" on {_topics_phrase(topics)}" if topics else " for you"
+    return shorten(f"{day}: {_count_phrase(len(digest.picks))}{about}", 110)
+
+
+def _lead(digest: Digest) -> str:
+    if not digest.picks:
+        return "No new papers matched your topics today. We will look again tomorrow."
+    topics = top_topics(digest.picks)
+    about = f" on {_topics_phrase(topics, 3)}" if topics else " picked for you"
+    return f"{_count_phrase(len(digest.picks))}{about}, best first."
+
+
+def _preheader(digest: Digest) -> str:
+    if not digest.picks:
+        return "Nothing new matched your topics today."
+    text = "Top pick: " + one_line(digest.picks[0].paper.title)
+    if len(digest.picks) > 1:
+        text += f" · plus {len(digest.picks) - 1} more"
+    return shorten(text, 150)
+
+
+def _trending(digest: Digest) -> tuple[PaperView, ...]:
+    picked = {pick.paper.id for pick in digest.picks}
+    fresh = [paper for paper in digest.trending if paper.id not in picked]
+    return tuple(paper_view(paper, MINIMAL) for paper in fresh[:TRENDING_MAX])
+
+
+def digest_view(digest: Digest, feedback: FeedbackLinks, *, compact: bool = False) -> DigestView:
+    """Plan the whole digest; `compact` shows every paper at minimal detail (size limit)."""
+    return DigestView(
+        subject=subject_line(digest),
+        preheader=_preheader(digest),
+        heading="Your papers for " + digest.digest_date.strftime("%A, %-d %B %Y"),
+        lead=_lead(digest),
+        sections=_sections(digest.picks, feedback, compact),
+        trending=_trending(digest),
+    )
+
+
+def interests(subscriber: Subscriber) -> list[str]:
+    """What the subscriber follows, in words, for the welcome and confirmation emails."""
+    lines = [topic_label(topic) for topic in subscriber.topics]
+    lines += [f"papers by {shorten(one_line(a), 60)}" for a in subscriber.authors]
+    lines += [f"category {one_line(c)[:20]}" for c in subscriber.categories]
+    return [line for line in lines if line.strip()]
