@@ -1,0 +1,152 @@
+"""Subscribing by email: a message to `mail.subscribe_address` starts the double opt-in.
+
+The sender's address (the From header, else the envelope sender) is the address to
+subscribe; each line of the plain-text body is a topic, except lines written
+`category: cs.CL`, `author: Ada Lovelace`, `exclude: survey`, `timezone: Europe/Berlin` or
+`send at: 07:30`. Quoted text, signatures and auto-replies are ignored; the subject is the
+topic when the body has none. The confirmation email then goes to that address, exactly as
+for the web form (same limits), so a forged sender subscribes nobody.
+
+The inbound listener calls `SubscribeByEmail(settings, engine, transport)` with the
+envelope sender and the raw message; a `TransportError` means "try again later" (451).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import re
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from sqlalchemy import Engine
+
+from digest import pipeline
+from digest.config import Settings, check_timezone, parse_send_time
+from digest.errors import UsageError
+from digest.render.renderer import Renderer
+from digest.send.transport import Transport
+from digest.store.subscribers import MAX_TOPIC_LENGTH, MAX_TOPICS, SubscriberInput
+
+log = logging.getLogger("digest.web")
+_KEYS = {
+    "category": "categories",
+    "categories": "categories",
+    "author": "authors",
+    "authors": "authors",
+    "exclude": "exclude",
+    "timezone": "timezone",
+    "time zone": "timezone",
+    "send at": "send_at",
+    "send_at": "send_at",
+}
+_KEYED = re.compile(r"^\s*([A-Za-z _]{4,12}):\s*(.+)$")
+_ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)$", re.IGNORECASE)
+_END_OF_TEXT = re.compile(r"^(-- ?|_{5,}|-{5,}\s*original message\s*-{5,}|on .+ wrote:)$", re.I)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_NOT_TOPICS = {"subscribe", "sign me up", "please subscribe", "hi", "hello", "thanks"}
+
+
+def _is_automatic(message: EmailMessage, mail_from: str) -> bool:
+    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    return (
+        not mail_from
+        or auto != "no"
+        or precedence in ("bulk", "junk", "list", "auto_reply")
+        or "X-Autoreply" in message
+        or "List-Id" in message
+    )
+
+
+def _body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    if part is None:
+        return ""
+    try:
+        return str(part.get_content())
+    except (LookupError, ValueError):
+        return ""
+
+
+def _body_lines(text: str) -> list[str]:
+    lines = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if _END_OF_TEXT.match(line):
+            break
+        if line and not line.startswith(">"):
+            lines.append(_BULLET.sub("", line).strip())
+    return lines[:200]
+
+
+def _valid_setting(key: str, value: str) -> bool:
+    try:
+        check_timezone(value) if key == "timezone" else parse_send_time(value)
+    except ValueError:
+        return False
+    return True
+
+
+def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInput | None:
+    """What the message asks for, or None when it asks for nothing (or is automatic)."""
+    if _is_automatic(message, mail_from):
+        return None
+    address = parseaddr(str(message.get("From", "")))[1] or mail_from
+    if not address or _ROBOTS.match(address.partition("@")[0]):
+        return None
+    fields: dict[str, list[str]] = {"topics": [], "categories": [], "authors": [], "exclude": []}
+    single: dict[str, str] = {}
+    for line in _body_lines(_body_text(message)):
+        keyed = _KEYED.match(line)
+        key = _KEYS.get(keyed[1].strip().lower()) if keyed else None
+        if keyed and key in ("timezone", "send_at"):
+            if _valid_setting(key, keyed[2].strip()):
+                single[key] = keyed[2].strip()
+        elif keyed and key:
+            fields[key] += [v for v in re.split(r"[,;]\s*", keyed[2]) if v.strip()]
+        elif line.casefold().strip(".!") not in _NOT_TOPICS and len(line) <= MAX_TOPIC_LENGTH:
+            fields["topics"].append(line)
+    subject = " ".join(str(message.get("Subject", "")).split())
+    if not fields["topics"] and subject and subject.casefold().strip(".!") not in _NOT_TOPICS:
+        fields["topics"].append(subject[:MAX_TOPIC_LENGTH])
+    if not fields["topics"] and not fields["authors"]:
+        return None
+    return SubscriberInput(
+        email=address,
+        topics=tuple(fields["topics"][:MAX_TOPICS]),
+        categories=tuple(fields["categories"]),
+        authors=tuple(fields["authors"]),
+        exclude=tuple(fields["exclude"]),
+        timezone=single.get("timezone"),
+        send_at=single.get("send_at"),
+    )
+
+
+class SubscribeByEmail:
+    """The inbound listener's handler for mail to `mail.subscribe_address`."""
+
+    def __init__(self, settings: Settings, engine: Engine, transport: Transport) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.transport = transport
+        self._renderer: Renderer | None = None
+
+    async def __call__(self, mail_from: str, data: bytes) -> str:
+        """Start the opt-in the message asks for; returns what happened, for the log:
+        "sent", "active", "throttled", "suppressed", "ignored" or "invalid"."""
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        request = signup_from_message(message, mail_from)
+        if request is None:
+            return "ignored"
+        try:
+            if self._renderer is None:
+                self._renderer = Renderer(self.settings)
+            return await pipeline.request_confirmation(
+                self.settings, self.engine, self.transport, request, renderer=self._renderer
+            )
+        except UsageError as exc:
+            log.info("subscribe-by-email request refused: %s", exc)
+            return "invalid"

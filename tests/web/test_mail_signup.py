@@ -1,0 +1,103 @@
+"""Subscribing by email: topics from the body lines, the same double opt-in as the form."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from email.message import EmailMessage
+
+from sqlalchemy import Engine, select
+
+from digest.config import Settings
+from digest.send.transport import SmtpTransport
+from digest.store.engine import transaction
+from digest.store.schema import SubscriberRow
+from digest.web.mail_signup import SubscribeByEmail, signup_from_message
+from tests.send.smtpd import FaultySmtpServer
+
+
+def message(body: str, *, sender: str = "Ada <Ada@Example.org>", **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "subscribe@example.org"
+    msg["Subject"] = headers.pop("Subject", "subscribe")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def parse(data: bytes, mail_from: str = "ada@example.org") -> object:
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return signup_from_message(parsed, mail_from)
+
+
+def test_body_lines_become_topics_and_keyed_lines_settings() -> None:
+    body = (
+        "Hi\n\n- speculative decoding\n* mixture of experts\n"
+        "category: cs.CL, cs.LG\nauthor: Tri Dao\nexclude: survey\n"
+        "timezone: Europe/Berlin\nsend at: 06:30\n\n"
+        "> quoted old mail\n-- \nAda Lovelace\nAnalytical Engines Ltd\n"
+    )
+    request = parse(message(body))
+    assert request is not None
+    assert request.email == "Ada@Example.org"  # normalised by the opt-in itself
+    assert request.topics == ("speculative decoding", "mixture of experts")
+    assert request.categories == ("cs.CL", "cs.LG")
+    assert request.authors == ("Tri Dao",)
+    assert request.exclude == ("survey",)
+    assert (request.timezone, request.send_at) == ("Europe/Berlin", "06:30")
+
+
+def test_subject_is_the_topic_when_the_body_is_empty_and_bad_settings_are_dropped() -> None:
+    request = parse(message("timezone: Nowhere/Land\n", Subject="Graph neural networks"))
+    assert request is not None
+    assert request.topics == ("Graph neural networks",)
+    assert request.timezone is None
+
+
+def test_automatic_and_empty_mail_asks_for_nothing() -> None:
+    assert parse(message("topic", Auto_Submitted="auto-replied")) is None
+    assert parse(message("topic", Precedence="bulk")) is None
+    assert parse(message("topic", sender="MAILER-DAEMON@example.org")) is None
+    assert parse(message("subscribe\n")) is None
+    assert parse(message("a topic"), mail_from="") is None
+
+
+def test_a_subscribe_mail_starts_the_double_opt_in(
+    settings: Settings, engine: Engine, smtp_server: FaultySmtpServer
+) -> None:
+    smtp = settings.smtp.model_copy(
+        update={"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
+    )
+    settings = settings.model_copy(update={"smtp": smtp})
+
+    async def deliver(*mails: bytes) -> list[str]:
+        transport = SmtpTransport(settings.smtp)
+        handler = SubscribeByEmail(settings, engine, transport)
+        try:
+            return [await handler("ada@example.org", mail) for mail in mails]
+        finally:
+            await transport.close()
+
+    outcomes = asyncio.run(
+        deliver(
+            message("diffusion models\nauthor: Jonathan Ho\n"),
+            message("x" * 300 + "\n", sender="not an address"),
+            message("", sender="bob@localhost", Subject="topic"),
+        )
+    )
+    assert outcomes == ["sent", "ignored", "invalid"]
+    with transaction(engine) as session:
+        (row,) = session.scalars(select(SubscriberRow)).all()
+    assert (row.email, row.status, row.topics) == (
+        "ada@example.org",
+        "pending",
+        ["diffusion models"],
+    )
+    assert row.authors == ["Jonathan Ho"]
+    (mail,) = smtp_server.received
+    assert mail.rcpt_to == "ada@example.org"
+    assert b"/confirm/" in mail.data
