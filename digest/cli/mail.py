@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+from datetime import date, datetime
 from pathlib import Path
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
 
-from digest.cli.app import cli, not_implemented
+from digest import pipeline
+from digest.cli.app import App, cli, pass_app
+from digest.send.loop import DeliveryReport
+from digest.send.transport import make_transport
+
+EXIT_PARTIAL = 3
 
 
 @cli.command()
@@ -25,14 +36,39 @@ from digest.cli.app import cli, not_implemented
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to FILE instead of stdout.",
 )
-def preview(email: str, digest_date: object, fmt: str, output: Path | None) -> None:
+@pass_app
+def preview(
+    app: App, email: str, digest_date: datetime | None, fmt: str, output: Path | None
+) -> None:
     """Render a subscriber's digest without sending or recording anything.
 
     \b
     Example:
       digest preview ada@example.org --format html --output digest.html
     """
-    not_implemented("preview")
+    from digest.render.renderer import Renderer
+
+    settings = app.settings
+    day = digest_date.date() if digest_date else None
+    digest = pipeline.compose_digest(settings, app.engine(), email, day)
+    renderer = Renderer(settings)
+    if fmt == "html":
+        data = renderer.digest_html(digest).encode()
+    elif fmt == "text":
+        data = renderer.digest_text(digest).encode()
+    else:
+        data = renderer.render_digest(digest).data
+    if output is not None:
+        output.write_bytes(data)
+        picks = len(digest.picks)
+        app.err.print(f"Wrote {output} ({picks} paper(s) for {digest.subscriber.email}).")
+    else:
+        click.echo(data.decode(), nl=False)
+    if not digest.picks:
+        app.err.print(
+            f"Nothing new matched {digest.subscriber.email}'s topics for {digest.digest_date}; "
+            "with digest.skip_when_empty no email would be sent."
+        )
 
 
 @cli.command()
@@ -40,21 +76,112 @@ def preview(email: str, digest_date: object, fmt: str, output: Path | None) -> N
     "--all",
     "send_all",
     is_flag=True,
-    help="Every active subscriber not yet served for their current local day.",
+    help="Every active subscriber not yet served for their current local day, whatever the hour.",
 )
 @click.option("--only", metavar="EMAIL", help="Only this subscriber.")
 @click.option(
     "--date",
     "digest_date",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="The local digest date to deliver.",
+    help="The local digest date to deliver (default: each subscriber's today).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
-def send(send_all: bool, only: str | None, digest_date: object, dry_run: bool) -> None:
+@click.option("--worker-id", hidden=True, help="Lease owner name (default: host:pid:nonce).")
+@pass_app
+def send(
+    app: App,
+    send_all: bool,
+    only: str | None,
+    digest_date: datetime | None,
+    dry_run: bool,
+    worker_id: str | None,
+) -> None:
     """Deliver the digests that are due now.
 
+    Without --all, a subscriber is due once their local send time has passed today and
+    they have not been served today. Safe to run again at any time, also after a crash:
+    nobody gets two digests for one day. Exits 3 if any message failed or is in doubt.
+
     \b
-    Example:
-      digest send --all --dry-run
+    Examples:
+      digest send                      # what the scheduler does every minute
+      digest send --all --dry-run      # how many would go out now, and to whom not
+      digest send --only ada@example.org --all
     """
-    not_implemented("send")
+    engine = app.engine()
+    day = digest_date.date() if digest_date else None
+    report = asyncio.run(_send(app, engine, day, send_all, only, dry_run, worker_id))
+    _print_summary(app, report)
+    if not report.ok and not dry_run:
+        raise click.exceptions.Exit(EXIT_PARTIAL)
+
+
+async def _send(
+    app: App,
+    engine: Engine,
+    day: date | None,
+    send_all: bool,
+    only: str | None,
+    dry_run: bool,
+    worker_id: str | None,
+) -> DeliveryReport:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    transport = make_transport(app.settings)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=app.err, disable=app.quiet, transient=True) as bar:
+        task = bar.add_task("Preparing" if dry_run else "Sending", total=None)
+
+        def progress(report: DeliveryReport) -> None:
+            bar.update(task, completed=report.done, total=report.total or None)
+
+        try:
+            return await pipeline.deliver_due(
+                app.settings,
+                engine,
+                transport,
+                worker_id=worker_id,
+                only=only,
+                dry_run=dry_run,
+                stop=stop,
+                all_subscribers=send_all,
+                digest_date=day,
+                progress=progress,
+            )
+        finally:
+            await transport.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
+def _print_summary(app: App, report: DeliveryReport) -> None:
+    if app.quiet and report.ok:
+        return
+    table = Table("outcome", "digests", title="Dry run: nothing sent" if report.dry_run else None)
+    rows = [
+        ("would send" if report.dry_run else "sent", report.sent),
+        ("skipped (nothing new)", report.skipped_empty),
+    ]
+    if not report.dry_run:
+        rows += [
+            ("retry later today", report.retry),
+            ("failed", report.failed),
+            ("unknown (not resent)", report.unknown),
+            ("suppressed address", report.suppressed),
+        ]
+    for label, count in rows:
+        table.add_row(label, str(count))
+    app.console.print(table)
+    if report.recovered:
+        app.say(f"{report.recovered} message(s) interrupted by an earlier crash marked unknown.")
+    for message, count in report.errors.most_common(3):
+        app.err.print(f"{count} × {message}", markup=False, highlight=False)
+    if report.paused:
+        app.err.print(f"Delivery {report.paused}", markup=False)

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -296,7 +296,16 @@ def claim_deliveries(
         .where(DeliveryRow.id.in_(claimed))
         .order_by(DeliveryRow.id)
     ).all()
-    return [Claim(d.id, to_record(s), d.digest_date, d.attempts, s.token_version) for d, s in rows]
+    return [
+        Claim(
+            d.id,
+            replace(to_record(s), token_version=s.token_version),
+            d.digest_date,
+            d.attempts,
+            s.token_version,
+        )
+        for d, s in rows
+    ]
 
 
 def mark_sending(
@@ -415,6 +424,26 @@ def sent_paper_ids(
     for subscriber_id, paper_id in rows:
         result[subscriber_id].add(paper_id)
     return result
+
+
+def pending_count(
+    session: Session,
+    *,
+    now: datetime,
+    subscriber_id: int | None = None,
+    digest_date: date | None = None,
+) -> int:
+    """Rows a worker could claim now (for progress bars)."""
+    query = select(func.count()).where(
+        DeliveryRow.status.in_(CLAIMABLE),
+        or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+        or_(DeliveryRow.lease_owner.is_(None), DeliveryRow.lease_expires_at < now),
+    )
+    if subscriber_id is not None:
+        query = query.where(DeliveryRow.subscriber_id == subscriber_id)
+    if digest_date is not None:
+        query = query.where(DeliveryRow.digest_date == digest_date)
+    return int(session.scalar(query) or 0)
 
 
 def counts_for(session: Session, digest_dates: Collection[date]) -> dict[str, int]:
