@@ -280,9 +280,10 @@ class DigestComposer:
             for sub, _ in subscribers
         ]
         skip = [{self.keys[i] for i in sent[sid]} for sid in ids]
-        ranked = rank_profiles(
-            self.index, profiles, max_items=self.settings.digest.max_items, skip=skip
-        )
+        ranked: list[list[Pick]] = [[] for _ in profiles]
+        if self.candidates:
+            max_items = self.settings.digest.max_items
+            ranked = rank_profiles(self.index, profiles, max_items=max_items, skip=skip)
         return [
             Digest(sub, day, tuple(picks), self._trending(picks, skip[n]))
             for n, ((sub, day), picks) in enumerate(zip(subscribers, ranked, strict=True))
@@ -314,7 +315,12 @@ class DigestComposer:
 
 
 def compose_digest(
-    settings: Settings, engine: Engine, email: str, digest_date: date | None = None
+    settings: Settings,
+    engine: Engine,
+    email: str,
+    digest_date: date | None = None,
+    *,
+    now: datetime | None = None,
 ) -> Digest:
     """The digest `email` would get for `digest_date` (default: today where they live),
     from the database as it is now; nothing is sent or recorded (`digest preview`)."""
@@ -330,7 +336,7 @@ def compose_digest(
         subscriber = get_subscriber(session, email)
         row = session.get(SubscriberRow, subscriber.id)
         subscriber = replace(subscriber, token_version=row.token_version if row else 0)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     day = digest_date or local_date(now, subscriber.timezone)
     moment = min(now, end_of_local_day(day, subscriber.timezone) - timedelta(seconds=1))
     if digest_date is not None and digest_date < local_date(now, subscriber.timezone):
