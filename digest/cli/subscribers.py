@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import sys
@@ -12,8 +13,10 @@ import click
 from rich.table import Table
 
 from digest.cli.app import App, cli, pass_app
-from digest.errors import UsageError
+from digest.errors import NotFound, UsageError
+from digest.pipeline import request_confirmation
 from digest.records import Subscriber
+from digest.send.transport import make_transport
 from digest.store.engine import transaction
 from digest.store.imports import (
     CSV_FIELDS,
@@ -108,6 +111,10 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
     """
     data = SubscriberInput(email=email, status="active" if confirmed else None, **fields).validate()
     settings = app.settings
+    if not confirmed and not _already_subscribed(app, data.email):
+        outcome = asyncio.run(_request_confirmation(app, data))
+        app.say(_CONFIRMATION_OUTCOMES[outcome].format(email=data.email))
+        return
     with transaction(app.engine()) as session:
         sub, created = upsert_subscriber(
             session,
@@ -117,6 +124,30 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
         )
     verb = "Added" if created else "Updated"
     app.say(f"{verb} {sub.email} ({sub.status}): {', '.join(sub.topics) or '-'}")
+
+
+_CONFIRMATION_OUTCOMES = {
+    "sent": "Sent a confirmation email to {email}; it stays pending until the link is opened.",
+    "active": "{email} is already subscribed; nothing sent.",
+    "throttled": "{email} already got 3 confirmation emails in the last day; nothing sent.",
+    "suppressed": "{email} is on the suppression list (bounces or complaints); nothing sent.",
+}
+
+
+def _already_subscribed(app: App, email: str) -> bool:
+    with transaction(app.engine()) as session:
+        try:
+            return get_subscriber(session, email).status in ("active", "paused")
+        except NotFound:
+            return False
+
+
+async def _request_confirmation(app: App, data: SubscriberInput) -> str:
+    transport = make_transport(app.settings)
+    try:
+        return await request_confirmation(app.settings, app.engine(), transport, data)
+    finally:
+        await transport.close()
 
 
 @subscribers.command(name="list")
