@@ -1,9 +1,11 @@
-"""`digest stats` and `digest check`: how the service is doing, and whether it can work."""
+"""Operator commands: `stats`, `check`, `suppressions`, `export-data`, `erase`."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -16,9 +18,13 @@ from digest.checks import (
     check_smtp,
 )
 from digest.cli.app import App, cli, pass_app
-from digest.errors import ConfigError
+from digest.errors import ConfigError, NotFound
 from digest.store.engine import transaction
+from digest.store.personal_data import export_subscriber_data
+from digest.store.signups import erase_subscriber
 from digest.store.stats import gather_figures
+from digest.store.subscribers import link_identity
+from digest.store.suppressions import list_suppressions, suppress, unsuppress
 
 
 def _when(moment: datetime | None) -> str:
@@ -105,3 +111,136 @@ def check(app: App) -> None:
         _print_result(app, result)
     if not all(r.ok for r in results):
         raise click.exceptions.Exit(2)
+
+
+@cli.group()
+def suppressions() -> None:
+    """Addresses that are never mailed again (hard bounces, complaints, your own list).
+
+    \b
+    Example:
+      digest suppressions add spamtrap@example.org --reason "known trap"
+    """
+
+
+@suppressions.command(name="list")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people, or JSON for scripts.",
+)
+@pass_app
+def suppressions_list(app: App, fmt: str) -> None:
+    """List suppressed addresses, newest first.
+
+    \b
+    Example:
+      digest suppressions list --format json
+    """
+    with transaction(app.engine()) as session:
+        rows = list_suppressions(session)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {"email": email, "reason": reason, "source": source, "since": at.isoformat()}
+                    for email, reason, source, at in rows
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    table = Table("email", "source", "since", "reason")
+    for email, reason, source, at in rows:
+        table.add_row(email, source, _when(at), reason)
+    app.console.print(table)
+
+
+@suppressions.command(name="add")
+@click.argument("email")
+@click.option(
+    "--reason",
+    default="added by the operator",
+    show_default=True,
+    help="Why the address is suppressed.",
+)
+@pass_app
+def suppressions_add(app: App, email: str, reason: str) -> None:
+    """Never mail EMAIL again (its subscriber, if any, is marked bounced).
+
+    \b
+    Example:
+      digest suppressions add old@example.org --reason "mailbox closed"
+    """
+    with transaction(app.engine()) as session:
+        added = suppress(session, email, reason, source="operator")
+    app.say(f"{email} suppressed." if added else f"{email} was already suppressed.")
+
+
+@suppressions.command(name="remove")
+@click.argument("email")
+@pass_app
+def suppressions_remove(app: App, email: str) -> None:
+    """Lift the suppression of EMAIL (resume the subscriber to mail them again).
+
+    \b
+    Example:
+      digest suppressions remove old@example.org
+    """
+    with transaction(app.engine()) as session:
+        removed = unsuppress(session, email)
+    if not removed:
+        raise NotFound(f"{email} is not suppressed")
+    app.say(f"{email} is no longer suppressed; `digest subscribers resume {email}` to send again.")
+
+
+@cli.command(name="export-data")
+@click.argument("email")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON to FILE instead of stdout.",
+)
+@pass_app
+def export_data(app: App, email: str, output: Path | None) -> None:
+    """Export everything held about one subscriber as JSON (a data access request).
+
+    \b
+    Example:
+      digest export-data ada@example.org --output ada.json
+    """
+    with transaction(app.engine()) as session:
+        subscriber_id, _ = link_identity(session, email)
+        data = export_subscriber_data(session, subscriber_id)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        app.say(f"Wrote the data of {email} to {output}")
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def erase(app: App, email: str, yes: bool) -> None:
+    """Erase a subscriber and all their history (deliveries, votes, events).
+
+    A suppression of the address, if any, is kept so it is never mailed again.
+
+    \b
+    Example:
+      digest erase ada@example.org --yes
+    """
+    with transaction(app.engine()) as session:
+        subscriber_id, version = link_identity(session, email)
+    if not yes:
+        click.confirm(f"Erase {email} and all their history? This cannot be undone", abort=True)
+    with transaction(app.engine()) as session:
+        erase_subscriber(session, subscriber_id, version)
+    app.say(f"Erased {email}.")

@@ -226,3 +226,11 @@ def count_by_status(engine: Engine) -> dict[str, int]:
     counts = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
     counts.update({status: int(n) for status, n in rows})
     return counts
+
+
+def link_identity(session: Session, email: str) -> tuple[int, int]:
+    """The (id, token_version) pair that the subscriber's links carry; NotFound if none."""
+    row = session.scalar(select(SubscriberRow).where(SubscriberRow.email == normalise_email(email)))
+    if row is None:
+        raise NotFound(f"no subscriber with address {email!r}")
+    return row.id, row.token_version
