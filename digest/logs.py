@@ -42,6 +42,7 @@ _PRIORITY = {
     logging.CRITICAL: 2,
 }
 QUIET_LOGGERS = {
+    "alembic": logging.WARNING,
     "apscheduler": logging.WARNING,
     "httpx": logging.WARNING,
     "mail.log": logging.WARNING,

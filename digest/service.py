@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from digest.config import Settings
 from digest.errors import ConfigError
 from digest.notify import Notifier
 from digest.schedule import Jobs, build_scheduler, next_fetches, overdue_sources, start_delivery
+from digest.send.loop import new_worker_id
 from digest.send.transport import Transport, make_transport
 from digest.store import service_state
 from digest.tokens import CONFIRM_MAX_AGE
@@ -85,17 +84,11 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _summary(report: object) -> str:
-    """A short description of a pipeline report for the log."""
-    fields = getattr(report, "__dataclass_fields__", None)
-    if not fields:
-        return str(report)
-    parts = (f"{name}={getattr(report, name)}" for name in fields)
-    return " ".join(p for p in parts if not p.endswith("=None") and "=[" not in p)
+def _tick_counts(report: Any) -> dict[str, int]:
+    """The non-zero counts of a delivery report, for one log line."""
+    names = ("sent", "skipped_empty", "retry", "failed", "unknown", "suppressed", "recovered")
+    counts = {name: int(getattr(report, name, 0) or 0) for name in names}
+    return {name: count for name, count in counts.items() if count}
 
 
 class Service:
@@ -116,7 +109,7 @@ class Service:
         self.engine = engine
         self.roles = roles
         self.notifier = notifier or Notifier.from_environment()
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = worker_id or new_worker_id()
         self.heartbeats = Heartbeats(runs_delivery=roles.deliver, runs_fetch=roles.fetch)
         self.stopping = asyncio.Event()
         self._stop_requested = asyncio.Event()
@@ -133,10 +126,15 @@ class Service:
     # -- lifecycle -------------------------------------------------------------------
 
     def request_stop(self, reason: str = "requested") -> None:
-        """Begin a graceful stop (safe to call more than once, from a signal handler)."""
+        """Begin a graceful stop; a second request cancels what is still running."""
         if not self._stop_requested.is_set():
             log.info("stopping", extra={"reason": reason})
             self._stop_requested.set()
+            return
+        if self._jobs:  # asked twice: do not wait for messages in flight
+            log.warning("stopping now; unfinished sends will be checked on the next start")
+            for task in self._jobs:
+                task.cancel()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -181,10 +179,13 @@ class Service:
     async def _shutdown(self) -> None:
         self.stopping.set()
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            # Pause, not shut down: shutting down cancels the running jobs' tasks.
+            self._scheduler.pause()
         for task in self._background:
             task.cancel()
         await self._finish_jobs()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
         await self._stop_web()
 
     async def _finish_jobs(self) -> None:
@@ -396,8 +397,10 @@ class Service:
                 self.heartbeats.ticked(datetime.now(UTC), f"{type(exc).__name__}: {exc}")
                 raise
             self.heartbeats.ticked(datetime.now(UTC))
-            if getattr(report, "attempted", 1):
-                log.info("delivery tick: %s", _summary(report))
+            if counts := _tick_counts(report):
+                log.info("delivery tick", extra=counts)
+            if report.paused:
+                log.warning("delivery paused: %s", report.paused)
 
         await self._tracked("deliver", work)
 

@@ -68,14 +68,18 @@ class FeedServer:
 class MailSink:
     """A real aiosmtpd SMTP server on 127.0.0.1 that keeps every message it accepts."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.messages: list[Message] = []
+        self.delay = delay
+        self.data_started = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.port = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)
+        self.data_started.set()
+        await asyncio.sleep(self.delay)  # a slow server: the message stays in flight a while
         self.messages.append(message_from_bytes(envelope.content))
         return "250 Message accepted for delivery"
 
@@ -162,7 +166,7 @@ def local_send_setup() -> tuple[str, str]:
 
 @pytest.fixture
 def service_config(tmp_path: Path) -> Callable[..., Path]:
-    def write(feed_url: str, smtp_port: int) -> Path:
+    def write(feed_url: str, smtp_port: int, smtp_extra: str = "") -> Path:
         path = tmp_path / "digest.toml"
         path.write_text(
             f'[service]\ndata_dir = "{tmp_path / "data"}"\n'
@@ -170,7 +174,7 @@ def service_config(tmp_path: Path) -> Callable[..., Path]:
             f'[web]\nhost = "127.0.0.1"\nport = 0\nsecret_key = "{SECRET}"\n'
             'base_url = "http://127.0.0.1:8000"\n'
             '[mail]\nfrom_address = "digest@example.org"\n'
-            f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n{smtp_extra}'
             f'[[sources]]\nname = "arxiv-ai"\nkind = "arxiv-rss"\nurl = "{feed_url}"\n'
             'every = "6h"\n'
         )
@@ -191,16 +195,18 @@ def mail_sink() -> Iterator[MailSink]:
         yield sink
 
 
-def add_subscriber(run_cli: Callable[..., Any], config: Path) -> str:
+def add_subscriber(
+    run_cli: Callable[..., Any], config: Path, address: str = "ada@example.org"
+) -> str:
     zone, send_at = local_send_setup()
     assert run_cli("--config", str(config), "db", "upgrade").code == 0
     result = run_cli(
-        "--config", str(config), "subscribers", "add", "ada@example.org",
+        "--config", str(config), "subscribers", "add", address,
         "--topic", "large language models", "--topic", "transformer",
         "--timezone", zone, "--send-at", send_at, "--confirmed",
     )  # fmt: skip
     assert result.code == 0, result
-    return "ada@example.org"
+    return address
 
 
 def last_tick(base_url: str) -> str | None:
@@ -272,3 +278,68 @@ def test_ready_reaches_the_notify_socket_and_stopping_follows_sigterm(
                 notices.append(sock.recv(4096).decode())
         finally:
             serve.kill()
+
+
+def run_digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    digest = Path(sys.executable).with_name("digest")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    return subprocess.run(
+        [str(digest), "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=WAIT,
+        check=False,
+    )
+
+
+def test_a_busy_web_port_is_one_clear_line_and_exit_2(
+    feed: FeedServer, mail_sink: MailSink, service_config: Callable[..., Path]
+) -> None:
+    config = service_config(feed.url, mail_sink.port)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_digest(config, "serve", "--port", str(port))
+    assert result.returncode == 2, result
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_serve_with_nothing_to_run_is_a_usage_error(
+    feed: FeedServer, mail_sink: MailSink, service_config: Callable[..., Path]
+) -> None:
+    config = service_config(feed.url, mail_sink.port)
+    result = run_digest(config, "serve", "--no-web", "--no-scheduler")
+    assert result.returncode == 2
+    assert "nothing to run" in result.stderr
+
+
+def test_sigterm_finishes_the_messages_in_flight_and_a_restart_sends_the_rest_once(
+    tmp_path: Path,
+    feed: FeedServer,
+    service_config: Callable[..., Path],
+    run_cli: Callable[..., Any],
+) -> None:
+    with MailSink(delay=1.0) as slow_sink:
+        config = service_config(feed.url, slow_sink.port, "max_connections = 1\n")
+        addresses = {add_subscriber(run_cli, config, f"reader{n}@example.org") for n in range(3)}
+        first = ServeProcess(config, tmp_path / "serve-1.log")
+        try:
+            wait_for(slow_sink.data_started.is_set, "the first message to be in flight")
+            assert first.stop() == 0, first.log()
+        finally:
+            first.kill()
+        assert slow_sink.messages  # the message in flight was finished, not dropped
+
+        slow_sink.delay = 0.0
+        second = ServeProcess(config, tmp_path / "serve-2.log")
+        try:
+            base = second.base_url()
+            wait_for(lambda: last_tick(base), "a delivery tick after the restart")
+            assert second.stop() == 0, second.log()
+        finally:
+            second.kill()
+    # Whatever was left queued went out after the restart; nobody got a second copy.
+    assert sorted(m["To"] for m in slow_sink.messages) == sorted(addresses)

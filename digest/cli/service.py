@@ -10,7 +10,6 @@ import click
 from digest.cli.app import App, cli, pass_app
 from digest.errors import UsageError
 from digest.logs import configure_logging
-from digest.service import Roles, run_service
 from digest.store import migrations
 
 log = logging.getLogger("digest.service")
@@ -57,6 +56,8 @@ def serve(
       digest serve --no-deliver          # with `digest worker` processes delivering
       digest serve --port 8080 --no-scheduler
     """
+    from digest.service import Roles, run_service  # the web and scheduler stacks: only here
+
     roles = Roles(
         web=not no_web,
         fetch=not no_scheduler,
@@ -93,7 +94,8 @@ def serve(
     "--id",
     "worker_id",
     metavar="ID",
-    help="A name for this worker in the delivery ledger's leases (default: HOST:PID).",
+    help="This worker's name in the delivery ledger's leases (default: HOST:PID:NONCE, "
+    "which lets a restart on the same host recover a crashed predecessor's sends at once).",
 )
 @pass_app
 def worker(app: App, worker_id: str | None) -> None:
@@ -105,8 +107,10 @@ def worker(app: App, worker_id: str | None) -> None:
 
     \b
     Example:
-      digest --config /etc/digest/digest.toml worker --id mail-1
+      digest --config /etc/digest/digest.toml worker
     """
+    from digest.service import Roles, run_service
+
     settings = app.settings
     configure_logging(settings)
     engine = app.engine()
