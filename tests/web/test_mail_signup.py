@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import smtplib
 from email.message import EmailMessage
 
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
+from digest.send.inbound import InboundListener
 from digest.send.transport import SmtpTransport
 from digest.store.engine import transaction
 from digest.store.schema import SubscriberRow
 from digest.web.mail_signup import SubscribeByEmail, signup_from_message
-from tests.send.smtpd import FaultySmtpServer
+from tests.send.smtpd import FaultySmtpServer, free_port
 
 
 def message(body: str, *, sender: str = "Ada <Ada@Example.org>", **headers: str) -> bytes:
@@ -98,6 +100,45 @@ def test_a_subscribe_mail_starts_the_double_opt_in(
         ["diffusion models"],
     )
     assert row.authors == ["Jonathan Ho"]
+    (mail,) = smtp_server.received
+    assert mail.rcpt_to == "ada@example.org"
+    assert b"/confirm/" in mail.data
+
+
+def test_mail_to_the_subscribe_address_through_the_inbound_listener(
+    settings: Settings, engine: Engine, smtp_server: FaultySmtpServer
+) -> None:
+    settings = settings.model_copy(
+        update={
+            "smtp": settings.smtp.model_copy(
+                update={"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
+            ),
+            "mail": settings.mail.model_copy(update={"subscribe_address": "join@example.org"}),
+            "inbound": settings.inbound.model_copy(
+                update={"host": "127.0.0.1", "port": free_port()}
+            ),
+        }
+    )
+
+    async def run() -> None:
+        transport = SmtpTransport(settings.smtp)
+        listener = InboundListener(
+            settings, engine, subscribe=SubscribeByEmail(settings, engine, transport)
+        )
+        listener.start()
+        try:
+            await asyncio.to_thread(send_to_listener)
+        finally:
+            listener.stop()
+            await transport.close()
+
+    def send_to_listener() -> None:
+        with smtplib.SMTP(settings.inbound.host or "", settings.inbound.port) as client:
+            client.sendmail(
+                "ada@example.org", ["join@example.org"], message("graph transformers\n")
+            )
+
+    asyncio.run(run())
     (mail,) = smtp_server.received
     assert mail.rcpt_to == "ada@example.org"
     assert b"/confirm/" in mail.data
