@@ -266,13 +266,25 @@ class Service:
 
     async def _start_inbound(self, stack: AsyncExitStack) -> None:
         from digest.send.inbound import InboundListener
+        from digest.web.mail_signup import SubscribeByEmail
 
-        listener = InboundListener(self.settings, self.engine)
-        listener.start()
+        assert self._transport is not None
+        subscribe = None
+        if self.settings.mail.subscribe_address:
+            subscribe = SubscribeByEmail(self.settings, self.engine, self._transport)
+        listener = InboundListener(self.settings, self.engine, subscribe)
+        host, port = listener.address
+        try:
+            listener.start()  # on this thread: subscribe-by-email runs on this event loop
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(
+                f"inbound.host/inbound.port: cannot listen for mail on {host}:{port} ({exc}); "
+                "change [inbound] port or stop the other process"
+            ) from None
         stack.callback(listener.stop)
         log.info(
             "inbound mail listening",
-            extra={"address": f"{self.settings.inbound.host}:{self.settings.inbound.port}"},
+            extra={"address": f"{host}:{port}", "subscribe_by_email": subscribe is not None},
         )
 
     # -- scheduled jobs ----------------------------------------------------------------

@@ -5,9 +5,11 @@ server, systemd's notification socket, and SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -25,6 +27,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from digest.tokens import make_token
 
 pytestmark = pytest.mark.slow
 
@@ -254,13 +258,23 @@ def test_serve_delivers_a_due_digest_stops_on_sigterm_and_never_sends_it_twice(
     assert len(mail_sink.messages) == 1
 
 
-def test_ready_reaches_the_notify_socket_and_stopping_follows_sigterm(
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_ready_means_web_and_inbound_mail_listen_and_stopping_follows_sigterm(
     tmp_path: Path,
     feed: FeedServer,
     mail_sink: MailSink,
     service_config: Callable[..., Path],
+    run_cli: Callable[..., Any],
 ) -> None:
+    inbound = free_port()
     config = service_config(feed.url, mail_sink.port)
+    config.write_text(config.read_text() + f'[inbound]\nhost = "127.0.0.1"\nport = {inbound}\n')
+    address = add_subscriber(run_cli, config)
     path = tmp_path / "notify.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(path))
@@ -270,7 +284,8 @@ def test_ready_reaches_the_notify_socket_and_stopping_follows_sigterm(
             ready = sock.recv(4096).decode()
             assert "READY=1" in ready.splitlines()
             assert f"MAINPID={serve.proc.pid}" in ready.splitlines()
-            assert "active subscribers" in ready
+            assert "1 active subscribers" in ready
+            unsubscribe_by_mail(inbound, address)
             assert serve.stop() == 0, serve.log()
             notices = []
             sock.settimeout(1)
@@ -278,6 +293,22 @@ def test_ready_reaches_the_notify_socket_and_stopping_follows_sigterm(
                 notices.append(sock.recv(4096).decode())
         finally:
             serve.kill()
+    result = run_cli("--config", str(config), "subscribers", "show", address)
+    assert json.loads(result.out)["status"] == "unsubscribed"
+
+
+def unsubscribe_by_mail(port: int, address: str) -> None:
+    """What a mail client does with the List-Unsubscribe mailto: link."""
+    token = make_token(SECRET, "unsubscribe", subscriber_id=1)
+    with smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as client:
+        client.sendmail(
+            address, [f"unsubscribe+{token}@example.org"], b"Subject: unsubscribe\r\n\r\n"
+        )
+    with (
+        smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as client,
+        pytest.raises(smtplib.SMTPRecipientsRefused),
+    ):
+        client.sendmail(address, ["unsubscribe+forged@example.org"], b"\r\n")
 
 
 def run_digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
