@@ -374,3 +374,32 @@ def test_sigterm_finishes_the_messages_in_flight_and_a_restart_sends_the_rest_on
             second.kill()
     # Whatever was left queued went out after the restart; nobody got a second copy.
     assert sorted(m["To"] for m in slow_sink.messages) == sorted(addresses)
+
+
+def test_a_worker_only_delivers_and_stops_cleanly(
+    tmp_path: Path,
+    feed: FeedServer,
+    mail_sink: MailSink,
+    service_config: Callable[..., Path],
+    run_cli: Callable[..., Any],
+) -> None:
+    config = service_config(feed.url, mail_sink.port)
+    address = add_subscriber(run_cli, config)
+    assert run_cli("--config", str(config), "fetch").code == 0
+    fetched = feed.requests
+    digest = Path(sys.executable).with_name("digest")
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [str(digest), "--config", str(config), "worker"], stdout=out, stderr=out
+        )
+        try:
+            wait_for(lambda: mail_sink.messages, "the worker to deliver the digest")
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0, log.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+    assert [m["To"] for m in mail_sink.messages] == [address]
+    assert feed.requests == fetched  # a worker never fetches
+    assert "web listening" not in log.read_text()
