@@ -45,7 +45,7 @@ from digest.records import Paper, Profile  # noqa: E402
 
 TOKEN = re.compile(r"[a-z0-9]+")
 STOP = set(
-    "a an and are as at be by for from in is it of on or that the this to with we our".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on", "or", "that", "the", "this", "to", "with", "we", "our"]
 )
 
 
@@ -67,10 +67,15 @@ def day_papers() -> list[Paper]:
     return papers
 
 
-def ndcg(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
-    dcg = sum((2 ** grades.get(p, 0) - 1) / math.log2(i + 2) for i, p in enumerate(ranked[:k]))
+def ndcg(ranked: list[str], grades: dict[str, int], k: int = 10, *, linear: bool = False) -> float:
+    """nDCG@k with gain 2^grade - 1, or the grade itself when `linear` (csfcube's figures)."""
+
+    def gain(grade: int) -> float:
+        return float(grade) if linear else 2.0**grade - 1
+
+    dcg = sum(gain(grades.get(p, 0)) / math.log2(i + 2) for i, p in enumerate(ranked[:k]))
     ideal = sorted(grades.values(), reverse=True)[:k]
-    best = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    best = sum(gain(g) / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / best if best else 0.0
 
 
@@ -170,26 +175,39 @@ def csfcube_data() -> tuple[dict[str, Paper], list[tuple[str, dict[str, int]]]]:
 
 
 def bench_csfcube() -> None:
+    """Each query paper as a liked paper. The whole collection is indexed once (so IDF is
+    over the 4,205 papers, as for the BM25 baseline) and each profile skips the papers
+    outside its judged pool. Gains are the grades (the collection's own convention)."""
     papers, queries = csfcube_data()
     everything = list(papers)
     bm25 = BM25([f"{papers[p].title} {papers[p].abstract}" for p in everything])
     row_of = {p: i for i, p in enumerate(everything)}
-    base, ours, ordering = [], [], []
+    base = []
     for qid, grades in queries:
         pool = list(grades)
         seed = papers[qid]
         scores = bm25.scores(f"{seed.title} {seed.abstract}", [row_of[p] for p in pool])
-        base.append(ndcg([pool[i] for i in np.argsort(-scores, kind="stable")], grades))
-        index = build_index([papers[p] for p in pool])
-        profile = Profile(id=qid, topics=(), liked=(seed,))
-        picks = rank_profiles(index, [profile], max_items=10)[0]
-        ours.append(ndcg([k.paper.id for k in picks], grades))
-        full = rank_profiles(index, [profile], max_items=len(pool))[0]
-        ordering.append(ndcg([k.paper.id for k in full], grades))
-    print(f"csfcube ({len(queries)} liked-paper queries)")
-    print(f"  BM25 seed title+abstract   nDCG@10 {np.mean(base):.3f}")
-    print(f"  digest (sent, max 10)      nDCG@10 {np.mean(ours):.3f}   target 0.56")
-    print(f"  digest (order, no cut-off) nDCG@10 {np.mean(ordering):.3f}")
+        ranked = [pool[i] for i in np.argsort(-scores, kind="stable")]
+        base.append(ndcg(ranked, grades, linear=True))
+    index = build_index(list(papers.values()))
+    profiles = [Profile(id=qid, topics=(), liked=(papers[qid],)) for qid, _ in queries]
+    skip = [set(everything) - set(grades) | {qid} for qid, grades in queries]
+    sent = rank_profiles(index, profiles, max_items=10, skip=skip)
+    full = rank_profiles(index, profiles, max_items=100, skip=skip)
+    ours = [
+        ndcg([k.paper.id for k in s], g, linear=True)
+        for s, (_, g) in zip(sent, queries, strict=True)
+    ]
+    order = [
+        ndcg([k.paper.id for k in s], g, linear=True)
+        for s, (_, g) in zip(full, queries, strict=True)
+    ]
+    print(f"csfcube ({len(queries)} liked-paper queries, nDCG@10 with linear gain)")
+    print(f"  BM25 seed title+abstract  {np.mean(base):.3f}")
+    print(
+        f"  digest, what is sent      {np.mean(ours):.3f}   target 0.56  (sent {sum(map(len, sent))})"
+    )
+    print(f"  digest, up to 100 sent    {np.mean(order):.3f}")
 
 
 def synthetic_profiles(count: int, seed: int = 7) -> list[Profile]:

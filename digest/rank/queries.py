@@ -23,8 +23,11 @@ from digest.records import Paper
 
 PAIR_WEIGHT = 1.0
 ACRONYM_WEIGHT = 0.5
-LIKED_TERMS = 60
-LIKED_SCALE = 2.5
+LIKED_TERMS = 200
+LIKED_IDF_POWER = 1.0
+LIKED_QUERY_K = 100.0
+LIKED_PAIR_WEIGHT = 1.5
+LIKED_SCALE = 6.5
 MAX_TOPIC_CHARS = 300
 
 
@@ -60,7 +63,10 @@ def compile_paper(index: PaperIndex, paper: Paper, kind: str) -> QueryRow:
     text = f"{paper.title}. {paper.title}. {paper.abstract[:5000]}"
     counts = Counter(index.analyse(text))
     weights = {
-        term: index.idf(term) * n / (n + 1.0)
+        term: index.idf(term) ** LIKED_IDF_POWER
+        * n
+        / (n + LIKED_QUERY_K)
+        * (LIKED_PAIR_WEIGHT if " " in term else 1.0)
         for term, n in counts.items()
         if term in index.vocabulary
     }

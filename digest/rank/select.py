@@ -29,8 +29,8 @@ from digest.rank.queries import QueryRow, compile_paper, compile_topic
 from digest.rank.text import names_match, normalise_name
 from digest.records import Paper, Pick, Profile
 
-MIN_RELEVANCE = 0.45
-RELATIVE_CUTOFF = 0.5
+MIN_RELEVANCE = 0.32
+RELATIVE_CUTOFF = 0.4
 TREND_WEIGHT = 0.25
 CATEGORY_BOOST = 0.1
 CATEGORY_ONLY_SCORE = 0.5
@@ -176,16 +176,14 @@ def _choose(
     """One profile's picks from its relevance over the day's papers."""
     index, profile = compiled.index, plan.profile
     relevance = _adjusted(compiled, queries, plan, relevance)
-    best = float(relevance.max()) if relevance.size else 0.0
-    cut = max(MIN_RELEVANCE, RELATIVE_CUTOFF * best)
-    eligible = relevance >= cut
     authors = _followed_papers(index, profile.authors)
-    excluded = _excluded(compiled, profile.exclude)
-    for row in authors:
-        eligible[row] = True
-    eligible[list(plan.skip | excluded - set(authors))] = False
-    if plan.skip:
-        eligible[list(plan.skip)] = False
+    barred = _excluded(compiled, profile.exclude) - authors.keys() | plan.skip
+    if barred:
+        relevance[list(barred)] = -np.inf
+    eligible = relevance >= max(
+        MIN_RELEVANCE, RELATIVE_CUTOFF * _best_topic(compiled, plan, rows, barred)
+    )
+    eligible[[a for a in authors if a not in plan.skip]] = True
     if not eligible.any():
         return []
     final = relevance * (1 + TREND_WEIGHT * index.trend)
@@ -193,6 +191,17 @@ def _choose(
     chosen = _top_distinct(index, np.where(eligible, final, -np.inf), max_items)
     chosen = _keep_each_topic(index, rows, eligible, chosen, max_items)
     return [_pick(compiled, plan, rows, authors, r, float(final[r])) for r in chosen]
+
+
+def _best_topic(compiled: _Compiled, plan: _Plan, rows: np.ndarray, barred: set[int]) -> float:
+    """The profile's best topic match of the day (liked papers are too diffuse a yardstick)."""
+    topics = [i for i, r in enumerate(plan.positive) if compiled.rows[r].kind == "topic"]
+    if not topics:
+        return 0.0
+    best = rows[topics].max(axis=0)
+    if barred:
+        best[list(barred)] = 0.0
+    return float(best.max())
 
 
 def _adjusted(

@@ -24,23 +24,11 @@ from collections.abc import Iterable, Iterator
 import snowballstemmer
 
 STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very via was we were what when where which while who whom why will with
-    would you your yours yourself yourselves s t d ll m o re ve y e g eg ie et al etc
-    using use based towards toward new novel approach approaches paper propose proposed
-    proposes show shows present presents study""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "via", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "s", "t", "d", "ll", "m", "o", "re", "ve", "y", "e", "g", "eg", "ie", "et", "al", "etc"]
 )
-# "use"/"based"/"novel"… are stop words only inside abstracts and titles: in a topic such as
-# "tool use" they still count (see `Analyzer.runs(keep=...)`).
-_BOILERPLATE = frozenset(
-    "using use based towards toward new novel approach approaches paper propose proposed "
-    "proposes show shows present presents study".split()
-)
+# Words too common in abstracts to mean much, yet part of some topics ("tool use", "novel
+# view synthesis"): not stop words, IDF weighs them down.
+_BOILERPLATE: frozenset[str] = frozenset()
 _WORD = re.compile(r"[^\W_]+(?:[-‐‑][^\W_]+)*")
 _BREAK = re.compile(r"[.;:!?()\[\]{}\"“”]|,\s")
 _PLURAL_ACRONYM = re.compile(r"^([A-Z][A-Za-z0-9]*[A-Z0-9])s$")
