@@ -44,9 +44,8 @@ from digest.rank import build_index, rank_profiles  # noqa: E402
 from digest.records import Paper, Profile  # noqa: E402
 
 TOKEN = re.compile(r"[a-z0-9]+")
-STOP = set(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on", "or", "that", "the", "this", "to", "with", "we", "our"]
-)
+STOP_TEXT = "a an and are as at be by for from in is it of on or that the this to with we our"
+STOP = frozenset(STOP_TEXT.split())
 
 
 def day_papers() -> list[Paper]:
@@ -204,9 +203,8 @@ def bench_csfcube() -> None:
     ]
     print(f"csfcube ({len(queries)} liked-paper queries, nDCG@10 with linear gain)")
     print(f"  BM25 seed title+abstract  {np.mean(base):.3f}")
-    print(
-        f"  digest, what is sent      {np.mean(ours):.3f}   target 0.56  (sent {sum(map(len, sent))})"
-    )
+    count = sum(map(len, sent))
+    print(f"  digest, what is sent      {np.mean(ours):.3f}   target 0.56  (sent {count})")
     print(f"  digest, up to 100 sent    {np.mean(order):.3f}")
 
 

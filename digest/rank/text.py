@@ -17,15 +17,25 @@ Non-Latin scripts pass through as lower-cased words (no stemmer applies to them)
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-import snowballstemmer
+import snowballstemmer  # type: ignore[import-untyped]
 
-STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "via", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "s", "t", "d", "ll", "m", "o", "re", "ve", "y", "e", "g", "eg", "ie", "et", "al", "etc"]
-)
+_STOPWORD_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his
+    how i if in into is it its itself just me more most my myself no nor not now of off
+    on once only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those through
+    to too under until up very via was we were what when where which while who whom why
+    will with would you your yours yourself yourselves s t d ll m o re ve y e g eg ie et
+    al etc
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Words too common in abstracts to mean much, yet part of some topics ("tool use", "novel
 # view synthesis"): not stop words, IDF weighs them down.
 _BOILERPLATE: frozenset[str] = frozenset()
@@ -94,7 +104,7 @@ def topic_keep_words(topic: str) -> frozenset[str]:
 
 def bigrams(run: list[str]) -> Iterator[str]:
     """Adjacent stem pairs of a run, order-free ("use of tools" ~ "tool use")."""
-    for first, second in zip(run, run[1:], strict=False):
+    for first, second in itertools.pairwise(run):
         if first != second:
             yield f"{first} {second}" if first < second else f"{second} {first}"
 
