@@ -13,8 +13,8 @@ from the evening's papers). READY goes to systemd once the web port listens.
 
 Stop (SIGTERM, SIGINT): STOPPING to systemd; fetches are cancelled (they are idempotent);
 the delivery tick is told to stop via `stop=` and finishes the messages in flight, for at
-most `STOP_GRACE` seconds, leaving the rest queued; then the web server and listener close.
-The whole stop stays well inside systemd's 30 s default.
+most `service_jobs.STOP_GRACE` (20) seconds, leaving the rest queued; then the web server
+and the listener close. The whole stop stays well inside systemd's 30 s default.
 """
 
 from __future__ import annotations
@@ -23,37 +23,30 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 
-from digest import pipeline
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.notify import Notifier
-from digest.schedule import Jobs, build_scheduler, next_fetches, overdue_sources, start_delivery
+from digest.schedule import Jobs, build_scheduler, next_fetches
 from digest.send.loop import new_worker_id
 from digest.send.transport import Transport, make_transport
+from digest.service_jobs import ScheduledWork
 from digest.store import service_state
-from digest.tokens import CONFIRM_MAX_AGE
 from digest.web.health import Heartbeats
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE = 20.0
 WEB_STOP_GRACE = 5.0
-CATCH_UP_LIMIT = 600.0
 STATUS_EVERY = 60.0
-RETRY_FIRST = timedelta(minutes=10)
-RETRY_MAX = timedelta(hours=2)
 USER_AGENT = "paper-digest (+https://github.com/paper-digest)"
 
 
@@ -84,13 +77,6 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def _tick_counts(report: Any) -> dict[str, int]:
-    """The non-zero counts of a delivery report, for one log line."""
-    names = ("sent", "skipped_empty", "retry", "failed", "unknown", "suppressed", "recovered")
-    counts = {name: int(getattr(report, name, 0) or 0) for name in names}
-    return {name: count for name, count in counts.items() if count}
-
-
 class Service:
     """One running service process; `await run()` returns after a clean stop."""
 
@@ -115,8 +101,7 @@ class Service:
         self._stop_requested = asyncio.Event()
         self._transport = transport
         self._client = http_client
-        self._jobs: dict[asyncio.Task[Any], str] = {}
-        self._fetch_failures: dict[str, int] = {}
+        self.work = ScheduledWork(settings, engine, self.heartbeats, self.stopping, self.worker_id)
         self._scheduler: AsyncIOScheduler | None = None
         self._web: _QuietServer | None = None
         self._web_task: asyncio.Task[None] | None = None
@@ -131,9 +116,9 @@ class Service:
             log.info("stopping", extra={"reason": reason})
             self._stop_requested.set()
             return
-        if self._jobs:  # asked twice: do not wait for messages in flight
+        if self.work.running:  # asked twice: do not wait for messages in flight
             log.warning("stopping now; unfinished sends will be checked on the next start")
-            for task in self._jobs:
+            for task in self.work.running:
                 task.cancel()
 
     async def run(self) -> None:
@@ -171,7 +156,7 @@ class Service:
         if self.notifier.watchdog_interval:
             self._spawn(self._watchdog_loop(self.notifier.watchdog_interval / 2))
         if self.roles.fetch:
-            self._spawn(self._catch_up())
+            self._spawn(self.work.catch_up())
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._background.append(asyncio.create_task(coro))
@@ -183,27 +168,11 @@ class Service:
             self._scheduler.pause()
         for task in self._background:
             task.cancel()
-        await self._finish_jobs()
+        await self.work.finish()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         await self._stop_web()
-
-    async def _finish_jobs(self) -> None:
-        """Cancel fetches now; give deliveries and housekeeping STOP_GRACE to finish."""
-        for task, kind in list(self._jobs.items()):
-            if kind == "fetch":
-                task.cancel()
-        pending = set(self._jobs)
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
-            for task in late:
-                log.warning(
-                    "job did not finish in time; cancelled", extra={"job": self._jobs[task]}
-                )
-                task.cancel()
-            if late:
-                await asyncio.wait(late, timeout=2.0)
-        await asyncio.gather(*self._background, return_exceptions=True)
 
     # -- web and inbound mail ----------------------------------------------------------
 
@@ -290,149 +259,23 @@ class Service:
     # -- scheduled jobs ----------------------------------------------------------------
 
     def _start_scheduler(self) -> None:
+        work = self.work
+        work.transport, work.client = self._transport, self._client
         jobs = Jobs(
-            fetch=self.fetch_sources if self.roles.fetch else None,
-            deliver=self.delivery_tick if self.roles.deliver else None,
-            housekeeping=self.housekeeping if self.roles.housekeeping else None,
+            fetch=work.fetch_sources if self.roles.fetch else None,
+            deliver=work.delivery_tick if self.roles.deliver else None,
+            housekeeping=work.housekeeping if self.roles.housekeeping else None,
         )
         self._scheduler = build_scheduler(
             self.settings.sources, jobs, deliver_now=not self.roles.fetch
         )
+        work.scheduler = self._scheduler
         self._scheduler.start()
         for name, when in next_fetches(self._scheduler):
             log.info(
                 "fetch scheduled",
                 extra={"source": name, "next_run": when.isoformat(timespec="minutes")},
             )
-
-    async def _tracked(self, kind: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Run one job: skip it while stopping, remember it for the stop, log failures."""
-        if self.stopping.is_set():
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._jobs[task] = kind
-        try:
-            await work()
-        except asyncio.CancelledError:
-            if not self.stopping.is_set():
-                raise
-        except Exception as exc:
-            log.error("%s failed: %s: %s", kind, type(exc).__name__, exc, extra={"job": kind})
-            log.debug("%s failure details", kind, exc_info=True)
-        finally:
-            self._jobs.pop(task, None)
-
-    async def fetch_sources(self, names: Sequence[str]) -> None:
-        """Fetch these sources now; failed ones are retried with back-off."""
-
-        async def work() -> None:
-            assert self._client is not None
-            reports = await pipeline.fetch_all(
-                self.settings, self.engine, self._client, only=list(names)
-            )
-            for report in reports:
-                self._after_fetch(report)
-
-        await self._tracked("fetch", work)
-
-    def _after_fetch(self, report: Any) -> None:
-        context = {"source": report.name}
-        if report.error:
-            failures = self._fetch_failures.get(report.name, 0) + 1
-            self._fetch_failures[report.name] = failures
-            log.warning("fetch failed: %s", report.error, extra=context)
-            self._schedule_retry(report.name, failures)
-            return
-        self._fetch_failures.pop(report.name, None)
-        log.info(
-            "fetched",
-            extra={
-                **context,
-                "new": report.new,
-                "updated": report.updated,
-                "unchanged": report.unchanged,
-            },
-        )
-
-    def _schedule_retry(self, name: str, failures: int) -> None:
-        """Retry a failed fetch before its next regular run (10 min, doubling, ≤ 2 h)."""
-        if self._scheduler is None or self.stopping.is_set():
-            return
-        delay = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
-        when = datetime.now(UTC) + delay
-        regular = self._scheduler.get_job("fetch:" + name)
-        if regular is not None and regular.next_run_time and regular.next_run_time <= when:
-            return
-        self._scheduler.add_job(
-            self.fetch_sources,
-            DateTrigger(run_date=when),
-            args=[(name,)],
-            id="retry:" + name,
-            name=f"retry fetch {name}",
-            replace_existing=True,
-        )
-        log.info(
-            "fetch retry scheduled",
-            extra={"source": name, "at": when.isoformat(timespec="seconds")},
-        )
-
-    async def _catch_up(self) -> None:
-        """Fetch what was missed while the service was down, then start delivering."""
-        try:
-            states = await asyncio.to_thread(service_state.fetch_states, self.engine)
-            last = {name: state.last_success_at for name, state in states.items()}
-            overdue = overdue_sources(self.settings.sources, last, datetime.now(UTC))
-            if overdue:
-                log.info("catching up on missed fetches", extra={"sources": ",".join(overdue)})
-                await asyncio.wait_for(self.fetch_sources(overdue), CATCH_UP_LIMIT)
-        except TimeoutError:
-            log.warning("catch-up fetch still running; delivering anyway")
-        finally:
-            if self._scheduler is not None and not self.stopping.is_set():
-                start_delivery(self._scheduler)
-
-    async def delivery_tick(self) -> None:
-        """Deliver whatever is due now; stops early (messages in flight finish) on stop."""
-
-        async def work() -> None:
-            assert self._transport is not None
-            try:
-                report = await pipeline.deliver_due(
-                    self.settings,
-                    self.engine,
-                    self._transport,
-                    worker_id=self.worker_id,
-                    stop=self.stopping,
-                )
-            except Exception as exc:
-                self.heartbeats.ticked(datetime.now(UTC), f"{type(exc).__name__}: {exc}")
-                raise
-            self.heartbeats.ticked(datetime.now(UTC))
-            if counts := _tick_counts(report):
-                log.info("delivery tick", extra=counts)
-            if report.paused:
-                log.warning("delivery paused: %s", report.paused)
-
-        await self._tracked("deliver", work)
-
-    async def housekeeping(self) -> None:
-        """Forget expired sign-ups and the fetch state of removed sources."""
-
-        async def work() -> None:
-            cutoff = datetime.now(UTC) - timedelta(seconds=CONFIRM_MAX_AGE) - timedelta(days=1)
-            expired = await asyncio.to_thread(
-                service_state.expire_unconfirmed, self.engine, requested_before=cutoff
-            )
-            keep = [source.name for source in self.settings.sources]
-            pruned = await asyncio.to_thread(
-                service_state.prune_fetch_states, self.engine, keep=keep
-            )
-            log.info(
-                "housekeeping done", extra={"expired_signups": expired, "pruned_sources": pruned}
-            )
-
-        await self._tracked("housekeeping", work)
 
     # -- telling systemd how it goes -----------------------------------------------------
 
