@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
+from pathlib import Path
 
 import httpx
 import pytest
@@ -122,6 +123,20 @@ def serve_site(
     app = create_app(settings, engine, transport, limits=limits)
     with ServerThread(app, sock, transport), httpx.Client(base_url=url, timeout=10) as client:
         yield Site(url, settings, engine, client, smtp)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite for most web tests (the store tests cover both back ends); a test that walks
+    a whole flow also runs on PostgreSQL with `@both_databases`."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+both_databases = pytest.mark.parametrize(
+    "db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 @pytest.fixture

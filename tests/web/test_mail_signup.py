@@ -17,6 +17,7 @@ from digest.store.engine import transaction
 from digest.store.schema import SubscriberRow
 from digest.web.mail_signup import SubscribeByEmail, signup_from_message
 from tests.send.smtpd import FaultySmtpServer, free_port
+from tests.web.conftest import both_databases
 
 
 def message(body: str, *, sender: str = "Ada <Ada@Example.org>", **headers: str) -> bytes:
@@ -68,6 +69,7 @@ def test_automatic_and_empty_mail_asks_for_nothing() -> None:
     assert parse(message("a topic"), mail_from="") is None
 
 
+@both_databases
 def test_a_subscribe_mail_starts_the_double_opt_in(
     settings: Settings, engine: Engine, smtp_server: FaultySmtpServer
 ) -> None:

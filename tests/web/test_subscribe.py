@@ -14,7 +14,7 @@ from digest.store.papers import ingest_entries
 from digest.store.schema import EventRow, SubscriberRow
 from digest.store.subscribers import get_subscriber
 from tests.send.smtpd import FaultPlan
-from tests.web.conftest import Site
+from tests.web.conftest import Site, both_databases
 
 
 def subscribe(site: Site, **fields: Any) -> Any:
@@ -35,6 +35,7 @@ def confirmations_sent(site: Site) -> int:
         return int(session.scalar(query) or 0)
 
 
+@both_databases
 def test_front_page_shows_the_newest_day_and_a_subscribe_form(site: Site) -> None:
     day = datetime(2026, 3, 2, 20, tzinfo=UTC)
     entries = [
@@ -122,6 +123,7 @@ def test_subscribing_sends_one_confirmation_and_stores_a_pending_subscriber(site
     assert site.link_in_last_mail("ada@example.org", "confirm")
 
 
+@both_databases
 def test_the_confirm_link_shows_a_button_and_only_the_post_confirms(site: Site) -> None:
     subscribe(site)
     link = site.link_in_last_mail("ada@example.org", "confirm")
@@ -154,6 +156,7 @@ def test_confirming_needs_the_csrf_token(site: Site) -> None:
     assert subscriber_rows(site)[0].status == "pending"
 
 
+@both_databases
 def test_an_active_address_gets_no_second_subscription_and_the_page_tells_nothing(
     site: Site,
 ) -> None:
@@ -185,6 +188,7 @@ def test_an_active_address_gets_no_second_subscription_and_the_page_tells_nothin
     assert (old.status, old.topics) == ("active", ("graphs",))
 
 
+@both_databases
 def test_at_most_three_confirmations_per_address_per_day(site: Site) -> None:
     answers = [subscribe(site).status_code for _ in range(5)]
     assert answers == [303] * 5  # the visitor sees no difference
@@ -272,6 +276,7 @@ def test_topics_may_also_come_as_repeated_fields_and_unicode(site: Site) -> None
     assert subscriber_rows(site)[0].topics == ["diffusion models", "Übersetzung 機械翻訳"]
 
 
+@both_databases
 def test_when_the_confirmation_cannot_be_sent_nothing_is_stored(site: Site) -> None:
     site.smtp.plan = FaultPlan(rcpt_reply="451 4.3.0 try again later")
     answer = subscribe(site)
