@@ -19,6 +19,7 @@ from digest.store.papers import to_paper
 from digest.store.schema import FeedbackRow, PaperRow, SubscriberRow
 
 MAX_VOTES_PER_SUBSCRIBER = 100
+_CHUNK = 500  # subscriber ids per query, well under any driver's parameter limit
 
 
 def record_vote(
@@ -73,17 +74,16 @@ def feedback_for(
     `limit` votes per subscriber are returned.
     """
     result: dict[int, tuple[list[Paper], list[Paper]]] = {sid: ([], []) for sid in subscriber_ids}
-    if not result:
-        return result
-    query = (
-        select(FeedbackRow.subscriber_id, FeedbackRow.vote, PaperRow)
-        .join(PaperRow, PaperRow.id == FeedbackRow.paper_id)
-        .where(FeedbackRow.subscriber_id.in_(list(result)))
-        .order_by(FeedbackRow.subscriber_id, FeedbackRow.created_at.desc(), PaperRow.id.desc())
-    )
-    for subscriber_id, vote, paper in session.execute(query):
-        liked, disliked = result[subscriber_id]
-        if len(liked) + len(disliked) >= limit:
-            continue
-        (liked if vote > 0 else disliked).append(to_paper(paper))
+    ids = list(result)
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            select(FeedbackRow.subscriber_id, FeedbackRow.vote, PaperRow)
+            .join(PaperRow, PaperRow.id == FeedbackRow.paper_id)
+            .where(FeedbackRow.subscriber_id.in_(ids[start : start + _CHUNK]))
+            .order_by(FeedbackRow.created_at.desc(), PaperRow.id.desc())
+        )
+        for subscriber_id, vote, paper in session.execute(query):
+            liked, disliked = result[subscriber_id]
+            if len(liked) + len(disliked) < limit:
+                (liked if vote > 0 else disliked).append(to_paper(paper))
     return result
