@@ -54,7 +54,7 @@ class App:
     def say(self, message: str) -> None:
         """Print a progress or summary line unless --quiet."""
         if not self.quiet:
-            self.console.print(message)
+            self.console.print(message, soft_wrap=True)
 
 
 pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
