@@ -94,8 +94,8 @@ def _row(
 def _acronyms_of(index: PaperIndex, terms: Counter[str]) -> list[str]:
     """Acronyms whose long form the topic spells out ("large language models" → llm)."""
     found = []
-    for candidates in index.acronyms.values():
-        for long_form, acronym in candidates:
+    for term in terms:
+        for long_form, acronym in index.acronyms.get(term, ()):
             if acronym not in terms and all(stem in terms for stem in long_form):
                 found.append(acronym)
     return found

@@ -48,6 +48,7 @@ class _Compiled:
     rows: list[QueryRow] = field(default_factory=list)
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
     excluded: dict[str, np.ndarray] = field(default_factory=dict)
+    picks: dict[tuple[int, int], Pick] = field(default_factory=dict)
 
     def topic(self, text: str) -> int:
         key = ("topic", " ".join(text.lower().split()))
@@ -101,6 +102,13 @@ class _Plan:
     negative: list[int]
     skip: set[int]
 
+    @property
+    def special(self) -> bool:
+        """Whether more than the topic rows decide (categories, authors, liked …)."""
+        p = self.profile
+        liked = bool(p.liked)
+        return bool(p.categories or p.authors or p.exclude or self.negative or self.skip or liked)
+
 
 def rank_papers(papers: Sequence[Paper], profile: Profile, *, max_items: int = 10) -> list[Pick]:
     """Rank one day's papers for one profile (indexes them first)."""
@@ -150,6 +158,7 @@ def _plan(compiled: _Compiled, profile: Profile, skip: Collection[str]) -> _Plan
 def _rank_batch(
     compiled: _Compiled, queries: sparse.csr_matrix, batch: list[_Plan], max_items: int
 ) -> list[list[Pick]]:
+    """Score a batch with one sparse product, cut off and take each profile's top rows."""
     index = compiled.index
     blank = queries.shape[0] - 1
     flat = [r for plan in batch for r in (plan.positive or [blank])]
@@ -158,50 +167,88 @@ def _rank_batch(
     scores = (queries[distinct] @ index.papers_by_term).toarray()
     per_row = scores[inverse]
     relevance = np.maximum.reduceat(per_row, offsets, axis=0)
+    best = relevance.max(axis=1)
+    forced: list[dict[int, str]] = [{} for _ in batch]
+    for i, plan in enumerate(batch):
+        if plan.special:
+            rows = per_row[offsets[i] : offsets[i] + len(plan.positive)]
+            forced[i] = _apply_special(compiled, queries, plan, relevance, i, rows)
+            best[i] = _best_topic(compiled, plan, rows, relevance[i])
+    eligible = relevance >= np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * best)[:, None]
+    final = relevance * (1 + TREND_WEIGHT * index.trend)
+    for i, authors in enumerate(forced):
+        if authors:
+            columns = list(authors)
+            eligible[i, columns] = True
+            final[i, columns] += AUTHOR_SCORE
+    final[~eligible] = -np.inf
+    ranked = _top_rows(final, max_items * 2 + 4)
     picks = []
     for i, plan in enumerate(batch):
         rows = per_row[offsets[i] : offsets[i] + len(plan.positive)]
-        picks.append(_choose(compiled, queries, plan, relevance[i], rows, max_items))
+        chosen = _distinct(index, ranked[i], final[i], max_items)
+        chosen = _keep_each_topic(index, rows, eligible[i], chosen, max_items)
+        picks.append(
+            [_pick(compiled, plan, rows, forced[i], r, float(final[i, r])) for r in chosen]
+        )
     return picks
 
 
-def _choose(
+def _apply_special(
     compiled: _Compiled,
     queries: sparse.csr_matrix,
     plan: _Plan,
     relevance: np.ndarray,
+    i: int,
     rows: np.ndarray,
-    max_items: int,
-) -> list[Pick]:
-    """One profile's picks from its relevance over the day's papers."""
+) -> dict[int, str]:
+    """Categories, dislikes, exclusions and skips for row `i`; returns the followed
+    authors' papers (row -> name as printed), which go in whatever their score."""
     index, profile = compiled.index, plan.profile
-    relevance = _adjusted(compiled, queries, plan, relevance)
+    relevance[i] = _adjusted(compiled, queries, plan, relevance[i])
     authors = _followed_papers(index, profile.authors)
     barred = _excluded(compiled, profile.exclude) - authors.keys() | plan.skip
     if barred:
-        relevance[list(barred)] = -np.inf
-    eligible = relevance >= max(
-        MIN_RELEVANCE, RELATIVE_CUTOFF * _best_topic(compiled, plan, rows, barred)
-    )
-    eligible[[a for a in authors if a not in plan.skip]] = True
-    if not eligible.any():
-        return []
-    final = relevance * (1 + TREND_WEIGHT * index.trend)
-    final[list(authors)] = AUTHOR_SCORE + final[list(authors)]
-    chosen = _top_distinct(index, np.where(eligible, final, -np.inf), max_items)
-    chosen = _keep_each_topic(index, rows, eligible, chosen, max_items)
-    return [_pick(compiled, plan, rows, authors, r, float(final[r])) for r in chosen]
+        relevance[i, list(barred)] = -np.inf
+    return {row: name for row, name in authors.items() if row not in plan.skip}
 
 
-def _best_topic(compiled: _Compiled, plan: _Plan, rows: np.ndarray, barred: set[int]) -> float:
-    """The profile's best topic match of the day (liked papers are too diffuse a yardstick)."""
+def _top_rows(final: np.ndarray, wanted: int) -> np.ndarray:
+    """Per row, the column indices of the `wanted` best values, best first (ties: lower
+    column first, so results never depend on the batch)."""
+    wanted = min(wanted, final.shape[1])
+    candidates = np.argpartition(-final, wanted - 1, axis=1)[:, :wanted]
+    values = np.take_along_axis(final, candidates, axis=1)
+    order = np.lexsort((candidates, -values), axis=1)
+    return np.take_along_axis(candidates, order, axis=1)
+
+
+def _distinct(
+    index: PaperIndex, ranked: np.ndarray, final: np.ndarray, max_items: int
+) -> list[int]:
+    """The ranked rows that are in, skipping near-duplicates of rows already taken."""
+    chosen: list[int] = []
+    groups: set[int] = set()
+    for row in ranked.tolist():
+        if final[row] == -np.inf:
+            break
+        group = int(index.duplicate_of[row])
+        if group not in groups:
+            chosen.append(row)
+            groups.add(group)
+            if len(chosen) == max_items:
+                break
+    return chosen
+
+
+def _best_topic(compiled: _Compiled, plan: _Plan, rows: np.ndarray, relevance: np.ndarray) -> float:
+    """The profile's best topic match among the papers it may get (liked papers are too
+    diffuse a yardstick for the relative cut-off)."""
     topics = [i for i, r in enumerate(plan.positive) if compiled.rows[r].kind == "topic"]
     if not topics:
         return 0.0
-    best = rows[topics].max(axis=0)
-    if barred:
-        best[list(barred)] = 0.0
-    return float(best.max())
+    allowed = np.where(relevance == -np.inf, 0.0, rows[topics].max(axis=0))
+    return float(allowed.max())
 
 
 def _adjusted(
@@ -246,41 +293,23 @@ def _excluded(compiled: _Compiled, phrases: Sequence[str]) -> set[int]:
     return rows
 
 
-def _top_distinct(index: PaperIndex, final: np.ndarray, max_items: int) -> list[int]:
-    """The best rows by `final`, skipping near-duplicates of rows already taken."""
-    wanted = min(final.size, max_items * 2 + 4)
-    candidates = np.argpartition(-final, wanted - 1)[:wanted]
-    candidates = candidates[np.lexsort((candidates, -final[candidates]))]
-    chosen: list[int] = []
-    groups: set[int] = set()
-    for row in candidates.tolist():
-        group = int(index.duplicate_of[row])
-        if final[row] == -np.inf or group in groups:
-            continue
-        chosen.append(row)
-        groups.add(group)
-        if len(chosen) == max_items:
-            break
-    return chosen
-
-
 def _keep_each_topic(
     index: PaperIndex, rows: np.ndarray, eligible: np.ndarray, chosen: list[int], max_items: int
 ) -> list[int]:
-    """When the list is full, make room for the best paper of a topic that has none."""
+    """When the list is full, give the last places to topics that have none in it."""
     if len(rows) < 2 or len(chosen) < max_items:
         return chosen
-    for topic_scores in rows:
-        masked = np.where(eligible, topic_scores, -np.inf)
-        best = int(np.argmax(masked))
-        if masked[best] == -np.inf or masked[best] < MIN_RELEVANCE:
+    masked = np.where(eligible, rows, -np.inf)
+    tops = masked.argmax(axis=1).tolist()
+    slot = len(chosen) - 1
+    for topic, best in enumerate(tops):
+        if masked[topic, best] < MIN_RELEVANCE or slot < 1:
             continue
-        taken = {int(index.duplicate_of[r]) for r in chosen}
-        if int(index.duplicate_of[best]) in taken:
+        if any(rows[topic, r] >= MIN_RELEVANCE for r in chosen):
             continue
-        represented = any(topic_scores[r] >= masked[best] * 0.999 for r in chosen)
-        if not represented and len(chosen) > 1:
-            chosen = [*chosen[:-1], best]
+        if int(index.duplicate_of[best]) not in {int(index.duplicate_of[r]) for r in chosen}:
+            chosen = [*chosen[:slot], best, *chosen[slot + 1 :]]
+            slot -= 1
     return chosen
 
 
@@ -292,16 +321,24 @@ def _pick(
     paper: int,
     score: float,
 ) -> Pick:
+    """The pick with its reason; shared between profiles whose reason cannot differ."""
+    best_row = plan.positive[int(np.argmax(rows[:, paper]))] if len(plan.positive) else -1
+    key = (best_row, paper)
+    if not plan.special and key in compiled.picks:
+        return compiled.picks[key]
     index, profile = compiled.index, plan.profile
     parts: list[str] = []
     topic = None
     if paper in authors:
         parts.append(explain_author(authors[paper]))
-    if len(plan.positive) and (paper not in authors or rows[:, paper].max() >= MIN_RELEVANCE):
-        row = compiled.rows[plan.positive[int(np.argmax(rows[:, paper]))]]
+    if best_row >= 0 and (paper not in authors or rows[:, paper].max() >= MIN_RELEVANCE):
+        row = compiled.rows[best_row]
         parts.append(explain_match(index, row, paper))
         topic = row.label if row.kind == "topic" else None
     parts.extend(explain_signals(index, paper, profile.categories))
-    return Pick(
+    pick = Pick(
         paper=index.papers[paper], score=round(score, 4), reason=join_reason(parts), topic=topic
     )
+    if not plan.special:
+        compiled.picks[key] = pick
+    return pick
