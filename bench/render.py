@@ -129,11 +129,15 @@ def stdlib_build(email: OutgoingEmail, text: str, html: str) -> bytes:
     return message.as_bytes()
 
 
-def rate(work: Callable[[int], object], count: int) -> float:
-    start = time.perf_counter()
-    for index in range(count):
-        work(index)
-    return count / (time.perf_counter() - start)
+def rate(work: Callable[[int], object], count: int, rounds: int = 3) -> float:
+    """Calls per CPU second, best of `rounds` (CPU time: other load on the box is not ours)."""
+    best = 0.0
+    for _ in range(rounds):
+        start = time.process_time()
+        for index in range(count):
+            work(index)
+        best = max(best, count / max(time.process_time() - start, 1e-9))
+    return best
 
 
 def make_dkim_key(directory: Path) -> Path | None:

@@ -136,8 +136,13 @@ def body_part(content: str, *, html: bool) -> tuple[bytes, bytes]:
     if "\r" in content:
         content = content.replace("\r\n", "\n").replace("\r", "\n")
     content = content.rstrip("\n").replace("\n", "\r\n") + "\r\n"
-    data = content.encode("ascii", "xmlcharrefreplace") if html else content.encode("utf-8")
-    if data.isascii() and "\x00" not in content:
+    if content.isascii():
+        data = content.encode("ascii")
+    elif html:
+        data = content.encode("ascii", "xmlcharrefreplace")
+    else:
+        data = content.encode("utf-8")
+    if data.isascii() and b"\x00" not in data:
         if max(map(len, data.split(b"\r\n"))) <= MAX_BODY_LINE:
             return b"7bit", data
         if html and (folded := _fold_long_lines(data)) is not None:

@@ -35,7 +35,7 @@ from digest.tokens import CONFIRM_MAX_AGE
 
 MAX_HTML_BYTES = 90_000
 # Invisible filler after the preheader so clients do not pull body text into the preview.
-_PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
+_PREHEADER_PADDING = Markup(("&#847;&zwnj;&nbsp;" * 10 + "\n") * 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ class _Parts:
     subject: str
     html: str
     text: str
+    unsubscribe_url: str | None = None
 
 
 class Renderer:
@@ -188,6 +189,7 @@ class Renderer:
             subject=clean_header_text(context["subject"]),
             html=html_template.render(context),
             text=text_template.render(context),
+            unsubscribe_url=context["foot"].unsubscribe_url,
         )
 
     def _finish(
@@ -196,7 +198,7 @@ class Renderer:
         version = _version(subscriber)
         domain = self.settings.mail.domain
         message_id = make_message_id(domain, kind)
-        unsubscribe = self.links.unsubscribe(subscriber.id, version)
+        unsubscribe = parts.unsubscribe_url or self.links.unsubscribe(subscriber.id, version)
         mailto = self.links.mailto_unsubscribe(subscriber.id, version)
         headers = {
             "Subject": parts.subject,

@@ -36,6 +36,8 @@ _SYMBOLS = {
 
 def one_line(text: str) -> str:
     """`text` with control characters removed and all whitespace collapsed to single spaces."""
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text  # the common case, checked at C speed
     return " ".join(_CONTROL.sub(" ", text).split())
 
 

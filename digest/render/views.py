@@ -16,22 +16,28 @@ from digest.records import Digest, Paper, Pick, Subscriber
 from digest.render.text import compact_count, excerpt, one_line, plain_math, short_authors, shorten
 
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
-_SAFE_URL = re.compile(r"^https?://[^\s<>\"'\x00-\x1f\x7f]+$", re.IGNORECASE)
+_SAFE_URL = re.compile(r"^https?://[^\s<>\"'\x00-\x1f\x7f]{1,500}$", re.IGNORECASE)
 TRENDING_MAX = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Detail:
-    """How much of each paper to show; fewer words when a digest carries many papers."""
+    """How much of each paper to show; fewer words when a digest carries many papers.
+
+    `compact` papers take one short paragraph: title, first author, why, PDF and code.
+    """
 
     sentences: int
     excerpt_chars: int
     authors: int
+    title_chars: int = 300
+    compact: bool = False
 
 
 FULL = Detail(sentences=3, excerpt_chars=420, authors=3)
 SHORT = Detail(sentences=1, excerpt_chars=200, authors=3)
-MINIMAL = Detail(sentences=0, excerpt_chars=0, authors=2)
+COMPACT = Detail(sentences=0, excerpt_chars=0, authors=1, title_chars=120, compact=True)
+MINIMAL = Detail(sentences=0, excerpt_chars=0, authors=2)  # trending list
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,7 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class PaperView:
+    compact: bool
     title: str
     url: str | None
     authors: str
@@ -56,10 +63,9 @@ class PaperView:
 @dataclass(frozen=True, slots=True)
 class ItemView:
     marker: str
-    indent: str
     paper: PaperView
     reason: str
-    links: tuple[Link, ...]
+    feedback: tuple[Link, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +99,7 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
-def _paper_links(paper: Paper) -> tuple[Link, ...]:
+def _paper_links(paper: Paper, compact: bool) -> tuple[Link, ...]:
     arxiv = _ARXIV_ID.match(paper.id) is not None
     links: list[Link] = []
     pdf = safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{paper.id}" if arxiv else None)
@@ -104,6 +110,8 @@ def _paper_links(paper: Paper) -> tuple[Link, ...]:
         links.append(
             Link("Code", code, f"★ {stars}" if stars else "", f"{stars} stars" * bool(stars))
         )
+    if compact:
+        return tuple(links)
     if project := safe_url(paper.project_url):
         links.append(Link("Project page", project))
     if hf := safe_url(paper.hf_url):
@@ -123,44 +131,44 @@ def paper_view(paper: Paper, detail: Detail = FULL) -> PaperView:
     url = safe_url(paper.abs_url) or (f"https://arxiv.org/abs/{paper.id}" if arxiv else None)
     url = url or safe_url(paper.hf_url) or safe_url(paper.pdf_url)
     authors = short_authors(paper.authors, show=detail.authors)
-    categories = ", ".join(one_line(c)[:20] for c in paper.categories[:4])
+    categories = ", ".join(one_line(c)[:20] for c in paper.categories[: 2 if detail.compact else 4])
     body = ""
     if detail.sentences:
         body = excerpt(paper.abstract, sentences=detail.sentences, limit=detail.excerpt_chars)
     return PaperView(
-        title=shorten(plain_math(one_line(paper.title)), 300) or "(untitled)",
+        compact=detail.compact,
+        title=shorten(plain_math(one_line(paper.title)), detail.title_chars) or "(untitled)",
         url=url,
         authors=authors,
         meta=" · ".join(part for part in (authors, categories) if part),
         excerpt=body,
-        links=_paper_links(paper),
+        links=_paper_links(paper, detail.compact),
         upvotes=str(paper.upvotes) if paper.upvotes else None,
     )
 
 
+@lru_cache(maxsize=4096)
 def topic_label(topic: str) -> str:
     return shorten(one_line(topic), 60)
 
 
 def _detail_for(position: int, compact: bool) -> Detail:
     if compact:
-        return MINIMAL
+        return COMPACT
     if position < 10:
         return FULL
-    return SHORT if position < 40 else MINIMAL
+    return SHORT if position < 25 else COMPACT
 
 
 FeedbackLinks = Callable[[Paper], tuple[Link, ...]]
 
 
 def _item(pick: Pick, number: int, width: int, detail: Detail, feedback: FeedbackLinks) -> ItemView:
-    view = paper_view(pick.paper, detail)
     return ItemView(
         marker=f"{number:>{width}}.",
-        indent=" " * (width + 2),
-        paper=view,
-        reason=shorten(one_line(pick.reason), 300),
-        links=view.links + feedback(pick.paper),
+        paper=paper_view(pick.paper, detail),
+        reason=shorten(one_line(pick.reason), 120 if detail.compact else 300),
+        feedback=() if detail.compact else feedback(pick.paper),
     )
 
 
@@ -182,7 +190,7 @@ def _groups(picks: Sequence[Pick]) -> list[tuple[str | None, list[Pick]]]:
 
 def _sections(picks: Sequence[Pick], feedback: FeedbackLinks, compact: bool) -> tuple[Section, ...]:
     """Sections numbered in reading order; detail shrinks with the position (size budget)."""
-    width = len(str(len(picks)))
+    width = 2 if len(picks) < 100 else 3  # the text part indents paper details by 4
     sections: list[Section] = []
     position = 0
     for title, group in _groups(picks):
@@ -251,7 +259,7 @@ def _trending(digest: Digest) -> tuple[PaperView, ...]:
 
 
 def digest_view(digest: Digest, feedback: FeedbackLinks, *, compact: bool = False) -> DigestView:
-    """Plan the whole digest; `compact` shows every paper at minimal detail (size limit)."""
+    """Plan the whole digest; `compact` shows every paper compactly (to meet the size limit)."""
     return DigestView(
         subject=subject_line(digest),
         preheader=_preheader(digest),
