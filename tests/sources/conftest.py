@@ -48,7 +48,9 @@ class FeedServer:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
@@ -124,9 +126,9 @@ def politeness(sleeps: list[float]) -> Politeness:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_arxiv_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fresh_arxiv_throttle() -> None:
     """Each test starts with no arXiv slots reserved by an earlier test."""
-    monkeypatch.setattr(source_http.ARXIV_THROTTLE, "_next_slot", {})
+    source_http.ARXIV_THROTTLE.reset()
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -18,7 +18,8 @@ HF = "raw/hf_api_daily_papers_2026-06-12_sotawhat.json"
 
 def test_real_arxiv_atom_listing(shared_data: Path) -> None:
     parsed = parse_listing((shared_data / ATOM).read_text(), source="arxiv-ai")
-    assert parsed.error is None and parsed.skipped == 0
+    assert parsed.error is None
+    assert parsed.skipped == 0
     by_key = {e.key: e for e in parsed.entries}
     assert len(by_key) == 7
     align = by_key["2508.13426"]
@@ -54,7 +55,8 @@ def test_markup_in_titles_and_abstracts_is_stored_as_plain_text() -> None:
     parsed = parse_listing(fixture_bytes("arxiv_rss2_cs.CL.xml").decode(), source="cl")
     entry = next(e for e in parsed.entries if e.key == "2508.20003")
     assert entry.title == "Prompt Injection Attacks on Tool-Using Agents"
-    assert "<" not in entry.title and "alert" not in entry.title
+    assert "<" not in entry.title
+    assert "alert" not in entry.title
     assert "<img" not in entry.abstract
     assert "$p<0.05$ & worse" in entry.abstract
 
@@ -68,7 +70,8 @@ def test_legacy_rss1_listing() -> None:
     parsed = parse_listing(fixture_bytes("arxiv_rss1_legacy_cs.CL.xml").decode(), source="cl")
     assert parsed.error is None
     musr, qlora = parsed.entries
-    assert musr.key == "2310.16049" and musr.announce_type == "new"
+    assert musr.key == "2310.16049"
+    assert musr.announce_type == "new"
     assert (
         musr.title == "MuSR: Testing the Limits of Chain-of-thought with Multistep Soft Reasoning."
     )
@@ -83,21 +86,27 @@ def test_truncated_listing_keeps_complete_entries() -> None:
     cut = body[: body.index("oai:arXiv.org:2401.01234v3")]
     parsed = parse_listing(cut, source="cl")
     assert [e.key for e in parsed.entries] == ["2508.20001", "2508.20002", "2508.13426"]
-    assert parsed.error is not None and "malformed XML" in parsed.error
+    assert parsed.error is not None
+    assert "malformed XML" in parsed.error
 
 
 def test_html_and_json_where_a_listing_was_expected() -> None:
     html = parse_listing(fixture_bytes("not_a_feed.html").decode(), source="cl")
-    assert html.entries == [] and html.error is not None and "HTML page" in html.error
+    assert html.entries == []
+    assert html.error is not None
+    assert "HTML page" in html.error
     other = parse_listing('<?xml version="1.0"?><error>quota</error>', source="cl")
-    assert other.error is not None and "<error>" in other.error
+    assert other.error is not None
+    assert "<error>" in other.error
     garbage = parse_listing('{"error": "nope"}', source="cl")
-    assert garbage.error is not None and "malformed XML" in garbage.error
+    assert garbage.error is not None
+    assert "malformed XML" in garbage.error
 
 
 def test_real_arxiv_api_page(shared_data: Path) -> None:
     parsed = parse_api_page((shared_data / API).read_text(), source="api")
-    assert parsed.error is None and parsed.total == 28946
+    assert parsed.error is None
+    assert parsed.total == 28946
     mana = parsed.entries[0]
     assert (mana.key, mana.version, mana.primary_category) == ("2606.13677", 1, "cs.RO")
     assert mana.categories == ("cs.RO", "cs.AI", "cs.CV", "cs.LG")
@@ -130,9 +139,11 @@ def test_arxiv_api_query_paging() -> None:
 
 def test_real_hf_daily_papers(shared_data: Path) -> None:
     parsed = parse_daily_papers((shared_data / HF).read_text(), source="hf")
-    assert parsed.error is None and len(parsed.entries) == 30
+    assert parsed.error is None
+    assert len(parsed.entries) == 30
     msa = next(e for e in parsed.entries if e.key == "2606.13392")
-    assert msa.upvotes == 103 and msa.stars == 251
+    assert msa.upvotes == 103
+    assert msa.stars == 251
     assert msa.code_url == "https://github.com/MiniMax-AI/MSA"
     assert msa.featured_on == date(2026, 6, 12)
     assert msa.hf_url == "https://huggingface.co/papers/2606.13392"
@@ -152,7 +163,8 @@ def test_hf_error_body_and_truncated_json(shared_data: Path) -> None:
     text = (shared_data / HF).read_text()
     cut = parse_daily_papers(text[: len(text) // 2], source="hf")
     assert 0 < len(cut.entries) < 30
-    assert cut.error is not None and "malformed JSON" in cut.error
+    assert cut.error is not None
+    assert "malformed JSON" in cut.error
 
 
 def test_hf_requests_today_and_yesterday_unless_pinned() -> None:
@@ -168,7 +180,8 @@ def test_biorxiv_rss1_keys_by_doi() -> None:
     first, second = parsed.entries
     assert first.key == "doi:10.1101/2025.08.18.670001"
     assert first.title == "Protein language models predict variant effects in E. coli"
-    assert "track()" not in first.abstract and "deep mutational scans and show" in first.abstract
+    assert "track()" not in first.abstract
+    assert "deep mutational scans and show" in first.abstract
     assert second.key == "doi:10.1101/2025.08.18.670002"
 
 
@@ -188,4 +201,5 @@ def test_generic_feed_wrong_encoding_and_garbage() -> None:
     parsed = parse_feed(latin, source="blog")
     assert parsed.entries[0].authors == ("Jösé Researcher",)
     garbage = parse_feed(b"\x00\x01 not xml at all", source="blog")
-    assert garbage.entries == [] and garbage.error is not None
+    assert garbage.entries == []
+    assert garbage.error is not None

@@ -98,7 +98,8 @@ def test_hugging_face_signals_merge_onto_the_arxiv_paper(engine: Engine) -> None
     assert ingest(engine, replace(hf, upvotes=50), now=TUESDAY) == IngestCounts(updated=1)
     with transaction(engine) as session:
         paper = paper_by_key(session, "2508.13426")
-        assert paper is not None and paper.db_id is not None
+        assert paper is not None
+        assert paper.db_id is not None
         assert paper.title == "ALIGN: Word Association Learning"
         assert paper.abstract == "First version."
         assert (paper.upvotes, paper.stars) == (50, 7)
@@ -139,4 +140,5 @@ def test_source_state_round_trip(engine: Engine) -> None:
         put_source_state(session, replace(state, last_error="boom", last_attempt_at=TUESDAY))
     with transaction(engine) as session:
         state = get_source_state(session, "arxiv-ai")
-        assert state.last_error == "boom" and state.last_attempt_at == TUESDAY
+        assert state.last_error == "boom"
+        assert state.last_attempt_at == TUESDAY
