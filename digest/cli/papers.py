@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.app import App, cli, not_implemented, pass_app
+from digest.cli.app import App, cli, pass_app
 
 
 @cli.command()
@@ -56,12 +56,36 @@ def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
     required=True,
     help="Profiles, one JSON object a line.",
 )
-@click.option("--top", type=click.IntRange(1, 1000), help="At most this many papers a profile.")
-def rank(papers: Path, profiles: Path, top: int | None) -> None:
+@click.option(
+    "--top",
+    type=click.IntRange(1, 1000),
+    help="At most this many papers a profile (default: digest.max_items).",
+)
+@pass_app
+def rank(app: App, papers: Path, profiles: Path, top: int | None) -> None:
     """Rank papers against topic profiles without a database; prints JSONL.
+
+    One line per profile, in input order: {"profile", "ranked": [paper ids, best first,
+    only those that would go into the digest], "scores", "reasons"}. Exits 2 on a bad
+    input line.
 
     \b
     Example:
       digest rank --papers day.jsonl --profiles profiles.jsonl --top 10
     """
-    not_implemented("rank")
+    from digest.rank import build_index, rank_profiles
+    from digest.rank.jsonl import parse_papers, parse_profiles, picks_line
+
+    day = parse_papers(_read_lines(papers), source=papers.name)
+    wanted = parse_profiles(_read_lines(profiles), source=profiles.name)
+    max_items = top if top is not None else app.settings.digest.max_items
+    results = rank_profiles(build_index(day), wanted, max_items=max_items)
+    for profile, picks in zip(wanted, results, strict=True):
+        click.echo(picks_line(profile, picks))
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise click.UsageError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
