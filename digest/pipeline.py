@@ -324,18 +324,14 @@ def compose_digest(
 ) -> Digest:
     """The digest `email` would get for `digest_date` (default: today where they live),
     from the database as it is now; nothing is sent or recorded (`digest preview`)."""
-    from dataclasses import replace
     from datetime import UTC, datetime, time, timedelta
 
     from digest.send.due import end_of_local_day, local_date
     from digest.store.engine import transaction
-    from digest.store.schema import SubscriberRow
     from digest.store.subscribers import get_subscriber
 
     with transaction(engine) as session:
         subscriber = get_subscriber(session, email)
-        row = session.get(SubscriberRow, subscriber.id)
-        subscriber = replace(subscriber, token_version=row.token_version if row else 0)
     now = now or datetime.now(UTC)
     day = digest_date or local_date(now, subscriber.timezone)
     moment = min(now, end_of_local_day(day, subscriber.timezone) - timedelta(seconds=1))

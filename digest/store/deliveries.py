@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -299,7 +299,7 @@ def claim_deliveries(
     return [
         Claim(
             d.id,
-            replace(to_record(s), token_version=s.token_version),
+            to_record(s),
             d.digest_date,
             d.attempts,
             s.token_version,

@@ -109,6 +109,7 @@ def to_record(row: SubscriberRow) -> Subscriber:
         send_at=time.fromisoformat(row.send_at),
         created_at=row.created_at,
         confirmed_at=row.confirmed_at,
+        token_version=row.token_version,
     )
 
 
