@@ -1,10 +1,10 @@
-"""`digest preview` and `digest send`: render and deliver digests."""
+"""`digest preview`, `digest send` and `digest resend`: render and deliver digests."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -16,6 +16,9 @@ from digest import pipeline
 from digest.cli.app import App, cli, pass_app
 from digest.send.loop import DeliveryReport
 from digest.send.transport import make_transport
+from digest.store.deliveries import reopen_delivery
+from digest.store.engine import transaction
+from digest.store.subscribers import get_subscriber, record_event
 
 EXIT_PARTIAL = 3
 
@@ -185,3 +188,47 @@ def _print_summary(app: App, report: DeliveryReport) -> None:
         app.err.print(f"{count} × {message}", markup=False, highlight=False)
     if report.paused:
         app.err.print(f"Delivery {report.paused}", markup=False)
+
+
+@cli.command()
+@click.argument("email")
+@click.option(
+    "--date",
+    "digest_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="The local digest date to send again.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def resend(app: App, email: str, digest_date: datetime, yes: bool) -> None:
+    """Send a subscriber's digest for one date again, even though it was already sent.
+
+    The only way a second digest for the same day ever goes out: it asks first, and the
+    resend is logged in the subscriber's history. Exits 3 if the message could not be sent.
+
+    \b
+    Example:
+      digest resend ada@example.org --date 2026-06-02 --yes
+    """
+    engine = app.engine()
+    day = digest_date.date()
+    with transaction(engine) as session:
+        subscriber = get_subscriber(session, email)
+    if not yes:
+        click.confirm(f"Send the digest of {day} to {subscriber.email} again?", abort=True)
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        previous = reopen_delivery(session, subscriber.id, day, now=now)
+        record_event(
+            session,
+            "resend",
+            email=subscriber.email,
+            subscriber_id=subscriber.id,
+            detail=f"{day} (was {previous or 'never queued'})",
+            now=now,
+        )
+    report = asyncio.run(_send(app, engine, day, True, subscriber.email, False, None))
+    _print_summary(app, report)
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_PARTIAL)

@@ -477,3 +477,32 @@ def ledger_entries(session: Session, *, digest_date: date | None = None) -> list
         )
         for row, email in session.execute(query)
     ]
+
+
+def reopen_delivery(
+    session: Session, subscriber_id: int, digest_date: date, *, now: datetime
+) -> str | None:
+    """Put a subscriber's ledger row for `digest_date` back in the queue so it is sent again
+    (an operator's explicit resend): its items and their sent-papers marks are dropped so the
+    same papers may go out again. Returns the row's previous status, None if it had none."""
+    row = session.scalar(
+        select(DeliveryRow).where(
+            DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.digest_date == digest_date
+        )
+    )
+    if row is None:
+        return None
+    previous = row.status
+    items = select(DeliveryItemRow.paper_id).where(DeliveryItemRow.delivery_id == row.id)
+    session.execute(
+        delete(SentPaperRow).where(
+            SentPaperRow.subscriber_id == subscriber_id, SentPaperRow.paper_id.in_(items)
+        )
+    )
+    session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id == row.id))
+    row.status, row.attempts, row.item_count = "queued", 0, 0
+    row.message_id = row.last_error = row.lease_owner = None
+    row.lease_expires_at = row.next_attempt_at = row.sent_at = None
+    row.updated_at = now
+    session.flush()
+    return previous
