@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import click
@@ -19,6 +19,9 @@ from digest.checks import (
 )
 from digest.cli.app import App, cli, pass_app
 from digest.errors import ConfigError, NotFound
+from digest.schedule import source_trigger
+from digest.send.due import local_date, send_instant
+from digest.store.deliveries import send_groups
 from digest.store.engine import transaction
 from digest.store.personal_data import export_subscriber_data
 from digest.store.signups import erase_subscriber
@@ -68,12 +71,41 @@ def stats(app: App, days: int) -> None:
     for src in figures.sources:
         table.add_row(src.name, _when(src.last_success_at), src.last_error or "")
     out.print(table)
+    table = Table("what", "next run", title="Schedule")
+    for name, when in _next_fetches(app):
+        table.add_row(f"fetch {name}", _when(when))
+    table.add_row("next digest due", _when(_next_delivery(app)))
+    out.print(table)
     bounces = figures.suppressions.get("bounce", 0)
     total = sum(figures.suppressions.values())
     out.print(
         f"Suppressed addresses: {total:,} ({bounces:,} bounced); "
         f"unsubscribes in the last {days} days: {figures.unsubscribes:,}"
     )
+
+
+def _next_fetches(app: App) -> list[tuple[str, datetime | None]]:
+    now = datetime.now(UTC)
+    return [
+        (source.name, source_trigger(source).get_next_fire_time(None, now))
+        for source in app.settings.sources
+    ]
+
+
+def _next_delivery(app: App) -> datetime | None:
+    """The next local send time of any active subscriber, as an instant."""
+    now = datetime.now(UTC)
+    with transaction(app.engine()) as session:
+        groups = send_groups(session)
+    upcoming = []
+    for timezone, send_at in groups:
+        day = local_date(now, timezone)
+        at = time.fromisoformat(send_at)
+        instant = send_instant(day, at, timezone)
+        if instant <= now:
+            instant = send_instant(day + timedelta(days=1), at, timezone)
+        upcoming.append(instant)
+    return min(upcoming, default=None)
 
 
 def _print_result(app: App, result: CheckResult) -> None:

@@ -106,6 +106,11 @@ def test_check_reports_missing_starttls_and_closed_port(config_file: Path, run_c
 
 
 def test_stats_on_a_fresh_database(config_file: Path, run_cli) -> None:
+    text = config_file.read_text()
+    config_file.write_text(
+        text + '[[sources]]\nname = "arxiv-ai"\nkind = "arxiv-rss"\n'
+        'url = "http://127.0.0.1:9/atom/cs.AI"\n'
+    )
     cfg = ("--config", str(config_file))
     run_cli(*cfg, "db", "upgrade")
     run_cli(*cfg, "subscribers", "add", "a@example.org", "--topic", "agents", "--confirmed")
@@ -113,3 +118,5 @@ def test_stats_on_a_fresh_database(config_file: Path, run_cli) -> None:
     assert result.code == 0, result
     assert "active" in result.out
     assert "Suppressed addresses: 0" in result.out
+    assert "next digest due" in result.out
+    assert "fetch arxiv-ai" in result.out
