@@ -173,6 +173,8 @@ def _weights(
     fields: list[tuple[list[str], list[str]]], vocabulary: dict[str, int]
 ) -> sparse.csr_matrix:
     """Papers x terms matrix of BM25F-saturated weights (title counts `TITLE_WEIGHT`×)."""
+    if not fields:
+        return sparse.csr_matrix((0, len(vocabulary)), dtype=np.float32)
     title_lengths = np.array([max(len(t), 1) for t, _ in fields], dtype=np.float64)
     abstract_lengths = np.array([max(len(a), 1) for _, a in fields], dtype=np.float64)
     title_norm = 1 - TITLE_B + TITLE_B * title_lengths / title_lengths.mean()

@@ -94,7 +94,7 @@ def _text(obj: dict[str, Any], key: str, where: str, *, required: bool = False) 
         return str(value)
     if not isinstance(value, str):
         raise UsageError(f"{where}: '{key}' must be a string")
-    if required and not value.strip():
+    if key == "id" and not value.strip():
         raise UsageError(f"{where}: '{key}' must not be empty")
     return value
 

@@ -48,7 +48,9 @@ class QueryRow:
 
 def compile_topic(index: PaperIndex, topic: str) -> QueryRow:
     """A topic phrase as a query row: its stems, its order-free pairs, known acronyms."""
-    text = " ".join(topic.split())[:MAX_TOPIC_CHARS]
+    text = " ".join(topic.split())
+    if len(text) > MAX_TOPIC_CHARS:  # a pasted paragraph: keep whole words only
+        text = text[: MAX_TOPIC_CHARS + 1].rsplit(" ", 1)[0]
     keep = topic_keep_words(text)
     terms = Counter(index.analyse(text, keep=keep))
     weights = {t: index.idf(t) * (PAIR_WEIGHT if " " in t else 1.0) for t in terms}

@@ -268,7 +268,7 @@ def _adjusted(
         relevance = relevance * np.where(in_categories, 1 + CATEGORY_BOOST, 1.0)
     if plan.negative:
         against = (queries[plan.negative] @ index.papers_by_term).toarray().max(axis=0)
-        relevance = relevance - DISLIKE_WEIGHT * against
+        relevance = relevance - DISLIKE_WEIGHT * np.minimum(against, 1.0)
     return relevance
 
 
