@@ -28,7 +28,8 @@ def explain_match(index: PaperIndex, row: QueryRow, paper: int) -> str:
         where = "in the title and abstract"
     else:
         where = "in the abstract"
-    if len(matched) == len(row.words):
+    phrase_found = not row.pairs or any(c in in_paper for c in row.pairs)
+    if len(matched) == len(row.words) and phrase_found:
         return f"matches '{label}' {where}"
     words = ", ".join(f"'{word}'" for _, word in matched)
     return f"matches {words} from '{label}' {where}"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.rank.index import PaperIndex
-from digest.rank.text import topic_keep_words
 from digest.records import Paper
 
 PAIR_WEIGHT = 1.0
@@ -40,6 +39,7 @@ class QueryRow:
     columns: np.ndarray
     weights: np.ndarray
     words: tuple[tuple[int, str], ...]  # (column, surface word) of the unigram terms
+    pairs: frozenset[int] = frozenset()  # columns of the word-pair (phrase) terms
 
     @property
     def empty(self) -> bool:
@@ -51,7 +51,7 @@ def compile_topic(index: PaperIndex, topic: str) -> QueryRow:
     text = " ".join(topic.split())
     if len(text) > MAX_TOPIC_CHARS:  # a pasted paragraph: keep whole words only
         text = text[: MAX_TOPIC_CHARS + 1].rsplit(" ", 1)[0]
-    keep = topic_keep_words(text)
+    keep: frozenset[str] = frozenset()
     terms = Counter(index.analyse(text, keep=keep))
     weights = {t: index.idf(t) * (PAIR_WEIGHT if " " in t else 1.0) for t in terms}
     for acronym in _acronyms_of(index, terms):
@@ -90,7 +90,10 @@ def _row(
     values = np.array([w for _, w in present], dtype=np.float32)
     if total > 0:
         values /= np.float32(total)
-    return QueryRow(label=label, kind=kind, columns=columns, weights=values, words=words)
+    pairs = frozenset(index.vocabulary[t] for t in weights if " " in t and t in index.vocabulary)
+    return QueryRow(
+        label=label, kind=kind, columns=columns, weights=values, words=words, pairs=pairs
+    )
 
 
 def _acronyms_of(index: PaperIndex, terms: Counter[str]) -> list[str]:

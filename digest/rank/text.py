@@ -36,9 +36,6 @@ _STOPWORD_TEXT = """
     al etc
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-# Words too common in abstracts to mean much, yet part of some topics ("tool use", "novel
-# view synthesis"): not stop words, IDF weighs them down.
-_BOILERPLATE: frozenset[str] = frozenset()
 _WORD = re.compile(r"[^\W_]+(?:[-‐‑][^\W_]+)*")
 _BREAK = re.compile(r"[.;:!?()\[\]{}\"“”]|,\s")
 _PLURAL_ACRONYM = re.compile(r"^([A-Z][A-Za-z0-9]*[A-Z0-9])s$")
@@ -71,7 +68,7 @@ class Analyzer:
         """Content stems of `text` in reading order, split into runs at punctuation.
 
         Returns `(runs, joined)`: `joined` holds the joined forms of hyphenated compounds.
-        Words in `keep` are not dropped as boilerplate (topics keep "use" in "tool use").
+        Words in `keep` are not dropped as stop words (a topic may mean "IT security").
         """
         text = unicodedata.normalize("NFKC", text)
         runs: list[list[str]] = [[]]
@@ -95,11 +92,6 @@ class Analyzer:
         """All content stems of `text`, flattened (for exclusion and author checks)."""
         runs, joined = self.runs(text)
         return [stem for run in runs for stem in run] + joined
-
-
-def topic_keep_words(topic: str) -> frozenset[str]:
-    """Boilerplate words a topic spells out on purpose ("tool use", "new physics")."""
-    return frozenset(w.lower() for w in _WORD.findall(topic)) & _BOILERPLATE
 
 
 def bigrams(run: list[str]) -> Iterator[str]:
