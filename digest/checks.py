@@ -107,40 +107,48 @@ async def check_smtp(settings: Settings) -> CheckResult:
     return CheckResult(True, "smtp", f"{smtp.host}:{smtp.port}: {', '.join(steps)} ok")
 
 
+def _load_private_key(data: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
+    if b"-----BEGIN" in data:
+        key = serialization.load_pem_private_key(data, password=None)
+        if isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+            return key
+        raise ValueError("the key is neither RSA nor Ed25519")
+    seed = base64.b64decode(data.strip(), validate=True)
+    if len(seed) != 32:
+        raise ValueError("not a PEM key, nor a base64 Ed25519 seed of 32 bytes")
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+
+
 def dkim_dns_record(key_file: Path) -> str:
     """The TXT record value to publish for the private key in `key_file`."""
-    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    key = _load_private_key(key_file.read_bytes())
     if isinstance(key, rsa.RSAPrivateKey):
         public = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        public = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return f"v=DKIM1; k=ed25519; p={base64.b64encode(public).decode()}"
-    raise ValueError("the key is neither RSA nor Ed25519")
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return f"v=DKIM1; k=ed25519; p={base64.b64encode(public).decode()}"
 
 
 def check_dkim(settings: Settings) -> CheckResult:
     mail = settings.mail
-    keys = (mail.dkim_selector, mail.dkim_domain, mail.dkim_key_file)
-    if not any(keys):
+    if mail.dkim_key_file is None and not mail.dkim_selector:
         return CheckResult(
             True,
             "dkim",
             "not configured: messages are not signed",
-            "set mail.dkim_selector, dkim_domain and dkim_key_file to sign",
+            "set mail.dkim_selector and dkim_key_file to sign",
         )
-    if not all(keys):
+    if mail.dkim_key_file is None or not mail.dkim_selector:
         return CheckResult(
             False,
             "dkim",
-            "only some of dkim_selector, dkim_domain and dkim_key_file are set",
-            "set all three, or none",
+            "only one of dkim_selector and dkim_key_file is set",
+            "set both (and dkim_domain if it is not the From domain), or neither",
         )
-    assert mail.dkim_key_file is not None
     try:
         record = dkim_dns_record(mail.dkim_key_file)
     except (OSError, ValueError, TypeError) as exc:
@@ -148,9 +156,9 @@ def check_dkim(settings: Settings) -> CheckResult:
             False,
             "dkim",
             f"cannot load {mail.dkim_key_file}: {exc}",
-            "the key must be an unencrypted PEM RSA or Ed25519 private key",
+            "use an unencrypted PEM RSA/Ed25519 private key or a base64 Ed25519 seed",
         )
-    name = f"{mail.dkim_selector}._domainkey.{mail.dkim_domain}"
+    name = f"{mail.dkim_selector}._domainkey.{mail.dkim_domain or mail.domain}"
     return CheckResult(True, "dkim", f'key loads; publish: {name} IN TXT "{record}"')
 
 
