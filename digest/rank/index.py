@@ -9,7 +9,8 @@ its best possible score, are known before any paper is looked at; that is what m
 relevance scores comparable across topics and days.
 
 The index also holds what selection and explanation need per paper: title terms, the
-followed-author keys, categories, a trending signal, and near-duplicate groups.
+followed-author keys, categories, a trending signal, near-duplicate groups, and the graph
+of each paper's nearest neighbours of the day (see `neighbours`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import datetime
 import numpy as np
 from scipy import sparse
 
+from digest.rank.neighbours import build_neighbours
 from digest.rank.text import Analyzer, bigrams, find_acronyms, normalise_name
 from digest.records import Paper
 
@@ -53,6 +55,7 @@ class PaperIndex:
     papers_by_category: dict[str, np.ndarray]
     trend: np.ndarray  # per paper, in [0, 1]
     duplicate_of: np.ndarray  # per paper: the index of the first paper of its group
+    neighbours: sparse.csr_matrix  # papers x papers, similarity to the nearest ones
     position: dict[str, int]  # paper id -> row
 
     def __len__(self) -> int:
@@ -84,11 +87,12 @@ def build_index(papers: Sequence[Paper], *, analyzer: Analyzer | None = None) ->
     matrix = _weights(fields, vocabulary)
     df = np.bincount(matrix.indices, minlength=len(vocabulary)).astype(np.float64)
     count = len(papers)
+    idf_values = np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32)
     return PaperIndex(
         papers=papers,
         analyzer=analyzer,
         vocabulary=vocabulary,
-        idf_values=np.log1p((count - df + 0.5) / (df + 0.5)).astype(np.float32),
+        idf_values=idf_values,
         unseen_idf=math.log1p((count + 0.5) / 0.5),
         terms_by_paper=matrix,
         papers_by_term=matrix.T.tocsr(),
@@ -102,6 +106,7 @@ def build_index(papers: Sequence[Paper], *, analyzer: Analyzer | None = None) ->
         papers_by_category=_papers_by_category(papers),
         trend=_trend(papers),
         duplicate_of=_duplicate_groups(papers, matrix, analyzer),
+        neighbours=build_neighbours(matrix, idf_values),
         position={p.id: i for i, p in enumerate(papers)},
     )
 

@@ -9,8 +9,10 @@ rows by the index's term matrix (SciPy), takes per profile the best row for each
 - disliked papers as negative evidence (similarity to them is subtracted);
 - excluded words, which remove a paper outright, and papers to skip (already sent);
 - followed authors, whose papers always go in;
+- relevance spread to the close neighbours of each topic's best matches of the day
+  (`neighbours`), so papers of the topic's field that avoid its exact words still count;
 - the adaptive cut-off: a paper must reach `MIN_RELEVANCE` and `RELATIVE_CUTOFF` times the
-  profile's best paper of the day, so a quiet day sends few papers or none;
+  profile's best topic match of the day, so a quiet day sends few papers or none;
 - trending signals, which reorder relevant papers but never admit an irrelevant one;
 - near-duplicate suppression, and one slot kept for each topic that has a relevant paper.
 """
@@ -25,12 +27,13 @@ from scipy import sparse
 
 from digest.rank.explain import explain_author, explain_match, explain_signals, join_reason
 from digest.rank.index import PaperIndex, build_index
+from digest.rank.neighbours import spread
 from digest.rank.queries import QueryRow, compile_paper, compile_topic
 from digest.rank.text import names_match, normalise_name
 from digest.records import Paper, Pick, Profile
 
-MIN_RELEVANCE = 0.32
-RELATIVE_CUTOFF = 0.4
+MIN_RELEVANCE = 0.3
+RELATIVE_CUTOFF = 0.3
 TREND_WEIGHT = 0.25
 CATEGORY_BOOST = 0.1
 CATEGORY_ONLY_SCORE = 0.5
@@ -49,6 +52,7 @@ class _Compiled:
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
     excluded: dict[str, np.ndarray] = field(default_factory=dict)
     picks: dict[tuple[int, int], Pick] = field(default_factory=dict)
+    is_topic: np.ndarray | None = None
 
     def topic(self, text: str) -> int:
         key = ("topic", " ".join(text.lower().split()))
@@ -61,6 +65,12 @@ class _Compiled:
         if key not in self.keys:
             self.keys[key] = self._add(compile_paper(self.index, paper, kind))
         return self.keys[key]
+
+    def topic_mask(self) -> np.ndarray:
+        """Per row (and the final blank row), whether it is a topic."""
+        if self.is_topic is None or self.is_topic.size != len(self.rows) + 1:
+            self.is_topic = np.array([r.kind == "topic" for r in self.rows] + [False])
+        return self.is_topic
 
     def _add(self, row: QueryRow) -> int:
         self.rows.append(row)
@@ -164,17 +174,15 @@ def _rank_batch(
     flat = [r for plan in batch for r in (plan.positive or [blank])]
     offsets = np.cumsum([0] + [len(plan.positive or [blank]) for plan in batch])[:-1]
     distinct, inverse = np.unique(np.array(flat, dtype=np.int64), return_inverse=True)
-    scores = (queries[distinct] @ index.papers_by_term).toarray()
+    scores = spread((queries[distinct] @ index.papers_by_term).toarray(), index.neighbours)
     per_row = scores[inverse]
     relevance = np.maximum.reduceat(per_row, offsets, axis=0)
-    best = relevance.max(axis=1)
+    row_best = per_row.max(axis=1)
     forced: list[dict[int, str]] = [{} for _ in batch]
     for i, plan in enumerate(batch):
         if plan.special:
-            rows = per_row[offsets[i] : offsets[i] + len(plan.positive)]
-            forced[i] = _apply_special(compiled, queries, plan, relevance, i, rows)
-            best[i] = _best_topic(compiled, plan, rows, relevance[i])
-    eligible = relevance >= np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * best)[:, None]
+            forced[i] = _apply_special(compiled, queries, plan, relevance, i)
+    eligible = _eligible(compiled, relevance, row_best, flat, offsets)
     final = relevance * (1 + TREND_WEIGHT * index.trend)
     for i, authors in enumerate(forced):
         if authors:
@@ -200,7 +208,6 @@ def _apply_special(
     plan: _Plan,
     relevance: np.ndarray,
     i: int,
-    rows: np.ndarray,
 ) -> dict[int, str]:
     """Categories, dislikes, exclusions and skips for row `i`; returns the followed
     authors' papers (row -> name as printed), which go in whatever their score."""
@@ -241,14 +248,20 @@ def _distinct(
     return chosen
 
 
-def _best_topic(compiled: _Compiled, plan: _Plan, rows: np.ndarray, relevance: np.ndarray) -> float:
-    """The profile's best topic match among the papers it may get (liked papers are too
-    diffuse a yardstick for the relative cut-off)."""
-    topics = [i for i, r in enumerate(plan.positive) if compiled.rows[r].kind == "topic"]
-    if not topics:
-        return 0.0
-    allowed = np.where(relevance == -np.inf, 0.0, rows[topics].max(axis=0))
-    return float(allowed.max())
+def _eligible(
+    compiled: _Compiled,
+    relevance: np.ndarray,
+    row_best: np.ndarray,
+    flat: list[int],
+    offsets: np.ndarray,
+) -> np.ndarray:
+    """The adaptive cut-off: a paper is in when its relevance reaches `MIN_RELEVANCE` and
+    `RELATIVE_CUTOFF` times the profile's best topic match of the day (over all papers,
+    so excluding a paper never lowers the bar; liked papers are too diffuse a yardstick
+    and need only the floor)."""
+    topic_best = np.where(compiled.topic_mask()[flat], row_best, 0.0)
+    best = np.maximum.reduceat(topic_best, offsets)
+    return relevance >= np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * best)[:, None]
 
 
 def _adjusted(
