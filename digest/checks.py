@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.errors import DigestError
+from digest.render.signing import load_private_key
 from digest.store import migrations
 
 
@@ -107,21 +108,9 @@ async def check_smtp(settings: Settings) -> CheckResult:
     return CheckResult(True, "smtp", f"{smtp.host}:{smtp.port}: {', '.join(steps)} ok")
 
 
-def _load_private_key(data: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
-    if b"-----BEGIN" in data:
-        key = serialization.load_pem_private_key(data, password=None)
-        if isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
-            return key
-        raise ValueError("the key is neither RSA nor Ed25519")
-    seed = base64.b64decode(data.strip(), validate=True)
-    if len(seed) != 32:
-        raise ValueError("not a PEM key, nor a base64 Ed25519 seed of 32 bytes")
-    return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
-
-
 def dkim_dns_record(key_file: Path) -> str:
     """The TXT record value to publish for the private key in `key_file`."""
-    key = _load_private_key(key_file.read_bytes())
+    key = load_private_key(key_file.read_bytes())
     if isinstance(key, rsa.RSAPrivateKey):
         public = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
