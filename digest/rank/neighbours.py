@@ -25,6 +25,7 @@ FEEDBACK_FLOOR = 0.3  # lexical score a paper needs to pass relevance on
 SPREAD_WEIGHT = 0.7
 MIN_LINKS = 2  # the most a neighbour gains, relative to the row's best match
 _BLOCK = 1024
+DENSE_LIMIT = 6000  # papers up to which the graph is multiplied as a dense matrix
 
 
 def build_neighbours(matrix: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
@@ -55,26 +56,38 @@ def build_neighbours(matrix: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_m
     return graph
 
 
-def spread(scores: np.ndarray, neighbours: sparse.csr_matrix) -> np.ndarray:
+def spread(scores: np.ndarray, neighbours: sparse.csr_matrix | np.ndarray) -> np.ndarray:
     """`scores` (query rows x papers) plus, per row, the similarity of each paper to the
     row's best matches, scaled so that the closest paper gains `SPREAD_WEIGHT` times the
-    row's best score."""
+    row's best score. Only papers linked to at least `MIN_LINKS` of those matches gain:
+    one paper's neighbours are not yet a field. `neighbours` may be given dense (faster)."""
     count = scores.shape[1]
-    if count < 2 or not scores.size or neighbours.nnz == 0:
+    if count < 2 or not scores.size:
         return scores
     take = min(FEEDBACK_PAPERS, count)
     top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
     weights = np.take_along_axis(scores, top, axis=1)
     weights = np.where(weights >= FEEDBACK_FLOOR, weights, 0.0).astype(np.float32)
-    feedback = sparse.csr_matrix(
-        (weights.ravel(), top.ravel(), np.arange(0, top.size + 1, take)),
-        shape=scores.shape,
-    )
-    gained = np.asarray((feedback @ neighbours).todense(), dtype=np.float32)
+    pointers = np.arange(0, top.size + 1, take)
+    feedback = sparse.csr_matrix((weights.ravel(), top.ravel(), pointers), shape=scores.shape)
+    gained = _dense(feedback @ neighbours)
+    feedback.data = (feedback.data > 0).astype(np.float32)
+    linked = _dense(feedback @ (neighbours > 0).astype(np.float32))
     peak = gained.max(axis=1, keepdims=True)
     best = scores.max(axis=1, keepdims=True)
     scale = np.where(peak > 0, SPREAD_WEIGHT * best / np.maximum(peak, 1e-12), 0.0)
-    feedback.data = (feedback.data > 0).astype(np.float32)
-    linked = (feedback @ neighbours.astype(bool).astype(np.float32)).toarray()
-    gained = np.where(linked >= MIN_LINKS, gained, 0.0)
-    return scores + gained * scale.astype(np.float32)
+    gained *= scale.astype(np.float32)
+    gained[linked < MIN_LINKS] = 0.0
+    result: np.ndarray = scores + gained
+    return result
+
+
+def operand(graph: sparse.csr_matrix) -> sparse.csr_matrix | np.ndarray:
+    """The graph in the form `spread` multiplies fastest: dense for a day of usual size."""
+    return graph.toarray() if graph.shape[0] <= DENSE_LIMIT else graph
+
+
+def _dense(product: object) -> np.ndarray:
+    if isinstance(product, sparse.spmatrix | sparse.sparray):
+        return np.asarray(product.toarray(), dtype=np.float32)
+    return np.asarray(product, dtype=np.float32)

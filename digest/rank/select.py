@@ -27,7 +27,7 @@ from scipy import sparse
 
 from digest.rank.explain import explain_author, explain_match, explain_signals, join_reason
 from digest.rank.index import PaperIndex, build_index
-from digest.rank.neighbours import spread
+from digest.rank.neighbours import operand, spread
 from digest.rank.queries import QueryRow, compile_paper, compile_topic
 from digest.rank.text import names_match, normalise_name
 from digest.records import Paper, Pick, Profile
@@ -53,6 +53,10 @@ class _Compiled:
     excluded: dict[str, np.ndarray] = field(default_factory=dict)
     picks: dict[tuple[int, int], Pick] = field(default_factory=dict)
     is_topic: np.ndarray | None = None
+    neighbours: sparse.csr_matrix | np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.neighbours = operand(self.index.neighbours)
 
     def topic(self, text: str) -> int:
         key = ("topic", " ".join(text.lower().split()))
@@ -174,7 +178,7 @@ def _rank_batch(
     flat = [r for plan in batch for r in (plan.positive or [blank])]
     offsets = np.cumsum([0] + [len(plan.positive or [blank]) for plan in batch])[:-1]
     distinct, inverse = np.unique(np.array(flat, dtype=np.int64), return_inverse=True)
-    scores = spread((queries[distinct] @ index.papers_by_term).toarray(), index.neighbours)
+    scores = spread((queries[distinct] @ index.papers_by_term).toarray(), compiled.neighbours)
     per_row = scores[inverse]
     relevance = np.maximum.reduceat(per_row, offsets, axis=0)
     row_best = per_row.max(axis=1)
