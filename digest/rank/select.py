@@ -34,6 +34,7 @@ from digest.records import Paper, Pick, Profile
 
 MIN_RELEVANCE = 0.3
 RELATIVE_CUTOFF = 0.3
+LIKED_MIN_RELEVANCE = 0.2
 TREND_WEIGHT = 0.25
 CATEGORY_BOOST = 0.1
 CATEGORY_ONLY_SCORE = 0.5
@@ -178,15 +179,14 @@ def _rank_batch(
     flat = [r for plan in batch for r in (plan.positive or [blank])]
     offsets = np.cumsum([0] + [len(plan.positive or [blank]) for plan in batch])[:-1]
     distinct, inverse = np.unique(np.array(flat, dtype=np.int64), return_inverse=True)
-    scores = spread((queries[distinct] @ index.papers_by_term).toarray(), compiled.neighbours)
+    scores = _scores(compiled, queries, distinct)
     per_row = scores[inverse]
     relevance = np.maximum.reduceat(per_row, offsets, axis=0)
-    row_best = per_row.max(axis=1)
     forced: list[dict[int, str]] = [{} for _ in batch]
     for i, plan in enumerate(batch):
         if plan.special:
             forced[i] = _apply_special(compiled, queries, plan, relevance, i)
-    eligible = _eligible(compiled, relevance, row_best, flat, offsets)
+    eligible = _eligible(compiled, batch, relevance, per_row, flat, offsets)
     final = relevance * (1 + TREND_WEIGHT * index.trend)
     for i, authors in enumerate(forced):
         if authors:
@@ -204,6 +204,18 @@ def _rank_batch(
             [_pick(compiled, plan, rows, forced[i], r, float(final[i, r])) for r in chosen]
         )
     return picks
+
+
+def _scores(compiled: _Compiled, queries: sparse.csr_matrix, distinct: np.ndarray) -> np.ndarray:
+    """Scores of the `distinct` query rows; topic rows spread to the day's neighbours of
+    their best matches (a liked paper is already a whole field's worth of words)."""
+    scores: np.ndarray = (queries[distinct] @ compiled.index.papers_by_term).toarray()
+    topics = compiled.topic_mask()[distinct]
+    if topics.all():
+        return spread(scores, compiled.neighbours)
+    if topics.any():
+        scores[topics] = spread(scores[topics], compiled.neighbours)
+    return scores
 
 
 def _apply_special(
@@ -254,18 +266,30 @@ def _distinct(
 
 def _eligible(
     compiled: _Compiled,
+    batch: list[_Plan],
     relevance: np.ndarray,
-    row_best: np.ndarray,
+    per_row: np.ndarray,
     flat: list[int],
     offsets: np.ndarray,
 ) -> np.ndarray:
-    """The adaptive cut-off: a paper is in when its relevance reaches `MIN_RELEVANCE` and
+    """The adaptive cut-off. A topic admits a paper that reaches `MIN_RELEVANCE` and
     `RELATIVE_CUTOFF` times the profile's best topic match of the day (over all papers,
-    so excluding a paper never lowers the bar; liked papers are too diffuse a yardstick
-    and need only the floor)."""
-    topic_best = np.where(compiled.topic_mask()[flat], row_best, 0.0)
-    best = np.maximum.reduceat(topic_best, offsets)
-    return relevance >= np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * best)[:, None]
+    so excluding a paper never lowers the bar); a liked paper admits those that reach
+    `LIKED_MIN_RELEVANCE` (its scores spread less, so a lower floor fits it). A paper is
+    in when some row admits it and its relevance, after dislikes, still reaches the floor."""
+    is_topic = compiled.topic_mask()[flat]
+    topic_best = np.where(is_topic, per_row.max(axis=1), 0.0)
+    bar = np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * np.maximum.reduceat(topic_best, offsets))
+    lengths = np.diff(np.append(offsets, len(flat)))
+    cut = np.where(is_topic, np.repeat(bar, lengths), LIKED_MIN_RELEVANCE)
+    admitted = np.logical_or.reduceat(per_row >= cut[:, None], offsets, axis=0)
+    floor = np.empty(len(batch))
+    for i, plan in enumerate(batch):
+        floor[i] = LIKED_MIN_RELEVANCE if plan.profile.liked else MIN_RELEVANCE
+        if not plan.positive:  # categories alone: the floor decides
+            admitted[i] = True
+    result: np.ndarray = admitted & (relevance >= floor[:, None])
+    return result
 
 
 def _adjusted(
