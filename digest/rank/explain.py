@@ -12,27 +12,66 @@ from digest.rank.queries import QueryRow
 
 
 def explain_match(index: PaperIndex, row: QueryRow, paper: int) -> str:
-    """The relevance half of a reason: which topic matched, and where in the paper."""
+    """The relevance half of a reason: what of the topic the paper says, and where.
+
+    "matches 'gaussian splatting' in the title" only when every word of the topic is in
+    the paper and so is each of its word pairs; otherwise the words that are there, as
+    the subscriber wrote them ("partly matches 'large language model agents':
+    'large language model' in the title"). A paper picked for being close to the
+    topic's best papers of the day, with none of its words, says so.
+    """
     if row.kind == "liked":
         return f"similar to '{_shorten(row.label)}', which you liked"
-    in_title = index.title_terms[paper]
     in_paper = index.paper_terms[paper]
-    matched = [(column, word) for column, word in row.words if column in in_paper]
     label = _shorten(row.label)
-    if not matched:
-        return f"related to '{label}'"
-    columns = [column for column, _ in matched]
-    if all(c in in_title for c in columns):
-        where = "in the title"
-    elif any(c in in_title for c in columns):
-        where = "in the title and abstract"
-    else:
-        where = "in the abstract"
-    phrase_found = not row.pairs or any(c in in_paper for c in row.pairs)
-    if len(matched) == len(row.words) and phrase_found:
+    pieces = _matched_pieces(index, row, in_paper)
+    if not pieces:
+        return f"close to today's papers on '{label}'"
+    where = _where(index.title_terms[paper], [c for piece in pieces for c, _ in piece])
+    matched = sum(len(piece) for piece in pieces)
+    if matched == len(row.words) and all(c in in_paper for c in row.pairs):
         return f"matches '{label}' {where}"
-    words = ", ".join(f"'{word}'" for _, word in matched)
-    return f"matches {words} from '{label}' {where}"
+    return f"partly matches '{label}': {_quoted(pieces)} {where}"
+
+
+def _matched_pieces(
+    index: PaperIndex, row: QueryRow, in_paper: frozenset[int]
+) -> list[list[tuple[int, str]]]:
+    """The topic's words found in the paper, consecutive ones grouped when the paper
+    also has them as a pair."""
+    pieces: list[list[tuple[int, str]]] = []
+    previous: tuple[int, str] | None = None
+    for column, word in row.words:
+        if column not in in_paper:
+            previous = None
+            continue
+        if previous is not None and _pair_in(index, previous[1], word, in_paper):
+            pieces[-1].append((column, word))
+        else:
+            pieces.append([(column, word)])
+        previous = (column, word)
+    return pieces
+
+
+def _pair_in(index: PaperIndex, first: str, second: str, in_paper: frozenset[int]) -> bool:
+    left, right = index.analyzer.stems(first), index.analyzer.stems(second)
+    if not left or not right or left[-1] == right[0]:
+        return False
+    pair = " ".join(sorted((left[-1], right[0])))
+    column = index.vocabulary.get(pair)
+    return column is not None and column in in_paper
+
+
+def _where(in_title: frozenset[int], columns: list[int]) -> str:
+    if all(c in in_title for c in columns):
+        return "in the title"
+    if any(c in in_title for c in columns):
+        return "in the title and abstract"
+    return "in the abstract"
+
+
+def _quoted(pieces: list[list[tuple[int, str]]]) -> str:
+    return ", ".join(f"'{_shorten(' '.join(w for _, w in piece), 40)}'" for piece in pieces)
 
 
 def explain_signals(index: PaperIndex, paper: int, categories: tuple[str, ...]) -> list[str]:
