@@ -24,7 +24,7 @@ def explain_match(index: PaperIndex, row: QueryRow, paper: int) -> str:
         return f"similar to '{_shorten(row.label)}', which you liked"
     in_paper = index.paper_terms[paper]
     label = _shorten(row.label)
-    pieces = _matched_pieces(index, row, in_paper)
+    pieces = _matched_pieces(row, in_paper)
     if not pieces:
         return f"close to today's papers on '{label}'"
     where = _where(index.title_terms[paper], [c for piece in pieces for c, _ in piece])
@@ -34,32 +34,22 @@ def explain_match(index: PaperIndex, row: QueryRow, paper: int) -> str:
     return f"partly matches '{label}': {_quoted(pieces)} {where}"
 
 
-def _matched_pieces(
-    index: PaperIndex, row: QueryRow, in_paper: frozenset[int]
-) -> list[list[tuple[int, str]]]:
+def _matched_pieces(row: QueryRow, in_paper: frozenset[int]) -> list[list[tuple[int, str]]]:
     """The topic's words found in the paper, consecutive ones grouped when the paper
     also has them as a pair."""
     pieces: list[list[tuple[int, str]]] = []
-    previous: tuple[int, str] | None = None
-    for column, word in row.words:
+    joined = False
+    for i, (column, word) in enumerate(row.words):
         if column not in in_paper:
-            previous = None
+            joined = False
             continue
-        if previous is not None and _pair_in(index, previous[1], word, in_paper):
+        link = row.links[i] if i < len(row.links) else -1
+        if joined and link >= 0 and link in in_paper:
             pieces[-1].append((column, word))
         else:
             pieces.append([(column, word)])
-        previous = (column, word)
+        joined = True
     return pieces
-
-
-def _pair_in(index: PaperIndex, first: str, second: str, in_paper: frozenset[int]) -> bool:
-    left, right = index.analyzer.stems(first), index.analyzer.stems(second)
-    if not left or not right or left[-1] == right[0]:
-        return False
-    pair = " ".join(sorted((left[-1], right[0])))
-    column = index.vocabulary.get(pair)
-    return column is not None and column in in_paper
 
 
 def _where(in_title: frozenset[int], columns: list[int]) -> str:

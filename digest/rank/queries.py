@@ -13,7 +13,7 @@ Liked and disliked papers are long queries: their strongest IDF-weighted terms, 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class QueryRow:
     weights: np.ndarray
     words: tuple[tuple[int, str], ...]  # (column, surface word) of the unigram terms
     pairs: frozenset[int] = frozenset()  # columns of the word-pair (phrase) terms
+    links: tuple[int, ...] = ()  # per word: column of its pair with the previous word, or -1
 
     @property
     def empty(self) -> bool:
@@ -57,7 +58,9 @@ def compile_topic(index: PaperIndex, topic: str) -> QueryRow:
     for acronym in _acronyms_of(index, terms):
         weights.setdefault(acronym, ACRONYM_WEIGHT * index.idf(acronym))
     total = sum(weights.values())
-    return _row(index, text, "topic", weights, total, _surface(index, text, keep))
+    words = _surface(index, text, keep)
+    row = _row(index, text, "topic", weights, total, words)
+    return replace(row, links=_links(index, words))
 
 
 def compile_paper(index: PaperIndex, paper: Paper, kind: str) -> QueryRow:
@@ -118,3 +121,17 @@ def _surface(index: PaperIndex, text: str, keep: frozenset[str]) -> tuple[tuple[
             if column is not None:
                 words.append((column, word.strip(".,;:!?()\"'")))
     return tuple(dict.fromkeys(words))
+
+
+def _links(index: PaperIndex, words: tuple[tuple[int, str], ...]) -> tuple[int, ...]:
+    """For each topic word, the index column of its pair with the word before (-1 if none),
+    so a reason can tell "image compression" said together from the two words apart."""
+    links = [-1] * len(words)
+    vocabulary = index.vocabulary
+    stems = [index.analyzer.stem(word) for _, word in words]
+    for i in range(1, len(words)):
+        first, second = stems[i - 1], stems[i]
+        if first != second:
+            pair = f"{first} {second}" if first < second else f"{second} {first}"
+            links[i] = vocabulary.get(pair, -1)
+    return tuple(links)

@@ -182,11 +182,12 @@ def _rank_batch(
     scores = _scores(compiled, queries, distinct)
     per_row = scores[inverse]
     relevance = np.maximum.reduceat(per_row, offsets, axis=0)
+    admitted, floor = _admitted(compiled, batch, relevance, per_row, flat, offsets)
     forced: list[dict[int, str]] = [{} for _ in batch]
     for i, plan in enumerate(batch):
         if plan.special:
             forced[i] = _apply_special(compiled, queries, plan, relevance, i)
-    eligible = _eligible(compiled, batch, relevance, per_row, flat, offsets)
+    eligible = admitted & (relevance >= floor[:, None])
     final = relevance * (1 + TREND_WEIGHT * index.trend)
     for i, authors in enumerate(forced):
         if authors:
@@ -264,32 +265,36 @@ def _distinct(
     return chosen
 
 
-def _eligible(
+def _admitted(
     compiled: _Compiled,
     batch: list[_Plan],
     relevance: np.ndarray,
     per_row: np.ndarray,
     flat: list[int],
     offsets: np.ndarray,
-) -> np.ndarray:
-    """The adaptive cut-off. A topic admits a paper that reaches `MIN_RELEVANCE` and
-    `RELATIVE_CUTOFF` times the profile's best topic match of the day (over all papers,
-    so excluding a paper never lowers the bar); a liked paper admits those that reach
-    `LIKED_MIN_RELEVANCE` (its scores spread less, so a lower floor fits it). A paper is
-    in when some row admits it and its relevance, after dislikes, still reaches the floor."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The adaptive cut-off, on the scores before categories, dislikes and exclusions.
+
+    A topic admits a paper that reaches `MIN_RELEVANCE` and `RELATIVE_CUTOFF` times the
+    profile's best topic match of the day (over all papers, so excluding a paper never
+    lowers the bar); a liked paper admits those that reach `LIKED_MIN_RELEVANCE` (its
+    scores spread less, so a lower floor fits it). Returns the admitted papers and, per
+    profile, the floor its final relevance must still reach.
+    """
     is_topic = compiled.topic_mask()[flat]
-    topic_best = np.where(is_topic, per_row.max(axis=1), 0.0)
-    bar = np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * np.maximum.reduceat(topic_best, offsets))
-    lengths = np.diff(np.append(offsets, len(flat)))
-    cut = np.where(is_topic, np.repeat(bar, lengths), LIKED_MIN_RELEVANCE)
-    admitted = np.logical_or.reduceat(per_row >= cut[:, None], offsets, axis=0)
-    floor = np.empty(len(batch))
+    topic_best = np.maximum.reduceat(np.where(is_topic, per_row.max(axis=1), 0.0), offsets)
+    bar = np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * topic_best)
+    admitted = relevance >= bar[:, None]
+    floor = np.full(len(batch), MIN_RELEVANCE)
     for i, plan in enumerate(batch):
-        floor[i] = LIKED_MIN_RELEVANCE if plan.profile.liked else MIN_RELEVANCE
         if not plan.positive:  # categories alone: the floor decides
             admitted[i] = True
-    result: np.ndarray = admitted & (relevance >= floor[:, None])
-    return result
+        elif plan.profile.liked:
+            span = slice(offsets[i], offsets[i] + len(plan.positive))
+            cut = np.where(is_topic[span], bar[i], LIKED_MIN_RELEVANCE)
+            admitted[i] = (per_row[span] >= cut[:, None]).any(axis=0)
+            floor[i] = LIKED_MIN_RELEVANCE
+    return admitted, floor
 
 
 def _adjusted(
