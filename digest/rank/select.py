@@ -201,9 +201,7 @@ def _rank_batch(
         rows = per_row[offsets[i] : offsets[i] + len(plan.positive)]
         chosen = _distinct(index, ranked[i], final[i], max_items)
         chosen = _keep_each_topic(index, rows, eligible[i], chosen, max_items)
-        picks.append(
-            [_pick(compiled, plan, rows, forced[i], r, float(final[i, r])) for r in chosen]
-        )
+        picks.append(_picks(compiled, plan, rows, forced[i], chosen, final[i]))
     return picks
 
 
@@ -359,19 +357,43 @@ def _keep_each_topic(
     return chosen
 
 
+def _picks(
+    compiled: _Compiled,
+    plan: _Plan,
+    rows: np.ndarray,
+    authors: dict[int, str],
+    chosen: list[int],
+    final: np.ndarray,
+) -> list[Pick]:
+    """The chosen papers as picks with their reasons, best first."""
+    if not chosen:
+        return []
+    best = rows[:, chosen].argmax(axis=0).tolist() if len(plan.positive) else [-1] * len(chosen)
+    special = plan.special
+    scores = final[chosen].tolist()
+    picks = []
+    for paper, top, score in zip(chosen, best, scores, strict=True):
+        best_row = plan.positive[top] if top >= 0 else -1
+        key = (best_row, paper)
+        cached = None if special else compiled.picks.get(key)
+        if cached is None:
+            cached = _pick(compiled, plan, rows, authors, best_row, paper, score)
+            if not special:
+                compiled.picks[key] = cached
+        picks.append(cached)
+    return picks
+
+
 def _pick(
     compiled: _Compiled,
     plan: _Plan,
     rows: np.ndarray,
     authors: dict[int, str],
+    best_row: int,
     paper: int,
     score: float,
 ) -> Pick:
-    """The pick with its reason; shared between profiles whose reason cannot differ."""
-    best_row = plan.positive[int(np.argmax(rows[:, paper]))] if len(plan.positive) else -1
-    key = (best_row, paper)
-    if not plan.special and key in compiled.picks:
-        return compiled.picks[key]
+    """One pick with its reason (shared between profiles whose reason cannot differ)."""
     index, profile = compiled.index, plan.profile
     parts: list[str] = []
     topic = None
@@ -382,9 +404,6 @@ def _pick(
         parts.append(explain_match(index, row, paper))
         topic = row.label if row.kind == "topic" else None
     parts.extend(explain_signals(index, paper, profile.categories))
-    pick = Pick(
+    return Pick(
         paper=index.papers[paper], score=round(score, 4), reason=join_reason(parts), topic=topic
     )
-    if not plan.special:
-        compiled.picks[key] = pick
-    return pick
