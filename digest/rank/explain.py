@@ -15,10 +15,10 @@ def explain_match(index: PaperIndex, row: QueryRow, paper: int) -> str:
     """The relevance half of a reason: what of the topic the paper says, and where.
 
     "matches 'gaussian splatting' in the title" only when every word of the topic is in
-    the paper and so is each of its word pairs; otherwise the words that are there, as
-    the subscriber wrote them ("partly matches 'large language model agents':
-    'large language model' in the title"). A paper picked for being close to the
-    topic's best papers of the day, with none of its words, says so.
+    the paper and so is each pair of neighbouring words (in either order); otherwise the
+    words that are there, as the subscriber wrote them ("partly matches 'large language
+    model agents': 'large language model' in the title"). A paper picked for being close
+    to the topic's best papers of the day, with none of its words, says so.
     """
     if row.kind == "liked":
         return f"similar to '{_shorten(row.label)}', which you liked"
@@ -28,8 +28,7 @@ def explain_match(index: PaperIndex, row: QueryRow, paper: int) -> str:
     if not pieces:
         return f"close to today's papers on '{label}'"
     where = _where(index.title_terms[paper], [c for piece in pieces for c, _ in piece])
-    matched = sum(len(piece) for piece in pieces)
-    if matched == len(row.words) and all(c in in_paper for c in row.pairs):
+    if len(pieces) == 1 and len(pieces[0]) == len(row.words):
         return f"matches '{label}' {where}"
     return f"partly matches '{label}': {_quoted(pieces)} {where}"
 

@@ -116,3 +116,41 @@ def test_many_profiles_in_batches_match_one_at_a_time(small_day: list[Paper]) ->
     together = rank_profiles(index, profiles)
     alone = [rank_profiles(index, [p])[0] for p in profiles]
     assert together == alone
+
+
+def test_a_reason_names_only_what_the_paper_says() -> None:
+    day = [
+        Paper(
+            id="cot",
+            title="Chain-of-Thought Prompting Elicits Reasoning in Large Language Models",
+            abstract="Generating a chain of thought improves the reasoning of language models.",
+        ),
+        Paper(
+            id="agents",
+            title="Large Language Model Agents that Use Tools",
+            abstract="Agents built on large language models call tools.",
+        ),
+        Paper(id="x", title="Graph Neural Networks for Molecules", abstract="Message passing."),
+    ]
+    picks = rank_papers(day, Profile(id="u", topics=("large language model agents",)))
+    reasons = {p.paper.id: p.reason for p in picks}
+    assert reasons["agents"] == "matches 'large language model agents' in the title"
+    assert reasons["cot"] == (
+        "partly matches 'large language model agents': 'large language model' in the title"
+    )
+
+
+def test_words_said_apart_are_not_claimed_as_the_phrase(small_day: list[Paper]) -> None:
+    day = [
+        *small_day,
+        Paper(
+            id="apart",
+            title="Learned Codecs: Compression of Each Sensor Image",
+            abstract="Streams of frames are stored in little space.",
+        ),
+    ]
+    picks = rank_papers(day, Profile(id="u", topics=("learned image compression",)))
+    reasons = {p.paper.id: p.reason for p in picks}
+    assert reasons["apart"] == (
+        "partly matches 'learned image compression': 'learned', 'image', 'compression' in the title"
+    )
