@@ -237,12 +237,25 @@ class DeliveryRun:
             while not self._stopping():
                 claims = await self._in_db(self._claim)
                 if not claims:
+                    if await self._in_db(self._take_over_dead):
+                        continue
                     break
                 fresh, stale = self._split_stale(claims)
                 prepared = await asyncio.to_thread(self.prepare, fresh) if fresh else []
                 await batches.put(stale + prepared)
         finally:
             await batches.put(None)
+
+    def _take_over_dead(self, session: Session) -> bool:
+        """Out of work: a sibling on this host that died leaves leased rows nobody may claim
+        until they expire. Recover them now (as at start-up); True if there was any."""
+        me = self.options.worker_id
+        dead = [o for o in ledger.lease_owners(session) if is_dead(o, me=me)]
+        if not dead:
+            return False
+        now = self.options.clock()
+        self.report.recovered += ledger.recover_interrupted(session, now=now, dead_owners=dead)
+        return True
 
     def _split_stale(self, claims: list[Claim]) -> tuple[list[Claim], list[Prepared]]:
         """Rows whose local day is over are not sent late (unless that date was asked for)."""

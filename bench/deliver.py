@@ -1,0 +1,305 @@
+"""End-to-end delivery speed: N subscribers, one day's papers, into Postfix's smtp-sink.
+
+    uv run python bench/deliver.py            # 100,000 subscribers, SQLite then PostgreSQL
+    uv run python bench/deliver.py -n 20000 --db sqlite
+
+Subscribers get 1-3 synthetic topics (phrases found in the titles of ../shared/data/corpus);
+the papers are the 713 of 2026-06-02. Prints, per database: the rank and render rates
+(measured alone on a sample), the end-to-end digests/s of `deliver_due` (queue, claim, rank,
+render, send over the SMTP pool, record), peak RSS, and, in the same run, the raw rate of
+Postfix's `smtp-source` against the same sink: the ceiling. Targets: 100,000 digests in
+under 60 s, peak RSS under 500 MB. Needs /usr/sbin/smtp-sink (Debian package `postfix`) and,
+for PostgreSQL, a server at 127.0.0.1:5432 (DIGEST_TEST_PG_URL to override).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+DAY = "2026-06-02"
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+
+from digest import pipeline  # noqa: E402
+from digest.config import Settings, load_settings  # noqa: E402
+from digest.records import FeedEntry  # noqa: E402
+from digest.send.transport import SmtpTransport  # noqa: E402
+from digest.store import migrations  # noqa: E402
+from digest.store.engine import open_engine, transaction  # noqa: E402
+from digest.store.papers import ingest_entries  # noqa: E402
+from digest.store.schema import SubscriberRow  # noqa: E402
+
+PG_ADMIN = os.environ.get(
+    "DIGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+SOURCE_ENVELOPE = ("-f", "digest@bench.example", "-t", "reader@bench.example")
+WORD = re.compile(r"[A-Za-z][A-Za-z-]{2,}")
+STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "via",
+        "using",
+        "towards",
+        "into",
+        "over",
+        "under",
+        "based",
+        "our",
+        "their",
+    ]
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def corpus_day() -> list[dict[str, object]]:
+    with (DATA / "corpus" / "arxiv-daily-cs" / "papers.jsonl").open() as lines:
+        rows = [json.loads(line) for line in lines]
+    return [r for r in rows if r["listing_date"] == DAY], rows
+
+
+def topic_phrases(rows: list[dict[str, object]]) -> list[str]:
+    phrases: Counter[str] = Counter()
+    for row in rows:
+        words = [w.lower() for w in WORD.findall(str(row["title"]))]
+        for a, b in itertools.pairwise(words):
+            if a not in STOP and b not in STOP:
+                phrases[f"{a} {b}"] += 1
+    return [p for p, n in phrases.most_common(3000) if n >= 3]
+
+
+def load(engine_url: str, n: int, now: datetime) -> tuple[int, int]:
+    day, everything = corpus_day()
+    engine = open_engine(engine_url)
+    migrations.upgrade(engine)
+    entries = [
+        FeedEntry(
+            source="bench",
+            key=str(r["id"]),
+            title=str(r["title"]),
+            abstract=str(r["abstract"]),
+            authors=tuple(r.get("authors") or ()),  # type: ignore[arg-type]
+            categories=tuple(r.get("categories") or ()),  # type: ignore[arg-type]
+            arxiv_id=str(r["id"]),
+            abs_url=f"https://arxiv.org/abs/{r['id']}",
+            published=now - timedelta(hours=8),
+        )
+        for r in day
+    ]
+    with transaction(engine) as session:
+        ingest_entries(session, entries, now=now - timedelta(hours=6))
+    phrases = topic_phrases(everything)
+    chance = random.Random(7)
+    zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "America/Los_Angeles"]
+    rows = [
+        {
+            "email": f"reader{i}@bench.example",
+            "status": "active",
+            "topics": chance.sample(phrases, chance.randint(1, 3)),
+            "categories": [],
+            "authors": [],
+            "exclude": [],
+            "timezone": zones[i % len(zones)],
+            "send_at": "00:00",
+            "created_at": now,
+            "updated_at": now,
+            "confirmed_at": now,
+            "token_version": 0,
+        }
+        for i in range(n)
+    ]
+    with transaction(engine) as session:
+        for start in range(0, n, 10_000):
+            session.execute(insert(SubscriberRow), rows[start : start + 10_000])
+    engine.dispose()
+    return len(entries), n
+
+
+def bench_settings(url: str, port: int, data_dir: Path, connections: int) -> Settings:
+    return load_settings(
+        service={"data_dir": str(data_dir)},
+        database={"url": url},
+        web={"secret_key": "bench", "base_url": "https://digest.bench.example"},
+        mail={"from_address": "digest@bench.example"},
+        smtp={
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "max_connections": connections,
+            "timeout": 30,
+        },
+        sources=[],
+    )
+
+
+def stage_rates(settings: Settings, url: str, now: datetime, sample: int) -> tuple[float, float]:
+    """Digests ranked per second and rendered per second, each measured alone."""
+    engine = open_engine(url)
+    composer = pipeline.DigestComposer(settings, engine, now=now)
+    composer.index  # noqa: B018 - built once per run, not per batch
+    with transaction(engine) as session:
+        subs = session.query(SubscriberRow).limit(sample).all()
+        from digest.store.subscribers import to_record
+
+        people = [(to_record(s), now.date()) for s in subs]
+    start = time.perf_counter()
+    digests = []
+    for i in range(0, len(people), 250):
+        digests += composer.digests(people[i : i + 250])
+    rank_rate = len(people) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for digest in digests:
+        composer.renderer.render_digest(digest, now=now)
+    render_rate = len(digests) / (time.perf_counter() - start)
+    engine.dispose()
+    return rank_rate, render_rate
+
+
+def run_sink(port: int) -> subprocess.Popen[bytes]:
+    sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    command = [sink, f"127.0.0.1:{port}", "1000"]
+    if os.geteuid() == 0:
+        command[1:1] = ["-u", "nobody"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    raise SystemExit("smtp-sink did not start")
+
+
+def source_ceiling(port: int, messages: int, size: int, sessions: int) -> float:
+    source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    envelope = (*SOURCE_ENVELOPE, f"127.0.0.1:{port}")
+    start = time.perf_counter()
+    subprocess.run(
+        [source, "-l", str(size), "-m", str(messages), "-s", str(sessions), *envelope],
+        check=True,
+        capture_output=True,
+    )
+    return messages / (time.perf_counter() - start)
+
+
+def end_to_end(settings: Settings, url: str, now: datetime) -> tuple[float, object]:
+    engine = open_engine(url)
+
+    async def run() -> object:
+        transport = SmtpTransport(settings.smtp)
+        try:
+            return await pipeline.deliver_due(
+                settings, engine, transport, now=now, all_subscribers=True
+            )
+        finally:
+            await transport.close()
+
+    start = time.perf_counter()
+    report = asyncio.run(run())
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return elapsed, report
+
+
+def database(kind: str, tmp: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'bench.sqlite3'}", lambda: None
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"digest_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def bench_one(kind: str, n: int, connections: int) -> None:
+    now = datetime.combine(date.fromisoformat(DAY), datetime.min.time(), tzinfo=UTC) + timedelta(
+        hours=20
+    )
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        url, drop = database(kind, tmp)
+        port = free_port()
+        sink = run_sink(port)
+        try:
+            papers, subscribers = load(url, n, now)
+            settings = bench_settings(url, port, tmp / "data", connections)
+            rank_rate, render_rate = stage_rates(settings, url, now, min(n, 5000))
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            elapsed, report = end_to_end(settings, url, now)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            ceiling = source_ceiling(port, min(n, 50_000), 20_000, connections)
+        finally:
+            sink.terminate()
+            sink.wait()
+            drop()
+    sent = report.sent  # type: ignore[attr-defined]
+    print(
+        f"\n== {kind}: {subscribers:,} subscribers, {papers} papers, {connections} SMTP connections"
+    )
+    print(f"rank (alone):        {rank_rate:10,.0f} digests/s")
+    print(f"render (alone):      {render_rate:10,.0f} digests/s")
+    print(
+        f"end to end:          {sent / elapsed:10,.0f} digests/s   "
+        f"({sent:,} sent, {report.skipped_empty:,} empty, "  # type: ignore[attr-defined]
+        f"{report.failed + report.retry + report.unknown} not sent, {elapsed:.1f} s)"  # type: ignore[attr-defined]
+    )
+    print(f"smtp-source ceiling: {ceiling:10,.0f} messages/s (20 kB, same sink, same sessions)")
+    print(f"peak RSS:            {rss:10,.0f} MB (before the run: {rss_before:,.0f} MB)")
+    verdict = "OK" if elapsed < 60 * n / 100_000 and rss < 500 else "MISSED"
+    print(f"target (100k < 60 s, < 500 MB, scaled to n): {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--subscribers", type=int, default=100_000)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    connections = ["--connections", str(args.connections)]
+    for kind in kinds:
+        # Each database in its own process, so peak RSS is its own.
+        if len(kinds) > 1:
+            subprocess.run(
+                [sys.executable, __file__, "-n", str(args.subscribers), "--db", kind, *connections],
+                check=False,
+            )
+        else:
+            bench_one(kind, args.subscribers, args.connections)
+
+
+if __name__ == "__main__":
+    main()
