@@ -37,8 +37,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.store.engine import transaction
+from digest.store.signups import unsubscribe
 from digest.store.subscribers import record_event
-from digest.store.suppressions import email_of, suppress_addresses, unsubscribe_by_id
+from digest.store.suppressions import email_of, suppress_addresses
 from digest.tokens import TokenError, read_token
 
 log = logging.getLogger("digest.inbound")
@@ -172,9 +173,8 @@ class InboundHandler:
 
     def _unsubscribe(self, intent: Intent) -> None:
         with transaction(self.engine) as session:
-            address = unsubscribe_by_id(
-                session, intent.subscriber_id, version=intent.version, via="mailto"
-            )
+            result = unsubscribe(session, intent.subscriber_id, intent.version, via="mailto")
+        address = result[1].email if result is not None else None
         log.info("mailto unsubscribe: %s", address or "revoked or unknown token")
 
     def _bounce(self, intent: Intent, verdict: BounceVerdict) -> None:

@@ -16,13 +16,14 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
-from digest.store.schema import EventRow, SubscriberRow, SuppressionRow
+from digest.store.schema import EventRow, SubscriberRow
 from digest.store.subscribers import (
     SubscriberInput,
     record_event,
     to_record,
     upsert_subscriber,
 )
+from digest.store.suppressions import is_suppressed
 
 CONFIRMATIONS_PER_DAY = 3
 CONFIRMATION_SENT = "confirmation_sent"
@@ -52,10 +53,6 @@ def confirmations_sent(session: Session, email: str, *, since: datetime) -> int:
         EventRow.created_at >= since,
     )
     return int(session.scalar(query) or 0)
-
-
-def is_suppressed(session: Session, email: str) -> bool:
-    return session.get(SuppressionRow, email) is not None
 
 
 def begin_signup(
@@ -162,9 +159,16 @@ def confirm_subscriber(
 
 
 def unsubscribe(
-    session: Session, subscriber_id: int, version: int, *, now: datetime | None = None
+    session: Session,
+    subscriber_id: int,
+    version: int,
+    *,
+    via: str = "web",
+    now: datetime | None = None,
 ) -> tuple[bool, Subscriber] | None:
-    """Unsubscribe; returns whether this call changed anything (False on a replay)."""
+    """Unsubscribe the subscriber a link names, if its token version is current; returns
+    whether this call changed anything (False on a replay), or None for no such subscriber.
+    `via` says how (web, mailto) in the subscriber's history."""
     row = _row(session, subscriber_id, version)
     if row is None:
         return None
@@ -174,7 +178,9 @@ def unsubscribe(
     row.status = "unsubscribed"
     row.unsubscribed_at = now
     row.updated_at = now
-    record_event(session, "unsubscribed", email=row.email, subscriber_id=row.id, now=now)
+    record_event(
+        session, "unsubscribed", email=row.email, subscriber_id=row.id, detail=via, now=now
+    )
     session.flush()
     return True, to_record(row)
 

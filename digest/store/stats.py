@@ -81,7 +81,7 @@ def gather_figures(session: Session, *, now: datetime | None = None, days: int =
         )
     }
     unsubscribes = session.scalar(
-        select(func.count()).where(EventRow.kind == "unsubscribe", EventRow.created_at >= since)
+        select(func.count()).where(EventRow.kind == "unsubscribed", EventRow.created_at >= since)
     )
     sources = [
         SourceStatus(r.name, r.last_success_at, r.last_error)

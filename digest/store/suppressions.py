@@ -73,29 +73,6 @@ def list_suppressions(session: Session) -> list[tuple[str, str, str, datetime]]:
     return [(r.email, r.reason, r.source, r.created_at) for r in rows]
 
 
-def unsubscribe_by_id(
-    session: Session, subscriber_id: int, *, version: int, via: str, now: datetime | None = None
-) -> str | None:
-    """Unsubscribe the subscriber a token names, if its version is current.
-
-    Returns the address, or None when there is no such subscriber or the token was revoked.
-    Idempotent: an already unsubscribed subscriber stays so, and the address is returned.
-    """
-    now = now or datetime.now(UTC)
-    row = session.get(SubscriberRow, subscriber_id)
-    if row is None or row.token_version != version:
-        return None
-    if row.status != "unsubscribed":
-        row.status = "unsubscribed"
-        row.unsubscribed_at = now
-        row.updated_at = now
-        record_event(
-            session, "unsubscribed", email=row.email, subscriber_id=row.id, detail=via, now=now
-        )
-    session.flush()
-    return row.email
-
-
 def email_of(session: Session, subscriber_id: int, *, version: int) -> str | None:
     """The address of a subscriber if the token version is current, else None."""
     row = session.get(SubscriberRow, subscriber_id)
