@@ -2,10 +2,12 @@
 
     uv run python bench/screenshots.py [--out DIR] [--items N] [--dark]
 
-Renders a realistic digest from the shared corpus (../shared/data) through the real
-`Renderer`, writes `digest.html`, and saves `digest-375.png` and `digest-1280.png` (plus
-`-dark` variants with --dark) for people to look at. Needs /usr/bin/chromium; without it
-the script stops with a message, or fails when DIGEST_REQUIRE_TOOLS=1.
+Ranks one day of the shared corpus (../shared/data) for a subscriber's topics with the
+real ranker, renders the digest through the real `Renderer`, writes `digest.html`, and
+saves `digest-375.png` and `digest-1280.png` (plus `-dark` variants with --dark) for
+people to look at. Upvotes and code links are illustrative (the corpus has none).
+Needs /usr/bin/chromium; without it the script stops with a message, or fails when
+DIGEST_REQUIRE_TOOLS=1.
 """
 
 from __future__ import annotations
@@ -14,16 +16,33 @@ import argparse
 import os
 import shutil
 import sys
+from datetime import date
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from render import sample_digest, sample_settings
+from render import load_day, sample_settings
 
+from digest.rank import build_index, rank_profiles
+from digest.records import Digest, Profile, Subscriber
 from digest.render import Renderer
 
 WIDTHS = (375, 1280)
+TOPICS = ("speculative decoding", "gaussian splatting", "LLM agents")
+
+
+def ranked_digest(items: int) -> Digest:
+    """A real digest: one corpus day ranked by the real ranker for a subscriber's topics."""
+    papers = load_day()
+    ranked = rank_profiles(build_index(papers), [Profile("1", TOPICS)], max_items=items)[0]
+    trending = sorted(
+        (p for p in papers if p.upvotes and p not in {pick.paper for pick in ranked}),
+        key=lambda p: -(p.upvotes or 0),
+    )[:3]
+    subscriber = Subscriber(id=1, email="reader@example.org", status="active", topics=TOPICS)
+    day = papers[0].published.date() if papers[0].published else date.today()
+    return Digest(subscriber, day, tuple(ranked), tuple(trending))
 
 
 def find_chromium() -> str | None:
@@ -51,7 +70,7 @@ def main() -> None:
         print(f"skipped: {message}")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    html = Renderer(sample_settings(args.out)).digest_html(sample_digest(args.items))
+    html = Renderer(sample_settings(args.out)).digest_html(ranked_digest(args.items))
     page_file = args.out / "digest.html"
     page_file.write_text(html, encoding="utf-8")
     schemes = ("light", "dark") if args.dark else ("light",)
