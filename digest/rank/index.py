@@ -24,6 +24,7 @@ from datetime import datetime
 import numpy as np
 from scipy import sparse
 
+from digest.rank.dense import Embedder, paper_text
 from digest.rank.neighbours import build_neighbours
 from digest.rank.text import Analyzer, bigrams, find_acronyms, normalise_name
 from digest.records import Paper
@@ -57,6 +58,8 @@ class PaperIndex:
     duplicate_of: np.ndarray  # per paper: the index of the first paper of its group
     neighbours: sparse.csr_matrix  # papers x papers, similarity to the nearest ones
     position: dict[str, int]  # paper id -> row
+    embedder: Embedder | None = None  # the optional sentence model (see `dense`)
+    embeddings: np.ndarray | None = None  # per paper, unit vectors from `embedder`
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -74,8 +77,16 @@ class PaperIndex:
         return terms + [pair for run in runs for pair in bigrams(run)]
 
 
-def build_index(papers: Sequence[Paper], *, analyzer: Analyzer | None = None) -> PaperIndex:
-    """Index a day's papers once; every profile is then scored against the result."""
+def build_index(
+    papers: Sequence[Paper],
+    *,
+    analyzer: Analyzer | None = None,
+    embedder: Embedder | None = None,
+) -> PaperIndex:
+    """Index a day's papers once; every profile is then scored against the result.
+
+    With an `embedder` (the optional `dense` extra), the papers are also embedded, once,
+    and liked papers are then matched by meaning as well as by words."""
     analyzer = analyzer or Analyzer()
     papers = tuple(papers)
     acronyms = _learn_acronyms(papers, analyzer)
@@ -108,6 +119,8 @@ def build_index(papers: Sequence[Paper], *, analyzer: Analyzer | None = None) ->
         duplicate_of=_duplicate_groups(papers, matrix, analyzer),
         neighbours=build_neighbours(matrix, idf_values),
         position={p.id: i for i, p in enumerate(papers)},
+        embedder=embedder,
+        embeddings=embedder.embed([paper_text(p) for p in papers]) if embedder else None,
     )
 
 

@@ -20,15 +20,16 @@ rows by the index's term matrix (SciPy), takes per profile the best row for each
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
+from digest.rank.compiled import Compiled
+from digest.rank.dense import similarity_bonus
 from digest.rank.explain import explain_author, explain_match, explain_signals, join_reason
 from digest.rank.index import PaperIndex, build_index
-from digest.rank.neighbours import operand, spread
-from digest.rank.queries import QueryRow, compile_paper, compile_topic
+from digest.rank.neighbours import spread
 from digest.rank.text import names_match, normalise_name
 from digest.records import Paper, Pick, Profile
 
@@ -42,70 +43,6 @@ DISLIKE_WEIGHT = 0.5
 AUTHOR_SCORE = 2.0
 BATCH_SIZE = 2048
 MAX_TOPICS = 50
-
-
-@dataclass
-class _Compiled:
-    """Query rows of a run, each distinct topic or paper compiled once."""
-
-    index: PaperIndex
-    rows: list[QueryRow] = field(default_factory=list)
-    keys: dict[tuple[str, str], int] = field(default_factory=dict)
-    excluded: dict[str, np.ndarray] = field(default_factory=dict)
-    picks: dict[tuple[int, int], Pick] = field(default_factory=dict)
-    is_topic: np.ndarray | None = None
-    neighbours: sparse.csr_matrix | np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.neighbours = operand(self.index.neighbours)
-
-    def topic(self, text: str) -> int:
-        key = ("topic", " ".join(text.lower().split()))
-        if key not in self.keys:
-            self.keys[key] = self._add(compile_topic(self.index, text))
-        return self.keys[key]
-
-    def paper(self, paper: Paper, kind: str) -> int:
-        key = (kind, paper.id)
-        if key not in self.keys:
-            self.keys[key] = self._add(compile_paper(self.index, paper, kind))
-        return self.keys[key]
-
-    def topic_mask(self) -> np.ndarray:
-        """Per row (and the final blank row), whether it is a topic."""
-        if self.is_topic is None or self.is_topic.size != len(self.rows) + 1:
-            self.is_topic = np.array([r.kind == "topic" for r in self.rows] + [False])
-        return self.is_topic
-
-    def _add(self, row: QueryRow) -> int:
-        self.rows.append(row)
-        return len(self.rows) - 1
-
-    def matrix(self) -> sparse.csr_matrix:
-        """All rows stacked, plus a last all-zero row for profiles with nothing to match."""
-        lengths = [r.columns.size for r in self.rows] + [0]
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        columns = [r.columns for r in self.rows] or [np.zeros(0, np.int32)]
-        weights = [r.weights for r in self.rows] or [np.zeros(0, np.float32)]
-        shape = (len(self.rows) + 1, len(self.index.vocabulary))
-        data = (np.concatenate(weights), np.concatenate(columns), indptr)
-        return sparse.csr_matrix(data, shape=shape)
-
-    def excluded_papers(self, phrase: str) -> np.ndarray:
-        """Rows of papers that contain every term of `phrase` (words and word pairs)."""
-        if phrase not in self.excluded:
-            terms = self.index.analyse(phrase, keep=frozenset(phrase.lower().split()))
-            papers = None
-            for term in terms:
-                column = self.index.vocabulary.get(term)
-                having = (
-                    set()
-                    if column is None
-                    else set(self.index.papers_by_term[column].indices.tolist())
-                )
-                papers = having if papers is None else papers & having
-            self.excluded[phrase] = np.array(sorted(papers or ()), dtype=np.int64)
-        return self.excluded[phrase]
 
 
 @dataclass
@@ -145,7 +82,7 @@ def rank_profiles(
         raise ValueError("skip must have one entry per profile")
     if not len(index) or not profiles:
         return [[] for _ in profiles]
-    compiled = _Compiled(index)
+    compiled = Compiled(index)
     plans = [_plan(compiled, p, skip[i] if skip else ()) for i, p in enumerate(profiles)]
     queries = compiled.matrix()
     results: list[list[Pick]] = []
@@ -155,7 +92,7 @@ def rank_profiles(
     return results
 
 
-def _plan(compiled: _Compiled, profile: Profile, skip: Collection[str]) -> _Plan:
+def _plan(compiled: Compiled, profile: Profile, skip: Collection[str]) -> _Plan:
     topics = [t for t in dict.fromkeys(profile.topics) if t.strip()][:MAX_TOPICS]
     positive = [compiled.topic(t) for t in topics]
     positive += [compiled.paper(p, "liked") for p in profile.liked]
@@ -171,7 +108,7 @@ def _plan(compiled: _Compiled, profile: Profile, skip: Collection[str]) -> _Plan
 
 
 def _rank_batch(
-    compiled: _Compiled, queries: sparse.csr_matrix, batch: list[_Plan], max_items: int
+    compiled: Compiled, queries: sparse.csr_matrix, batch: list[_Plan], max_items: int
 ) -> list[list[Pick]]:
     """Score a batch with one sparse product, cut off and take each profile's top rows."""
     index = compiled.index
@@ -205,11 +142,16 @@ def _rank_batch(
     return picks
 
 
-def _scores(compiled: _Compiled, queries: sparse.csr_matrix, distinct: np.ndarray) -> np.ndarray:
+def _scores(compiled: Compiled, queries: sparse.csr_matrix, distinct: np.ndarray) -> np.ndarray:
     """Scores of the `distinct` query rows; topic rows spread to the day's neighbours of
-    their best matches (a liked paper is already a whole field's worth of words)."""
+    their best matches (a liked paper is already a whole field's worth of words), and
+    liked papers gain their similarity in meaning when the index has embeddings."""
     scores: np.ndarray = (queries[distinct] @ compiled.index.papers_by_term).toarray()
     topics = compiled.topic_mask()[distinct]
+    embeddings = compiled.index.embeddings
+    if embeddings is not None and not topics.all():
+        vectors = compiled.paper_vectors(distinct[~topics])
+        scores[~topics] += similarity_bonus(vectors, embeddings)
     if topics.all():
         return spread(scores, compiled.neighbours)
     if topics.any():
@@ -218,7 +160,7 @@ def _scores(compiled: _Compiled, queries: sparse.csr_matrix, distinct: np.ndarra
 
 
 def _apply_special(
-    compiled: _Compiled,
+    compiled: Compiled,
     queries: sparse.csr_matrix,
     plan: _Plan,
     relevance: np.ndarray,
@@ -264,7 +206,7 @@ def _distinct(
 
 
 def _admitted(
-    compiled: _Compiled,
+    compiled: Compiled,
     batch: list[_Plan],
     relevance: np.ndarray,
     per_row: np.ndarray,
@@ -296,7 +238,7 @@ def _admitted(
 
 
 def _adjusted(
-    compiled: _Compiled, queries: sparse.csr_matrix, plan: _Plan, relevance: np.ndarray
+    compiled: Compiled, queries: sparse.csr_matrix, plan: _Plan, relevance: np.ndarray
 ) -> np.ndarray:
     """Relevance after categories and dislikes."""
     index, profile = compiled.index, plan.profile
@@ -329,7 +271,7 @@ def _followed_papers(index: PaperIndex, authors: Sequence[str]) -> dict[int, str
     return found
 
 
-def _excluded(compiled: _Compiled, phrases: Sequence[str]) -> set[int]:
+def _excluded(compiled: Compiled, phrases: Sequence[str]) -> set[int]:
     rows: set[int] = set()
     for phrase in phrases:
         if phrase.strip():
@@ -358,7 +300,7 @@ def _keep_each_topic(
 
 
 def _picks(
-    compiled: _Compiled,
+    compiled: Compiled,
     plan: _Plan,
     rows: np.ndarray,
     authors: dict[int, str],
@@ -385,7 +327,7 @@ def _picks(
 
 
 def _pick(
-    compiled: _Compiled,
+    compiled: Compiled,
     plan: _Plan,
     rows: np.ndarray,
     authors: dict[int, str],

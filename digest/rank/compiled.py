@@ -1,0 +1,105 @@
+"""The query rows of one ranking run: each distinct topic, liked or disliked paper
+compiled once (`queries`), stacked for the batch products, and what selection needs
+about them later: which rows are topics, the papers behind paper rows and their
+embeddings (with the optional dense model), excluded phrases, and shared picks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from digest.rank.dense import paper_text
+from digest.rank.index import PaperIndex
+from digest.rank.neighbours import operand
+from digest.rank.queries import QueryRow, compile_paper, compile_topic
+from digest.records import Paper, Pick
+
+
+@dataclass
+class Compiled:
+    """Query rows of a run, each distinct topic or paper compiled once."""
+
+    index: PaperIndex
+    rows: list[QueryRow] = field(default_factory=list)
+    keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    excluded: dict[str, np.ndarray] = field(default_factory=dict)
+    picks: dict[tuple[int, int], Pick] = field(default_factory=dict)
+    is_topic: np.ndarray | None = None
+    sources: dict[int, Paper] = field(default_factory=dict)  # row -> liked/disliked paper
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)  # row -> its embedding
+    neighbours: sparse.csr_matrix | np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.neighbours = operand(self.index.neighbours)
+
+    def topic(self, text: str) -> int:
+        key = ("topic", " ".join(text.lower().split()))
+        if key not in self.keys:
+            self.keys[key] = self._add(compile_topic(self.index, text))
+        return self.keys[key]
+
+    def paper(self, paper: Paper, kind: str) -> int:
+        key = (kind, paper.id)
+        if key not in self.keys:
+            self.keys[key] = self._add(compile_paper(self.index, paper, kind))
+            self.sources[self.keys[key]] = paper
+        return self.keys[key]
+
+    def paper_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Unit vectors of the liked papers behind `rows` (zeros for other rows); each
+        paper is embedded once per run, or taken from the index when it is in it."""
+        index, embedder = self.index, self.index.embedder
+        if embedder is None or index.embeddings is None:
+            raise ValueError("the index has no embeddings")
+        wanted = [r for r in rows.tolist() if r in self.sources and r not in self.vectors]
+        fresh = [r for r in wanted if self.sources[r].id not in index.position]
+        for row in wanted:
+            if row not in fresh:
+                self.vectors[row] = index.embeddings[index.position[self.sources[row].id]]
+        if fresh:
+            vectors = embedder.embed([paper_text(self.sources[r]) for r in fresh])
+            self.vectors.update(zip(fresh, vectors, strict=True))
+        out = np.zeros((len(rows), embedder.dimensions), dtype=np.float32)
+        for i, row in enumerate(rows.tolist()):
+            if row in self.vectors:
+                out[i] = self.vectors[row]
+        return out
+
+    def topic_mask(self) -> np.ndarray:
+        """Per row (and the final blank row), whether it is a topic."""
+        if self.is_topic is None or self.is_topic.size != len(self.rows) + 1:
+            self.is_topic = np.array([r.kind == "topic" for r in self.rows] + [False])
+        return self.is_topic
+
+    def _add(self, row: QueryRow) -> int:
+        self.rows.append(row)
+        return len(self.rows) - 1
+
+    def matrix(self) -> sparse.csr_matrix:
+        """All rows stacked, plus a last all-zero row for profiles with nothing to match."""
+        lengths = [r.columns.size for r in self.rows] + [0]
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        columns = [r.columns for r in self.rows] or [np.zeros(0, np.int32)]
+        weights = [r.weights for r in self.rows] or [np.zeros(0, np.float32)]
+        shape = (len(self.rows) + 1, len(self.index.vocabulary))
+        data = (np.concatenate(weights), np.concatenate(columns), indptr)
+        return sparse.csr_matrix(data, shape=shape)
+
+    def excluded_papers(self, phrase: str) -> np.ndarray:
+        """Rows of papers that contain every term of `phrase` (words and word pairs)."""
+        if phrase not in self.excluded:
+            terms = self.index.analyse(phrase, keep=frozenset(phrase.lower().split()))
+            papers = None
+            for term in terms:
+                column = self.index.vocabulary.get(term)
+                having = (
+                    set()
+                    if column is None
+                    else set(self.index.papers_by_term[column].indices.tolist())
+                )
+                papers = having if papers is None else papers & having
+            self.excluded[phrase] = np.array(sorted(papers or ()), dtype=np.int64)
+        return self.excluded[phrase]
