@@ -3,6 +3,8 @@
     uv run python bench/rank.py            # quality (feed-dev, csfcube) and speed
     uv run python bench/rank.py --quality  # quality only
     uv run python bench/rank.py --speed    # speed only
+    uv run python bench/rank.py --dense    # also with the optional sentence model
+                                           # (needs the `dense` extra; embeds 4,205 papers)
 
 Quality:
 - feed-dev: subscriber topics against the 713 papers of 2026-06-02. Figures: mean nDCG@10 of
@@ -40,7 +42,7 @@ DATA = ROOT.parent / "shared" / "data"
 DAY = "2026-06-02"
 sys.path.insert(0, str(ROOT))
 
-from digest.rank import build_index, rank_profiles  # noqa: E402
+from digest.rank import PaperIndex, build_index, rank_profiles  # noqa: E402
 from digest.records import Paper, Profile  # noqa: E402
 
 TOKEN = re.compile(r"[a-z0-9]+")
@@ -190,7 +192,7 @@ def specter_ndcg() -> float:
     return float(np.mean(scores))
 
 
-def bench_csfcube() -> None:
+def bench_csfcube(*, dense: bool = False) -> None:
     """Each query paper as a liked paper. The whole collection is indexed once (so IDF is
     over the 4,205 papers, as for the BM25 baseline) and each profile skips the papers
     outside its judged pool, and the query paper itself (which one pool contains; it is
@@ -207,9 +209,29 @@ def bench_csfcube() -> None:
         scores = bm25.scores(f"{seed.title} {seed.abstract}", [row_of[p] for p in pool])
         ranked = [pool[i] for i in np.argsort(-scores, kind="stable")]
         base.append(ndcg(ranked, grades, linear=True))
-    index = build_index(list(papers.values()))
     profiles = [Profile(id=qid, topics=(), liked=(papers[qid],)) for qid, _ in queries]
     skip = [set(everything) - set(grades) | {qid} for qid, grades in queries]
+    print(f"csfcube ({len(queries)} liked-paper queries, nDCG@10 with linear gain)")
+    print(f"  SPECTER (authors' run)    {specter_ndcg():.3f}")
+    print(f"  BM25 seed title+abstract  {np.mean(base):.3f}")
+    csfcube_digest(build_index(list(papers.values())), profiles, skip, queries, "digest")
+    if dense:
+        from digest.rank.dense import load_embedder
+
+        start = time.perf_counter()
+        index = build_index(list(papers.values()), embedder=load_embedder())
+        took = time.perf_counter() - start
+        csfcube_digest(index, profiles, skip, queries, "digest + dense")
+        print(f"  (index with embeddings of {len(papers):,} papers built in {took:.0f} s)")
+
+
+def csfcube_digest(
+    index: PaperIndex,
+    profiles: list[Profile],
+    skip: list[set[str]],
+    queries: list[tuple[str, dict[str, int]]],
+    name: str,
+) -> None:
     sent = rank_profiles(index, profiles, max_items=10, skip=skip)
     full = rank_profiles(index, profiles, max_items=100, skip=skip)
     ours = [
@@ -220,12 +242,9 @@ def bench_csfcube() -> None:
         ndcg([k.paper.id for k in s], g, linear=True)
         for s, (_, g) in zip(full, queries, strict=True)
     ]
-    print(f"csfcube ({len(queries)} liked-paper queries, nDCG@10 with linear gain)")
-    print(f"  SPECTER (authors' run)    {specter_ndcg():.3f}")
-    print(f"  BM25 seed title+abstract  {np.mean(base):.3f}")
     count = sum(map(len, sent))
-    print(f"  digest, what is sent      {np.mean(ours):.3f}   target 0.56  (sent {count})")
-    print(f"  digest, up to 100 sent    {np.mean(order):.3f}")
+    print(f"  {name + ', what is sent':26}{np.mean(ours):.3f}   target 0.56  (sent {count})")
+    print(f"  {name + ', up to 100 sent':26}{np.mean(order):.3f}")
 
 
 def synthetic_profiles(count: int, seed: int = 7) -> list[Profile]:
@@ -295,6 +314,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quality", action="store_true")
     parser.add_argument("--speed", action="store_true")
+    parser.add_argument(
+        "--dense", action="store_true", help="also the optional sentence model (slow: embeds)"
+    )
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--child")
     args = parser.parse_args()
@@ -304,7 +326,7 @@ def main() -> None:
     both = not (args.quality or args.speed)
     if args.quality or both:
         bench_feed_dev(day_papers())
-        bench_csfcube()
+        bench_csfcube(dense=args.dense)
     if args.speed or both:
         bench_speed(args.profiles)
 
