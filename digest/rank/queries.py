@@ -7,7 +7,10 @@ half-matched by a paper about "quantum" alone. Scores of different topics, and o
 different days, are thus on one scale, and one relevance threshold fits them all.
 
 Liked and disliked papers are long queries: their strongest IDF-weighted terms, rescaled by
-`LIKED_SCALE` so that "as similar as a typical close paper" lands on the topic scale.
+`LIKED_SCALE` so that "as similar as a typical close paper" lands on the topic scale. As
+for topics, the words of the liked paper that no paper of the day uses still count in the
+sum, and a short abstract counts as at least `LIKED_MIN_MASS`, so a liked paper from
+another field is not "matched" by the day's few papers sharing its commonest words.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from digest.records import Paper
 PAIR_WEIGHT = 1.0
 ACRONYM_WEIGHT = 0.5
 LIKED_TERMS = 200
-LIKED_IDF_POWER = 0.5
+LIKED_IDF_POWER = 1.0
 LIKED_QUERY_K = 100.0
 LIKED_PAIR_WEIGHT = 1.5
 LIKED_SCALE = 6.5
+LIKED_MIN_MASS = 10.0  # a short abstract is weaker evidence, not a more exact one
 MAX_TOPIC_CHARS = 300
 
 
@@ -73,10 +77,9 @@ def compile_paper(index: PaperIndex, paper: Paper, kind: str) -> QueryRow:
         / (n + LIKED_QUERY_K)
         * (LIKED_PAIR_WEIGHT if " " in term else 1.0)
         for term, n in counts.items()
-        if term in index.vocabulary
     }
     strongest = dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:LIKED_TERMS])
-    total = sum(strongest.values()) / LIKED_SCALE
+    total = max(sum(strongest.values()), LIKED_MIN_MASS) / LIKED_SCALE
     return _row(index, paper.title, kind, strongest, total, ())
 
 
