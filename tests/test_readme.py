@@ -30,14 +30,13 @@ def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str,
 
 
 def _help(path: tuple[str, ...]) -> str:
-    ctx = click.Context(cli, info_name="digest", terminal_width=100, max_content_width=100)
+    width = {"terminal_width": 100, "max_content_width": 100}
+    ctx = cli.make_context("digest", [], resilient_parsing=True, **width)
     command: click.Command = cli
     for name in path:
         assert isinstance(command, click.Group)
         command = command.commands[name]
-        ctx = click.Context(
-            command, info_name=name, parent=ctx, terminal_width=100, max_content_width=100
-        )
+        ctx = command.make_context(name, [], parent=ctx, resilient_parsing=True, **width)
     return command.get_help(ctx)
 
 
