@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from rich.progress import Progress
 from rich.table import Table
 
 from digest.cli.app import App, cli, pass_app
@@ -266,12 +267,20 @@ def import_(app: App, file: TextIO, dry_run: bool) -> None:
         text = file.read()
     except UnicodeDecodeError:
         raise UsageError(f"{file.name}: not UTF-8 text; save the CSV as UTF-8") from None
-    try:
-        rows = parse_csv(text)
-    except ImportRejected as exc:
-        for problem in exc.problems[1:21]:
-            app.err.print(f"{file.name}: line {problem.line}: {problem.reason}")
-        raise UsageError(f"{file.name}: {exc}") from None
+    total = max(text.count("\n") - 1, 1)
+    with Progress(console=app.err, disable=app.quiet, transient=True) as bar:
+        task = bar.add_task("Checking rows", total=total)
+        try:
+            rows = parse_csv(text, progress=lambda n: bar.update(task, completed=n))
+        except ImportRejected as exc:
+            problems = exc.problems
+            error = f"{file.name}: {exc}"
+        else:
+            problems, error = [], ""
+    if error:
+        for problem in problems[1:21]:
+            app.err.print(f"{file.name}: line {problem.line}: {problem.reason}", markup=False)
+        raise UsageError(error)
     settings = app.settings
     with transaction(app.engine()) as session:
         plan = plan_import(session, rows)

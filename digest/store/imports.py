@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,8 +63,9 @@ def _split(cell: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (cell or "").split(";") if part.strip())
 
 
-def parse_csv(text: str) -> list[SubscriberInput]:
-    """Validate every row; raise ImportRejected listing each bad row by line number."""
+def parse_csv(text: str, progress: Callable[[int], None] | None = None) -> list[SubscriberInput]:
+    """Validate every row; raise ImportRejected listing each bad row by line number.
+    `progress` is called with the number of rows read so far, every few hundred rows."""
     reader = csv.DictReader(io.StringIO(text))
     header = tuple(reader.fieldnames or ())
     if "email" not in header or not set(header) <= set(CSV_FIELDS):
@@ -75,7 +76,9 @@ def parse_csv(text: str) -> list[SubscriberInput]:
     rows: list[SubscriberInput] = []
     problems: list[RowProblem] = []
     first_line: dict[str, int] = {}
-    for record in reader:
+    for count, record in enumerate(reader, 1):
+        if progress is not None and count % 500 == 0:
+            progress(count)
         line = reader.line_num
         try:
             if None in record:
