@@ -9,7 +9,7 @@ different days, are thus on one scale, and one relevance threshold fits them all
 Liked and disliked papers are long queries: their strongest IDF-weighted terms, rescaled by
 `LIKED_SCALE` so that "as similar as a typical close paper" lands on the topic scale. As
 for topics, the words of the liked paper that no paper of the day uses still count in the
-sum, and a short abstract counts as at least `LIKED_MIN_MASS`, so a liked paper from
+sum, and a short abstract weighs at least `LIKED_MIN_TERMS` rare words, so a liked paper from
 another field is not "matched" by the day's few papers sharing its commonest words.
 """
 
@@ -30,7 +30,7 @@ LIKED_IDF_POWER = 1.0
 LIKED_QUERY_K = 100.0
 LIKED_PAIR_WEIGHT = 1.5
 LIKED_SCALE = 6.5
-LIKED_MIN_MASS = 10.0  # a short abstract is weaker evidence, not a more exact one
+LIKED_MIN_TERMS = 60  # a short abstract weighs as much as this many rare words at least
 MAX_TOPIC_CHARS = 300
 
 
@@ -79,7 +79,8 @@ def compile_paper(index: PaperIndex, paper: Paper, kind: str) -> QueryRow:
         for term, n in counts.items()
     }
     strongest = dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:LIKED_TERMS])
-    total = max(sum(strongest.values()), LIKED_MIN_MASS) / LIKED_SCALE
+    least = LIKED_MIN_TERMS * index.unseen_idf ** LIKED_IDF_POWER / (1 + LIKED_QUERY_K)
+    total = max(sum(strongest.values()), least) / LIKED_SCALE
     return _row(index, paper.title, kind, strongest, total, ())
 
 
