@@ -127,6 +127,36 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
     app.say(f"{verb} {sub.email} ({sub.status}): {', '.join(sub.topics) or '-'}")
 
 
+@subscribers.command()
+@click.argument("email")
+@_profile_options
+@pass_app
+def update(app: App, email: str, **fields: Any) -> None:
+    """Change an existing subscriber: only the options given change (a repeated option such
+    as --topic replaces that whole list). Sends nothing.
+
+    \b
+    Example:
+      digest subscribers update ada@example.org --topic "diffusion models" --send-at 06:45
+    """
+    with transaction(app.engine()) as session:
+        current = get_subscriber(session, email)
+        merged = {
+            key: value if value not in (None, ()) else getattr(current, key)
+            for key, value in fields.items()
+        }
+        if merged["send_at"] is current.send_at:
+            merged["send_at"] = current.send_at.strftime("%H:%M")
+        data = SubscriberInput(email=current.email, **merged).validate()
+        sub, _ = upsert_subscriber(
+            session,
+            data,
+            default_timezone=current.timezone,
+            default_send_at=current.send_at.strftime("%H:%M"),
+        )
+    app.say(f"Updated {sub.email} ({sub.status}): {', '.join(sub.topics) or '-'}")
+
+
 _CONFIRMATION_OUTCOMES = {
     "sent": "Sent a confirmation email to {email}; it stays pending until the link is opened.",
     "active": "{email} is already subscribed; nothing sent.",

@@ -103,3 +103,52 @@ def test_unknown_subscriber(config_file: Path, run_cli) -> None:
     result = run_cli(*cfg, "subscribers", "show", "nobody@example.org")
     assert result.code == 2
     assert "no subscriber" in result.err
+
+
+def test_update_changes_only_what_is_given(config_file: Path, run_cli) -> None:
+    cfg = ("--config", str(config_file))
+    run_cli(*cfg, "db", "upgrade")
+    run_cli(
+        *cfg,
+        "subscribers",
+        "add",
+        "ada@example.org",
+        "--topic",
+        "agents",
+        "--timezone",
+        "Asia/Tokyo",
+        "--confirmed",
+    )
+    result = run_cli(
+        *cfg,
+        "subscribers",
+        "update",
+        "ada@example.org",
+        "--send-at",
+        "06:45",
+        "--exclude",
+        "survey",
+    )
+    assert result.code == 0, result
+    shown = json.loads(run_cli(*cfg, "subscribers", "show", "ada@example.org").out)
+    assert (shown["topics"], shown["timezone"], shown["send_at"], shown["exclude"]) == (
+        ["agents"],
+        "Asia/Tokyo",
+        "06:45",
+        ["survey"],
+    )
+    assert shown["status"] == "active"
+    bad = run_cli(*cfg, "subscribers", "update", "ada@example.org", "--timezone", "Nowhere/X")
+    assert bad.code == 2
+    assert "IANA" in bad.err
+    missing = run_cli(*cfg, "subscribers", "update", "bob@example.org", "--topic", "x")
+    assert missing.code == 2
+    assert "no subscriber" in missing.err
+
+
+def test_db_current(config_file: Path, run_cli) -> None:
+    cfg = ("--config", str(config_file))
+    assert "database: empty" in run_cli(*cfg, "db", "current").out
+    run_cli(*cfg, "db", "upgrade")
+    lines = run_cli(*cfg, "db", "current").out.splitlines()
+    assert lines[0].split()[-1] == lines[1].split()[-1] != "empty"
