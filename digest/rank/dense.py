@@ -32,8 +32,8 @@ TOKENIZER_FILE = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 MAX_TOKENS = 256
 BATCH = 32
 MAX_CHARS = 4000  # 256 tokens are never more than this many characters of English
-SIMILARITY_FLOOR = 0.3  # cosine below which two abstracts are simply unrelated
-SIMILARITY_WEIGHT = 2.0  # bonus per unit of cosine above the floor
+SIMILARITY_FLOOR = 0.4  # cosine below which two abstracts are simply unrelated
+SIMILARITY_WEIGHT = 1.5  # bonus per unit of cosine above the floor
 
 
 class Embedder:
