@@ -79,7 +79,7 @@ def compile_paper(index: PaperIndex, paper: Paper, kind: str) -> QueryRow:
         for term, n in counts.items()
     }
     strongest = dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:LIKED_TERMS])
-    least = LIKED_MIN_TERMS * index.unseen_idf ** LIKED_IDF_POWER / (1 + LIKED_QUERY_K)
+    least = LIKED_MIN_TERMS * index.unseen_idf**LIKED_IDF_POWER / (1 + LIKED_QUERY_K)
     total = max(sum(strongest.values()), least) / LIKED_SCALE
     return _row(index, paper.title, kind, strongest, total, ())
 
