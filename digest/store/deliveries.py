@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -237,19 +238,43 @@ def recover_interrupted(session: Session, *, now: datetime, dead_owners: Collect
 
 
 def _insert_sent_papers_from_items(session: Session, delivery_ids: Sequence[int]) -> None:
-    rows = session.execute(
+    """Mark the papers of these deliveries sent, from their `delivery_items`, server-side."""
+    if not delivery_ids:
+        return
+    rows = (
         select(DeliveryRow.subscriber_id, DeliveryItemRow.paper_id, DeliveryRow.digest_date)
         .join(DeliveryItemRow, DeliveryItemRow.delivery_id == DeliveryRow.id)
-        .where(DeliveryRow.id.in_(delivery_ids))
-    ).all()
-    _insert_sent_papers(session, [(s, p, d) for s, p, d in rows])
+        .where(DeliveryRow.id.in_(list(delivery_ids)))
+    )
+    session.execute(
+        _dialect_insert(session)(SentPaperRow)
+        .from_select(["subscriber_id", "paper_id", "sent_on"], rows)
+        .on_conflict_do_nothing()
+    )
 
 
-def _insert_sent_papers(session: Session, rows: Sequence[tuple[int, int, date]]) -> None:
-    values = [{"subscriber_id": s, "paper_id": p, "sent_on": d} for s, p, d in rows]
-    statement = _dialect_insert(session)(SentPaperRow).on_conflict_do_nothing()
-    for start in range(0, len(values), INSERT_CHUNK):
-        session.execute(statement, values[start : start + INSERT_CHUNK])
+def _insert_items(session: Session, values: Sequence[tuple[int, int, int, float, str]]) -> None:
+    """Write (delivery_id, position, paper_id, score, reason) rows: on PostgreSQL as one
+    statement over five arrays (no per-row parameters to build or send)."""
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        columns = (list(column) for column in zip(*values, strict=True))
+        ids, positions, papers, scores, reasons = columns
+        session.execute(
+            text(
+                "INSERT INTO delivery_items (delivery_id, position, paper_id, score, reason) "
+                "SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:positions AS integer[]), "
+                "CAST(:papers AS integer[]), CAST(:scores AS float8[]), CAST(:reasons AS text[]))"
+            ),
+            {"ids": ids, "positions": positions, "papers": papers, "scores": scores}
+            | {"reasons": reasons},
+        )
+        return
+    names = ("delivery_id", "position", "paper_id", "score", "reason")
+    rows = [dict(zip(names, row, strict=True)) for row in values]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        session.execute(insert(DeliveryItemRow), rows[start : start + INSERT_CHUNK])
 
 
 def claim_deliveries(
@@ -338,19 +363,14 @@ def mark_sending(
         )
     )
     session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(marked)))
-    values = [
-        {
-            "delivery_id": delivery_id,
-            "position": position,
-            "paper_id": item.paper_id,
-            "score": item.score,
-            "reason": item.reason,
-        }
-        for delivery_id in marked
-        for position, item in enumerate(planned[delivery_id], start=1)
-    ]
-    for start in range(0, len(values), INSERT_CHUNK):
-        session.execute(insert(DeliveryItemRow), values[start : start + INSERT_CHUNK])
+    _insert_items(
+        session,
+        [
+            (delivery_id, position, item.paper_id, item.score, item.reason)
+            for delivery_id in marked
+            for position, item in enumerate(planned[delivery_id], start=1)
+        ],
+    )
     return marked
 
 
@@ -377,11 +397,9 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
         update(DeliveryRow),
         [_row_values(outcome, now) for outcome in outcomes],
     )
-    delivered = [o for o in outcomes if o.status in ("sent", "unknown")]
-    _insert_sent_papers(
-        session,
-        [(o.subscriber_id, item.paper_id, o.digest_date) for o in delivered for item in o.items],
-    )
+    # The items were written when the rows turned `sending` (mark_sending).
+    delivered = [o.delivery_id for o in outcomes if o.status in ("sent", "unknown") and o.items]
+    _insert_sent_papers_from_items(session, delivered)
     undelivered = [o.delivery_id for o in outcomes if o.status in ("retry", "failed")]
     if undelivered:
         session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(undelivered)))
