@@ -31,13 +31,13 @@ from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.send.scenario import TOPICS, add_papers, add_subscribers
 from tests.send.smtpd import FaultPlan, FaultySmtpServer
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 WORKERS = 3
 PER_TOPIC = 750  # 4 topics: 3,000 subscribers
 FINAL = frozenset({"sent", "skipped", "failed", "unknown"})
 DIGEST = (sys.executable, "-c", "from digest.cli import main; main()")
-WAIT = 120.0  # only a bound for a hung run; the test normally takes a few seconds
+WAIT = 120.0  # only a bound for a hung run; each test normally needs well under a minute
 
 
 @pytest.fixture
