@@ -5,6 +5,11 @@
     consumer:  per chunk: mark `sending` (one UPDATE, items written) → send concurrently
                over the transport's connection pool → record outcomes (one transaction)
 
+Many workers share one ledger (PostgreSQL): claims skip rows another worker holds, so a
+slow worker never blocks the others. A worker that runs out of rows checks for siblings on
+its host that died and recovers what they held (in-flight rows → unknown, leases released)
+before it stops, so the day is finished without waiting for their leases to expire.
+
 Outcomes of one attempt:
 - accepted                                 → sent (items and sent papers recorded)
 - dropped or timed out after DATA          → unknown (never resent blindly)
