@@ -6,27 +6,47 @@ that are due. The scheduler, the CLI and the web pages call these; nothing else 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-if TYPE_CHECKING:  # the sign-up section imports these where it runs
-    import asyncio
-    from collections.abc import Callable, Sequence
-    from datetime import date, datetime
+import httpx
+from sqlalchemy import Engine
 
-    import httpx
-    from sqlalchemy import Engine
-
-    from digest.config import Settings, SourceSettings
-    from digest.rank import PaperIndex
-    from digest.records import Digest, Paper, Pick, SourceReport, Subscriber
-    from digest.render.renderer import Renderer
-    from digest.send.loop import DeliveryReport, Prepared
-    from digest.send.transport import Transport
-    from digest.sources.fetch import Politeness, SourceFetch
-    from digest.store.deliveries import Claim
-    from digest.store.papers import SourceState
-    from digest.store.signups import Signup
-    from digest.store.subscribers import SubscriberInput
+from digest.config import Settings, SourceSettings
+from digest.errors import UsageError
+from digest.rank import PaperIndex, build_index, rank_profiles
+from digest.records import Digest, Paper, Pick, Profile, SourceReport, Subscriber
+from digest.render.renderer import Renderer
+from digest.send.due import due_groups, end_of_local_day, local_date
+from digest.send.loop import (
+    DeliveryReport,
+    LoopOptions,
+    Prepared,
+    new_worker_id,
+    recover,
+    run_deliveries,
+)
+from digest.send.transport import Transport
+from digest.sources.fetch import Politeness, SourceFetch, fetch_source
+from digest.sources.http import Validators
+from digest.store import deliveries as ledger
+from digest.store.deliveries import Claim, Item, sent_paper_ids
+from digest.store.engine import transaction
+from digest.store.feedback import feedback_for
+from digest.store.papers import (
+    SourceState,
+    candidate_papers,
+    get_source_state,
+    ingest_entries,
+    put_source_state,
+    trending_papers,
+)
+from digest.store.signups import Signup, begin_signup, undo_signup
+from digest.store.subscribers import SubscriberInput, get_subscriber
 
 
 async def request_confirmation(
@@ -47,13 +67,6 @@ async def request_confirmation(
     to the public. When the email cannot be sent, the sign-up is taken back and the
     TransportError raised, so nothing is left half-way.
     """
-    import asyncio
-    from datetime import UTC, datetime
-
-    from digest.errors import UsageError
-    from digest.render.renderer import Renderer
-    from digest.store.engine import transaction
-    from digest.store.signups import begin_signup, undo_signup
 
     data = data.validate()
     now = datetime.now(UTC)
@@ -109,11 +122,6 @@ async def fetch_all(
     others; what it did yield before failing is stored. A source whose server asked us to
     back off (Retry-After) is skipped until then. UsageError for an unknown source name.
     """
-    import asyncio
-    from datetime import UTC, datetime
-
-    from digest.errors import UsageError
-    from digest.sources.fetch import Politeness
 
     configured = {source.name: source for source in settings.sources}
     unknown = [name for name in only if name not in configured]
@@ -136,14 +144,7 @@ async def _fetch_and_store(
     now: datetime,
     politeness: Politeness,
 ) -> SourceReport:
-    import asyncio
-    import logging
 
-    from digest.records import SourceReport
-    from digest.sources.fetch import fetch_source
-    from digest.sources.http import Validators
-
-    log = logging.getLogger("digest.fetch")
     try:
         state = await asyncio.to_thread(_source_state, engine, source.name)
         if state.next_allowed_at is not None and now < state.next_allowed_at:
@@ -157,13 +158,11 @@ async def _fetch_and_store(
         )
         return await asyncio.to_thread(_store_fetch, engine, source.name, fetched, state, now)
     except Exception as exc:  # one broken source must never stop the others
-        log.exception("fetching source %s failed", source.name)
+        LOG.exception("fetching source %s failed", source.name)
         return SourceReport(source.name, error=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def _source_state(engine: Engine, name: str) -> SourceState:
-    from digest.store.engine import transaction
-    from digest.store.papers import get_source_state
 
     with transaction(engine) as session:
         return get_source_state(session, name)
@@ -172,12 +171,6 @@ def _source_state(engine: Engine, name: str) -> SourceState:
 def _store_fetch(
     engine: Engine, name: str, fetched: SourceFetch, state: SourceState, now: datetime
 ) -> SourceReport:
-    from dataclasses import replace
-    from datetime import timedelta
-
-    from digest.records import SourceReport
-    from digest.store.engine import transaction
-    from digest.store.papers import ingest_entries, put_source_state
 
     error = fetched.error
     validators = fetched.validators
@@ -212,6 +205,7 @@ def _store_fetch(
 # --- store → rank → render → send ------------------------------------------------------
 
 CANDIDATE_DAYS = 3  # a paper first seen in the last three days can still make a digest
+LOG = logging.getLogger("digest.fetch")
 TRENDING_ITEMS = 3
 TRENDING_REASON = "Trending on Hugging Face"
 
@@ -224,11 +218,6 @@ class DigestComposer:
     _index_cache: dict[tuple[int, ...], PaperIndex] = {}  # noqa: RUF012 - per process, one entry
 
     def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
-        from datetime import timedelta
-
-        from digest.render.renderer import Renderer
-        from digest.store.engine import transaction
-        from digest.store.papers import candidate_papers, trending_papers
 
         self.settings = settings
         self.engine = engine
@@ -244,7 +233,6 @@ class DigestComposer:
 
     @property
     def index(self) -> PaperIndex:
-        from digest.rank import build_index
 
         if self._index is None:
             key = tuple(p.db_id or 0 for p in self.candidates)
@@ -257,11 +245,6 @@ class DigestComposer:
 
     def digests(self, subscribers: Sequence[tuple[Subscriber, date]]) -> list[Digest]:
         """The digest of each (subscriber, local date): best picks not sent before."""
-        from digest.rank import rank_profiles
-        from digest.records import Digest, Profile
-        from digest.store.deliveries import sent_paper_ids
-        from digest.store.engine import transaction
-        from digest.store.feedback import feedback_for
 
         ids = [sub.id for sub, _ in subscribers]
         with transaction(self.engine) as session:
@@ -298,8 +281,6 @@ class DigestComposer:
 
     def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
         """Rank and render a claimed batch (run in a worker thread by the delivery loop)."""
-        from digest.send.loop import Prepared
-        from digest.store.deliveries import Item
 
         digests = self.digests([(c.subscriber, c.digest_date) for c in claims])
         prepared = []
@@ -324,11 +305,6 @@ def compose_digest(
 ) -> Digest:
     """The digest `email` would get for `digest_date` (default: today where they live),
     from the database as it is now; nothing is sent or recorded (`digest preview`)."""
-    from datetime import UTC, datetime, time, timedelta
-
-    from digest.send.due import end_of_local_day, local_date
-    from digest.store.engine import transaction
-    from digest.store.subscribers import get_subscriber
 
     with transaction(engine) as session:
         subscriber = get_subscriber(session, email)
@@ -362,10 +338,6 @@ async def deliver_due(
     local date; `only`: one address), then delivers all claimable rows. `dry_run` ranks and
     renders what would be sent, and writes and sends nothing.
     """
-    import asyncio
-    from datetime import UTC, datetime
-
-    from digest.send.loop import DeliveryReport, LoopOptions, new_worker_id, run_deliveries
 
     moment = now or datetime.now(UTC)
     worker = worker_id or new_worker_id()
@@ -391,8 +363,6 @@ async def deliver_due(
 
 
 def _subscriber_id(engine: Engine, only: str | None) -> int | None:
-    from digest.store.engine import transaction
-    from digest.store.subscribers import get_subscriber
 
     if only is None:
         return None
@@ -409,10 +379,6 @@ def _queue(
     digest_date: date | None,
     dry_run: bool,
 ) -> Any:
-    from digest.send.due import due_groups
-    from digest.send.loop import recover
-    from digest.store import deliveries as ledger
-    from digest.store.engine import transaction
 
     with transaction(engine) as session:
         groups = ledger.send_groups(session, subscriber_id=subscriber_id)
