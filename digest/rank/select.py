@@ -136,7 +136,7 @@ def _rank_batch(
     picks = []
     for i, plan in enumerate(batch):
         rows = per_row[offsets[i] : offsets[i] + len(plan.positive)]
-        chosen = _distinct(index, ranked[i], final[i], max_items)
+        chosen = _distinct(index, ranked[i], final[i], max_items, forced[i].keys())
         chosen = _keep_each_topic(index, rows, eligible[i], chosen, max_items)
         picks.append(_picks(compiled, plan, rows, forced[i], chosen, final[i]))
     return picks
@@ -188,16 +188,21 @@ def _top_rows(final: np.ndarray, wanted: int) -> np.ndarray:
 
 
 def _distinct(
-    index: PaperIndex, ranked: np.ndarray, final: np.ndarray, max_items: int
+    index: PaperIndex,
+    ranked: np.ndarray,
+    final: np.ndarray,
+    max_items: int,
+    followed: Collection[int] = (),
 ) -> list[int]:
-    """The ranked rows that are in, skipping near-duplicates of rows already taken."""
+    """The ranked rows that are in, skipping near-duplicates of rows already taken
+    (a followed author's paper is never skipped: it always goes in)."""
     chosen: list[int] = []
     groups: set[int] = set()
     for row in ranked.tolist():
         if final[row] == -np.inf:
             break
         group = int(index.duplicate_of[row])
-        if group not in groups:
+        if group not in groups or row in followed:
             chosen.append(row)
             groups.add(group)
             if len(chosen) == max_items:
@@ -272,11 +277,15 @@ def _followed_papers(index: PaperIndex, authors: Sequence[str]) -> dict[int, str
 
 
 def _excluded(compiled: Compiled, phrases: Sequence[str]) -> set[int]:
+    """Papers with an excluded phrase, and their near-duplicates (the same paper again)."""
     rows: set[int] = set()
     for phrase in phrases:
         if phrase.strip():
             rows.update(compiled.excluded_papers(phrase.strip()).tolist())
-    return rows
+    if not rows:
+        return rows
+    groups = compiled.index.duplicate_of
+    return set(np.flatnonzero(np.isin(groups, groups[list(rows)])).tolist())
 
 
 def _keep_each_topic(
