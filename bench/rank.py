@@ -212,8 +212,8 @@ def bench_csfcube(*, dense: bool = False) -> None:
     profiles = [Profile(id=qid, topics=(), liked=(papers[qid],)) for qid, _ in queries]
     skip = [set(everything) - set(grades) | {qid} for qid, grades in queries]
     print(f"csfcube ({len(queries)} liked-paper queries, nDCG@10 with linear gain)")
-    print(f"  SPECTER (authors' run)    {specter_ndcg():.3f}")
-    print(f"  BM25 seed title+abstract  {np.mean(base):.3f}")
+    print(f"  SPECTER (authors' run)          {specter_ndcg():.3f}")
+    print(f"  BM25 seed title+abstract        {np.mean(base):.3f}")
     csfcube_digest(build_index(list(papers.values())), profiles, skip, queries, "digest")
     if dense:
         from digest.rank.dense import load_embedder
@@ -243,8 +243,8 @@ def csfcube_digest(
         for s, (_, g) in zip(full, queries, strict=True)
     ]
     count = sum(map(len, sent))
-    print(f"  {name + ', what is sent':26}{np.mean(ours):.3f}   target 0.56  (sent {count})")
-    print(f"  {name + ', up to 100 sent':26}{np.mean(order):.3f}")
+    print(f"  {name + ', what is sent':32}{np.mean(ours):.3f}   target 0.56  (sent {count})")
+    print(f"  {name + ', up to 100 sent':32}{np.mean(order):.3f}")
 
 
 def synthetic_profiles(count: int, seed: int = 7) -> list[Profile]:
