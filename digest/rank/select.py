@@ -7,12 +7,15 @@ rows by the index's term matrix (SciPy), takes per profile the best row for each
 
 - followed categories as a small boost (or, for a profile with nothing else, as the filter);
 - disliked papers as negative evidence (similarity to them is subtracted);
-- excluded words, which remove a paper outright, and papers to skip (already sent);
+- excluded words, which remove a paper (and its near-duplicates) outright, and papers to
+  skip (already sent);
 - followed authors, whose papers always go in;
 - relevance spread to the close neighbours of each topic's best matches of the day
   (`neighbours`), so papers of the topic's field that avoid its exact words still count;
+- with the optional sentence model (`dense`), liked papers' similarity in meaning;
 - the adaptive cut-off: a paper must reach `MIN_RELEVANCE` and `RELATIVE_CUTOFF` times the
-  profile's best topic match of the day, so a quiet day sends few papers or none;
+  profile's best topic match of the day (liked papers: `LIKED_MIN_RELEVANCE`), so a quiet
+  day sends few papers or none;
 - trending signals, which reorder relevant papers but never admit an irrelevant one;
 - near-duplicate suppression, and one slot kept for each topic that has a relevant paper.
 """
