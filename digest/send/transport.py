@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -126,11 +127,13 @@ class _Connection:
 class SmtpTransport:
     """SMTP over a pool of at most `max_connections` reused connections."""
 
-    def __init__(self, smtp: SmtpSettings) -> None:
+    def __init__(self, smtp: SmtpSettings, *, tls_context: ssl.SSLContext | None = None) -> None:
+        """`tls_context` replaces the system's certificate checks (a private CA, tests)."""
         if not smtp.host:
             raise TransportError("smtp.host is not set")
         self.settings = smtp
         self.where = f"{smtp.host}:{smtp.port}"
+        self._tls_context = tls_context
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(smtp.max_connections)
         self._rate = RateLimiter(smtp.rate_per_second)
@@ -179,6 +182,7 @@ class SmtpTransport:
             use_tls=smtp.security == "tls",
             start_tls=smtp.security == "starttls",
             timeout=smtp.timeout,
+            tls_context=self._tls_context,
         )
         try:
             await client.connect()
