@@ -146,6 +146,12 @@ def queue_due(
     """Create `queued` rows for active, unsuppressed subscribers of the due groups that have
     no row for that local date yet. Returns how many rows were created."""
     created = 0
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # Right after a bulk import the planner has no statistics and picks a nested loop
+        # that rescans the rows this very INSERT adds: quadratic (150 s for 100,000
+        # subscribers). A hash anti-join reads the day's rows once.
+        session.execute(text("SET LOCAL enable_nestloop = off"))
     for day, groups in due.items():
         rows = select(
             SubscriberRow.id,
@@ -174,6 +180,8 @@ def queue_due(
             .returning(DeliveryRow.id)
         )
         created += len(session.scalars(statement).all())
+    if postgres:
+        session.execute(text("SET LOCAL enable_nestloop TO DEFAULT"))
     return created
 
 
@@ -293,13 +301,17 @@ def claim_deliveries(
         or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
         or_(DeliveryRow.lease_owner.is_(None), DeliveryRow.lease_expires_at < now),
     )
-    pick = select(DeliveryRow.id).where(claimable).order_by(DeliveryRow.id).limit(limit)
+    pick = select(DeliveryRow.id).where(claimable).limit(limit)
     if subscriber_id is not None:
         pick = pick.where(DeliveryRow.subscriber_id == subscriber_id)
     if digest_date is not None:
         pick = pick.where(DeliveryRow.digest_date == digest_date)
     if session.get_bind().dialect.name == "postgresql":
+        # No ORDER BY here: sorting every claimable row for each batch made a day of
+        # 100,000 rows quadratic; the scan stops after `limit` rows, in about table order.
         pick = pick.with_for_update(skip_locked=True)
+    else:
+        pick = pick.order_by(DeliveryRow.id)
     # Pick first, then update with the conditions repeated: on PostgreSQL the picked rows
     # are locked (others skip them); on SQLite the write lock is already ours.
     picked = list(session.scalars(pick))
