@@ -94,4 +94,6 @@ def test_sigkill_at_random_points_never_sends_twice(
             assert row.status in ("unknown", "failed"), (address, row)
             assert row.last_error
     in_doubt = sum(1 for e in rows.values() if e.status == "unknown")
-    assert in_doubt <= kills * 64 + 10  # only what was in flight at each kill
+    # Only what was in flight at each kill: the chunk being sent, and the one just sent
+    # whose outcome was being recorded.
+    assert in_doubt <= kills * 128 + 10
