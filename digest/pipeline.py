@@ -115,8 +115,10 @@ async def fetch_all(
     only: Sequence[str] = (),
     now: datetime | None = None,
     politeness: Politeness | None = None,
+    on_report: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
     """Fetch the configured sources (or those named in `only`) concurrently and store them.
+    `on_report` is called with each source's report as soon as that source is done.
 
     One report per source, in configuration order. A source that fails never stops the
     others; what it did yield before failing is stored. A source whose server asked us to
@@ -132,8 +134,14 @@ async def fetch_all(
     contact = settings.mail.from_address if "@localhost" not in settings.mail.from_address else None
     polite = politeness or Politeness(contact=contact)
     moment = now or datetime.now(UTC)
-    runs = (_fetch_and_store(s, engine, client, now=moment, politeness=polite) for s in chosen)
-    return list(await asyncio.gather(*runs))
+
+    async def run(source: SourceSettings) -> SourceReport:
+        report = await _fetch_and_store(source, engine, client, now=moment, politeness=polite)
+        if on_report is not None:
+            on_report(report)
+        return report
+
+    return list(await asyncio.gather(*(run(source) for source in chosen)))
 
 
 async def _fetch_and_store(

@@ -7,22 +7,31 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine
 
 from digest.cli.app import App
-from digest.config import Settings
 from digest.pipeline import fetch_all
 from digest.records import SourceReport
 from digest.sources.http import new_client
 
 
-def run_fetch(settings: Settings, engine: Engine, only: Sequence[str]) -> list[SourceReport]:
-    """Fetch the chosen sources (all when `only` is empty) with a fresh HTTP client."""
+def run_fetch(app: App, engine: Engine, only: Sequence[str]) -> list[SourceReport]:
+    """Fetch the chosen sources (all when `only` is empty) with a fresh HTTP client, with a
+    progress bar that advances as each source is done."""
+    settings = app.settings
+    total = len(only) or len(settings.sources)
 
     async def run() -> list[SourceReport]:
-        async with new_client() as client:
-            return await fetch_all(settings, engine, client, only=only)
+        with Progress(console=app.err, disable=app.quiet, transient=True) as bar:
+            task = bar.add_task("Fetching sources", total=total)
+
+            def done(report: SourceReport) -> None:
+                bar.update(task, advance=1, description=f"Fetched {report.name}")
+
+            async with new_client() as client:
+                return await fetch_all(settings, engine, client, only=only, on_report=done)
 
     return asyncio.run(run())
 

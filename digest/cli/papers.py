@@ -37,7 +37,7 @@ def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
     """
     from digest.cli.fetch_report import print_reports, run_fetch
 
-    reports = run_fetch(app.settings, app.engine(), sources)
+    reports = run_fetch(app, app.engine(), sources)
     print_reports(app, reports, fmt)
     if any(report.error for report in reports):
         raise click.exceptions.Exit(3)

@@ -36,14 +36,23 @@ def run(
     only: Sequence[str] = (),
 ) -> dict[str, SourceReport]:
     configured = settings.model_copy(update={"sources": list(sources)})
+    announced: list[SourceReport] = []
 
     async def go() -> list[SourceReport]:
         async with httpx.AsyncClient() as client:
             return await fetch_all(
-                configured, engine, client, only=only, now=now, politeness=politeness
+                configured,
+                engine,
+                client,
+                only=only,
+                now=now,
+                politeness=politeness,
+                on_report=announced.append,
             )
 
-    return {report.name: report for report in asyncio.run(go())}
+    reports = asyncio.run(go())
+    assert sorted(announced, key=reports.index) == reports  # each announced once, when done
+    return {report.name: report for report in reports}
 
 
 def source(name: str, kind: str, url: str) -> SourceSettings:
