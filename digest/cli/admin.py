@@ -17,7 +17,7 @@ from digest.checks import (
     check_dkim,
     check_smtp,
 )
-from digest.cli.app import App, cli, pass_app
+from digest.cli.app import App, cli, format_option, pass_app
 from digest.errors import ConfigError, NotFound
 from digest.schedule import source_trigger
 from digest.send.due import local_date, send_instant
@@ -156,14 +156,7 @@ def suppressions() -> None:
 
 
 @suppressions.command(name="list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table for people, or JSON for scripts.",
-)
+@format_option("json")
 @pass_app
 def suppressions_list(app: App, fmt: str) -> None:
     """List suppressed addresses, newest first.

@@ -79,6 +79,13 @@ def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
     ctx.call_on_close(lambda: ctx.obj._engine.dispose() if ctx.obj._engine else None)
 
 
-def not_implemented(name: str) -> None:
-    """For commands whose feature has not landed yet: say so, exit 2."""
-    raise click.UsageError(f"`digest {name}` is not implemented yet")
+def format_option(*script_formats: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--format table|…`: a table for people (the default), the given formats for scripts."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", *script_formats]),
+        default="table",
+        show_default=True,
+        help=f"Output format: a table for people, {' or '.join(script_formats)} for scripts.",
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.app import App, cli, pass_app
+from digest.cli.app import App, cli, format_option, pass_app
 
 
 @cli.command()
@@ -17,14 +17,7 @@ from digest.cli.app import App, cli, pass_app
     metavar="NAME",
     help="Fetch only this configured source (repeatable).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format: a table for people, json for scripts.",
-)
+@format_option("json")
 @pass_app
 def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
     """Fetch the configured sources now and store new papers.

@@ -13,7 +13,7 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from digest.cli.app import App, cli, pass_app
+from digest.cli.app import App, cli, format_option, pass_app
 from digest.errors import NotFound, UsageError
 from digest.pipeline import request_confirmation
 from digest.records import Subscriber
@@ -182,14 +182,7 @@ async def _request_confirmation(app: App, data: SubscriberInput) -> str:
 
 
 @subscribers.command(name="list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="Output format: a table for people, json or csv for scripts.",
-)
+@format_option("json", "csv")
 @click.option(
     "--status",
     "statuses",
