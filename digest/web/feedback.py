@@ -19,8 +19,7 @@ from digest.store.engine import transaction
 from digest.store.feedback import record_vote
 from digest.store.signups import subscriber_for_link
 from digest.tokens import TokenData
-from digest.web.csrf import FIELD, CsrfError
-from digest.web.subscription import BadLink, bad_link_page, read_link
+from digest.web.links import BadLink, bad_link_page, read_form_link, read_link
 from digest.web.views import Web, web_of
 
 
@@ -73,14 +72,10 @@ async def vote_from_link(request: Request) -> Response:
 
 async def change_vote(request: Request) -> Response:
     web = web_of(request)
-    form = await request.form()
-    try:
-        data = read_link(web, "feedback", request.path_params["token"])
-        web.csrf.check(request, form.get(FIELD))
-    except BadLink as exc:
-        return bad_link_page(request, exc)
-    except CsrfError as exc:
-        return web.message(request, "Please try again", f"The form could not be sent: {exc}.", 403)
+    checked = await read_form_link(request, "feedback")
+    if isinstance(checked, Response):
+        return checked
+    data, form = checked
     choice = {"up": 1, "down": -1, "none": 0}.get(str(form.get("vote", "")))
     if choice is None:
         return web.message(request, "Unknown choice", "Choose 👍, 👎 or no vote.", 400)

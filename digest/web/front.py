@@ -24,6 +24,7 @@ from digest.store.engine import transaction
 from digest.web.csrf import FIELD, CsrfError
 from digest.web.forms import FormResult, read_profile_form
 from digest.web.guard import client_ip
+from digest.web.links import csrf_failed_page
 from digest.web.views import Web, web_of
 
 PAGE_SIZE = 50
@@ -109,7 +110,7 @@ async def subscribe(request: Request) -> Response:
     try:
         web.csrf.check(request, form_data.get(FIELD))
     except CsrfError as exc:
-        return web.message(request, "Please try again", f"The form could not be sent: {exc}.", 403)
+        return csrf_failed_page(web, request, exc)
     if form_data.get(HONEYPOT):
         return RedirectResponse("/subscribed", status_code=303)
     form = read_profile_form(form_data, with_email=True)

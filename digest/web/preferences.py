@@ -31,7 +31,7 @@ from digest.store.subscribers import SubscriberInput
 from digest.tokens import TokenData
 from digest.web.csrf import FIELD, CsrfError
 from digest.web.forms import FormResult, read_profile_form
-from digest.web.subscription import BadLink, bad_link_page, read_link
+from digest.web.links import BadLink, bad_link_page, csrf_failed_page, link_subscriber, read_link
 from digest.web.views import Web, web_of
 
 
@@ -47,11 +47,6 @@ def _form_of(sub: Subscriber) -> FormResult:
             "send_at": sub.send_at.strftime("%H:%M"),
         }
     )
-
-
-def _lookup(web: Web, data: TokenData) -> Subscriber | None:
-    with transaction(web.engine) as session:
-        return subscriber_for_link(session, data.subscriber_id, data.version)
 
 
 def _gone(web: Web, request: Request) -> Response:
@@ -105,8 +100,8 @@ async def _authorise(request: Request, *, post: bool) -> Authorised | Response:
     except BadLink as exc:
         return bad_link_page(request, exc)
     except CsrfError as exc:
-        return web.message(request, "Please try again", f"The form could not be sent: {exc}.", 403)
-    sub = await run_in_threadpool(_lookup, web, data)
+        return csrf_failed_page(web, request, exc)
+    sub = await run_in_threadpool(link_subscriber, web, data)
     if sub is None:
         return _gone(web, request)
     return Authorised(web, data, sub, form)

@@ -19,54 +19,12 @@ from starlette.routing import Route
 from digest.errors import TransportError
 from digest.records import Subscriber
 from digest.store.engine import transaction
-from digest.store.signups import confirm_subscriber, subscriber_for_link, unsubscribe
-from digest.tokens import Purpose, TokenData, TokenError, read_token
-from digest.web.csrf import FIELD, CsrfError
+from digest.store.signups import confirm_subscriber, unsubscribe
+from digest.tokens import TokenData
+from digest.web.links import BadLink, bad_link_page, link_subscriber, read_form_link, read_link
 from digest.web.views import Web, web_of
 
-MAX_TOKEN_CHARS = 400
 log = logging.getLogger("digest.web")
-
-
-class BadLink(Exception):
-    """A link whose token is forged, truncated, for another purpose or expired."""
-
-    def __init__(self, message: str, *, expired: bool) -> None:
-        super().__init__(message)
-        self.expired = expired
-
-
-def read_link(web: Web, purpose: Purpose, token: str) -> TokenData:
-    if len(token) > MAX_TOKEN_CHARS:
-        raise BadLink("this link is not valid", expired=False)
-    try:
-        return read_token(web.secret, purpose, token)
-    except TokenError as exc:
-        raise BadLink(str(exc), expired=exc.expired) from None
-
-
-def bad_link_page(request: Request, exc: BadLink) -> Response:
-    web = web_of(request)
-    if exc.expired:
-        return web.message(
-            request,
-            "This link has expired",
-            "Confirmation links work for 72 hours. Sign up again on the front page "
-            "to get a fresh one.",
-            410,
-        )
-    return web.message(
-        request,
-        "This link is not valid",
-        "The link may be incomplete (some mail programs break long links) or meant for "
-        "something else. Copy the whole link from the email into the address bar.",
-        400,
-    )
-
-
-def _lookup(web: Web, data: TokenData) -> Subscriber | None:
-    with transaction(web.engine) as session:
-        return subscriber_for_link(session, data.subscriber_id, data.version)
 
 
 async def confirm_page(request: Request) -> Response:
@@ -75,7 +33,7 @@ async def confirm_page(request: Request) -> Response:
         data = read_link(web, "confirm", request.path_params["token"])
     except BadLink as exc:
         return bad_link_page(request, exc)
-    sub = await run_in_threadpool(_lookup, web, data)
+    sub = await run_in_threadpool(link_subscriber, web, data)
     if sub is None or sub.status in ("unsubscribed", "bounced"):
         return _closed_page(web, request)
     if sub.status != "pending":
@@ -102,14 +60,10 @@ def _confirm(web: Web, data: TokenData) -> tuple[str, Subscriber] | None:
 
 async def confirm(request: Request) -> Response:
     web = web_of(request)
-    form = await request.form()
-    try:
-        data = read_link(web, "confirm", request.path_params["token"])
-        web.csrf.check(request, form.get(FIELD))
-    except BadLink as exc:
-        return bad_link_page(request, exc)
-    except CsrfError as exc:
-        return web.message(request, "Please try again", f"The form could not be sent: {exc}.", 403)
+    checked = await read_form_link(request, "confirm")
+    if isinstance(checked, Response):
+        return checked
+    data, _form = checked
     outcome = await run_in_threadpool(_confirm, web, data)
     if outcome is None or outcome[0] == "closed":
         return _closed_page(web, request)
@@ -141,7 +95,7 @@ async def unsubscribe_page(request: Request) -> Response:
         data = read_link(web, "unsubscribe", request.path_params["token"])
     except BadLink as exc:
         return bad_link_page(request, exc)
-    sub = await run_in_threadpool(_lookup, web, data)
+    sub = await run_in_threadpool(link_subscriber, web, data)
     if sub is None or sub.status in ("unsubscribed", "bounced"):
         return _unsubscribed_page(web, request)
     return web.page(request, "unsubscribe.html", email=sub.email, no_store=True)
