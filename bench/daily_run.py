@@ -42,10 +42,8 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,7 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "data" / "corpus" / "arxiv-daily-cs" / "papers.jsonl"
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, create_engine, event, select, text  # noqa: E402
+from _databases import fresh_database  # noqa: E402
+from sqlalchemy import Engine, event, select  # noqa: E402
 
 from digest.config import Settings, load_settings  # noqa: E402
 from digest.records import FeedEntry, OutgoingEmail  # noqa: E402
@@ -68,9 +67,6 @@ from digest.store.papers import ingest_entries  # noqa: E402
 from digest.store.schema import DeliveryRow, SubscriberRow  # noqa: E402
 from digest.store.subscribers import SubscriberInput  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "DIGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 DAY = "2026-06-02"
 NOW = datetime(2026, 6, 2, 20, 0, tzinfo=UTC)
 ZONES = (
@@ -195,23 +191,6 @@ def queue(engine: Engine) -> int:
     due = due_groups(groups, NOW, ignore_send_time=True)
     with transaction(engine) as session:
         return ledger.queue_due(session, due, now=NOW)
-
-
-@contextmanager
-def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'daily.sqlite3'}"
-        return
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"digest_daily_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- the sink and the ceiling --------------------------------------------------------------

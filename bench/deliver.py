@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,7 +37,8 @@ DATA = ROOT.parent / "shared" / "data"
 DAY = "2026-06-02"
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from _databases import fresh_database  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 from digest import pipeline  # noqa: E402
 from digest.config import Settings, load_settings  # noqa: E402
@@ -49,9 +49,6 @@ from digest.store.engine import open_engine, transaction  # noqa: E402
 from digest.store.papers import ingest_entries  # noqa: E402
 from digest.store.schema import SubscriberRow  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "DIGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 SOURCE_ENVELOPE = ("-f", "digest@bench.example", "-t", "reader@bench.example")
 WORD = re.compile(r"[A-Za-z][A-Za-z-]{2,}")
 STOP = frozenset(
@@ -228,29 +225,12 @@ def end_to_end(settings: Settings, url: str, now: datetime) -> tuple[float, obje
     return elapsed, report
 
 
-def database(kind: str, tmp: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'bench.sqlite3'}", lambda: None
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"digest_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def bench_one(kind: str, n: int, connections: int) -> None:
     now = datetime.combine(date.fromisoformat(DAY), datetime.min.time(), tzinfo=UTC) + timedelta(
         hours=20
     )
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with tempfile.TemporaryDirectory() as tmp_name, fresh_database(kind, Path(tmp_name)) as url:
         tmp = Path(tmp_name)
-        url, drop = database(kind, tmp)
         port = free_port()
         sink = run_sink(port)
         try:
@@ -264,7 +244,6 @@ def bench_one(kind: str, n: int, connections: int) -> None:
         finally:
             sink.terminate()
             sink.wait()
-            drop()
     sent = report.sent  # type: ignore[attr-defined]
     print(
         f"\n== {kind}: {subscribers:,} subscribers, {papers} papers, {connections} SMTP connections"

@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import feedparser
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from _databases import PG_ADMIN, fresh_database, postgres_reachable
 
 from digest.sources.arxiv_rss import parse_listing
 from digest.sources.text import decode_body
@@ -39,9 +34,6 @@ from digest.store.papers import ingest_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "data" / "corpus" / "arxiv-daily-cs" / "papers.jsonl"
-PG_ADMIN = os.environ.get(
-    "DIGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 NOW = datetime(2026, 6, 2, 4, 0, tzinfo=UTC)
 
 
@@ -73,30 +65,6 @@ def arxiv_rss(count: int) -> bytes:
         + "".join(items)
         + "</channel></rss>"
     ).encode()
-
-
-@contextmanager
-def database(kind: str) -> Iterator[str | None]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as directory:
-            yield f"sqlite:///{directory}/bench.sqlite3"
-        return
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect():
-            pass
-    except OperationalError:
-        yield None
-        return
-    name = f"digest_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def parse_and_store(body: bytes, url: str) -> tuple[float, float, str]:
@@ -132,10 +100,10 @@ def main() -> None:
 
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     for kind in kinds:
-        with database(kind) as url:
-            if url is None:
-                print(f"{kind:10} skipped: PostgreSQL not reachable at {PG_ADMIN}")
-                continue
+        if kind == "postgresql" and not postgres_reachable():
+            print(f"{kind:10} skipped: PostgreSQL not reachable at {PG_ADMIN}")
+            continue
+        with tempfile.TemporaryDirectory() as tmp, fresh_database(kind, Path(tmp)) as url:
             first, second, counts = parse_and_store(body, url)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             verdict = "ok" if kind != "sqlite" or first < 5 else "SLOWER THAN TARGET (5 s)"
