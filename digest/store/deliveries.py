@@ -476,16 +476,6 @@ def pending_count(
     return int(session.scalar(query) or 0)
 
 
-def counts_for(session: Session, digest_dates: Collection[date]) -> dict[str, int]:
-    """Ledger rows by status for these local dates."""
-    rows = session.execute(
-        select(DeliveryRow.status, func.count())
-        .where(DeliveryRow.digest_date.in_(list(digest_dates)))
-        .group_by(DeliveryRow.status)
-    )
-    return {status: int(n) for status, n in rows}
-
-
 def ledger_entries(session: Session, *, digest_date: date | None = None) -> list[LedgerEntry]:
     """Ledger rows with their subscriber's address, oldest first."""
     query = (

@@ -7,13 +7,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.config import check_timezone, parse_send_time
 from digest.errors import NotFound, UsageError
 from digest.records import SUBSCRIBER_STATUSES, Subscriber
-from digest.store.engine import transaction
 from digest.store.schema import EventRow, SubscriberRow
 
 MAX_TOPICS = 20
@@ -179,11 +178,6 @@ def get_subscriber(session: Session, email: str) -> Subscriber:
     return to_record(row)
 
 
-def get_subscriber_by_id(session: Session, subscriber_id: int) -> Subscriber | None:
-    row = session.get(SubscriberRow, subscriber_id)
-    return to_record(row) if row is not None else None
-
-
 def list_subscribers(session: Session, statuses: Sequence[str] = ()) -> list[Subscriber]:
     query = select(SubscriberRow).order_by(SubscriberRow.id)
     if statuses:
@@ -217,16 +211,6 @@ def remove_subscriber(session: Session, email: str) -> None:
     result = session.execute(delete(SubscriberRow).where(SubscriberRow.email == address))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"no subscriber with address {email!r}")
-
-
-def count_by_status(engine: Engine) -> dict[str, int]:
-    with transaction(engine) as session:
-        rows = session.execute(
-            select(SubscriberRow.status, func.count()).group_by(SubscriberRow.status)
-        ).all()
-    counts = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
-    counts.update({status: int(n) for status, n in rows})
-    return counts
 
 
 def link_identity(session: Session, email: str) -> tuple[int, int]:
