@@ -59,8 +59,7 @@ from sqlalchemy import Engine, event, select  # noqa: E402
 from digest.config import Settings, load_settings  # noqa: E402
 from digest.records import FeedEntry, OutgoingEmail  # noqa: E402
 from digest.send.due import due_groups  # noqa: E402
-from digest.store import deliveries as ledger  # noqa: E402
-from digest.store import migrations  # noqa: E402
+from digest.store import migrations, queueing  # noqa: E402
 from digest.store.engine import open_engine, transaction  # noqa: E402
 from digest.store.imports import apply_import, plan_import  # noqa: E402
 from digest.store.papers import ingest_entries  # noqa: E402
@@ -187,10 +186,10 @@ def ingest(engine: Engine, entries: Sequence[FeedEntry]) -> int:
 def queue(engine: Engine) -> int:
     """Every active subscriber's row for their local date (a tick after all send times)."""
     with transaction(engine) as session:
-        groups = ledger.send_groups(session)
+        groups = queueing.send_groups(session)
     due = due_groups(groups, NOW, ignore_send_time=True)
     with transaction(engine) as session:
-        return ledger.queue_due(session, due, now=NOW)
+        return queueing.queue_due(session, due, now=NOW)
 
 
 # --- the sink and the ceiling --------------------------------------------------------------

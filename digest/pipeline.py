@@ -34,6 +34,7 @@ from digest.send.transport import Transport
 from digest.sources.fetch import Politeness, SourceFetch, fetch_source
 from digest.sources.http import Validators
 from digest.store import deliveries as ledger
+from digest.store import queueing
 from digest.store.deliveries import Claim, Item, sent_paper_ids
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
@@ -389,13 +390,13 @@ def _queue(
 ) -> Any:
 
     with transaction(engine) as session:
-        groups = ledger.send_groups(session, subscriber_id=subscriber_id)
+        groups = queueing.send_groups(session, subscriber_id=subscriber_id)
         due = due_groups(groups, now, ignore_send_time=all_subscribers, on=digest_date)
         if dry_run:
-            return ledger.due_without_row(session, due, subscriber_id=subscriber_id)
+            return queueing.due_without_row(session, due, subscriber_id=subscriber_id)
     recovered = recover(engine, worker_id=worker, now=now)
     with transaction(engine) as session:
-        queued = ledger.queue_due(session, due, now=now, subscriber_id=subscriber_id)
+        queued = queueing.queue_due(session, due, now=now, subscriber_id=subscriber_id)
     with transaction(engine) as session:
         total = ledger.pending_count(
             session, now=now, subscriber_id=subscriber_id, digest_date=digest_date

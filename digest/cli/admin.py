@@ -21,9 +21,9 @@ from digest.cli.app import App, cli, format_option, pass_app
 from digest.errors import ConfigError, NotFound
 from digest.schedule import source_trigger
 from digest.send.due import local_date, send_instant
-from digest.store.deliveries import send_groups
 from digest.store.engine import transaction
 from digest.store.personal_data import export_subscriber_data
+from digest.store.queueing import send_groups
 from digest.store.signups import erase_subscriber
 from digest.store.stats import gather_figures
 from digest.store.subscribers import link_identity

@@ -3,8 +3,7 @@
     queued ──claim (lease)──► sending ──► sent | retry | failed | unknown
        └──────────────────────────────► skipped (nothing relevant that day)
 
-- `queue_due` creates `queued` rows for due subscribers with one INSERT … SELECT per local
-  date; the unique (subscriber, date) key makes it idempotent across workers and restarts.
+- Rows are created by `store.queueing.queue_due`.
 - `claim_deliveries` leases a batch atomically: `FOR UPDATE SKIP LOCKED` on PostgreSQL, a
   conditional UPDATE inside SQLite's `BEGIN IMMEDIATE` write lock. The rows stay `queued`.
 - `mark_sending` turns a sub-batch `sending` right before its SMTP transactions and writes
@@ -22,33 +21,28 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
-    ColumnElement,
     and_,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     text,
-    tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
+from digest.store.engine import dialect_insert
 from digest.store.schema import (
     DeliveryItemRow,
     DeliveryRow,
     SentPaperRow,
     SubscriberRow,
-    SuppressionRow,
 )
 from digest.store.subscribers import to_record
 from digest.store.suppressions import suppress_addresses
 
-SendGroup = tuple[str, str]
 CLAIMABLE = ("queued", "retry")
 INSERT_CHUNK = 5000
 
@@ -98,109 +92,6 @@ class LedgerEntry:
     item_count: int
     message_id: str | None
     last_error: str | None
-
-
-def _dialect_insert(session: Session) -> type[sqlite.Insert] | type[postgresql.Insert]:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.Insert
-    return sqlite.Insert
-
-
-def send_groups(session: Session, *, subscriber_id: int | None = None) -> list[SendGroup]:
-    """The distinct (time zone, send time) pairs of active subscribers."""
-    query = (
-        select(SubscriberRow.timezone, SubscriberRow.send_at)
-        .where(SubscriberRow.status == "active")
-        .distinct()
-    )
-    if subscriber_id is not None:
-        query = query.where(SubscriberRow.id == subscriber_id)
-    return [(tz, at) for tz, at in session.execute(query)]
-
-
-def _due_conditions(
-    day: date, groups: Sequence[SendGroup], subscriber_id: int | None
-) -> list[ColumnElement[bool]]:
-    served = select(DeliveryRow.id).where(
-        DeliveryRow.subscriber_id == SubscriberRow.id, DeliveryRow.digest_date == day
-    )
-    suppressed = select(SuppressionRow.email).where(SuppressionRow.email == SubscriberRow.email)
-    conditions = [
-        SubscriberRow.status == "active",
-        tuple_(SubscriberRow.timezone, SubscriberRow.send_at).in_(groups),
-        ~served.exists(),
-        ~suppressed.exists(),
-    ]
-    if subscriber_id is not None:
-        conditions.append(SubscriberRow.id == subscriber_id)
-    return conditions
-
-
-def queue_due(
-    session: Session,
-    due: Mapping[date, Sequence[SendGroup]],
-    *,
-    now: datetime,
-    subscriber_id: int | None = None,
-) -> int:
-    """Create `queued` rows for active, unsuppressed subscribers of the due groups that have
-    no row for that local date yet. Returns how many rows were created."""
-    created = 0
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        # Right after a bulk import the planner has no statistics and picks a nested loop
-        # that rescans the rows this very INSERT adds: quadratic (150 s for 100,000
-        # subscribers). A hash anti-join reads the day's rows once.
-        session.execute(text("SET LOCAL enable_nestloop = off"))
-    for day, groups in due.items():
-        rows = select(
-            SubscriberRow.id,
-            literal(day),
-            literal("queued"),
-            literal(0),
-            literal(0),
-            literal(now, DeliveryRow.created_at.type),
-            literal(now, DeliveryRow.updated_at.type),
-        ).where(*_due_conditions(day, groups, subscriber_id))
-        statement = (
-            _dialect_insert(session)(DeliveryRow)
-            .from_select(
-                [
-                    "subscriber_id",
-                    "digest_date",
-                    "status",
-                    "attempts",
-                    "item_count",
-                    "created_at",
-                    "updated_at",
-                ],
-                rows,
-            )
-            .on_conflict_do_nothing()
-            .returning(DeliveryRow.id)
-        )
-        created += len(session.scalars(statement).all())
-    if postgres:
-        session.execute(text("SET LOCAL enable_nestloop TO DEFAULT"))
-    return created
-
-
-def due_without_row(
-    session: Session,
-    due: Mapping[date, Sequence[SendGroup]],
-    *,
-    subscriber_id: int | None = None,
-) -> list[tuple[Subscriber, date]]:
-    """Who `queue_due` would queue, without writing anything (for dry runs)."""
-    result: list[tuple[Subscriber, date]] = []
-    for day, groups in due.items():
-        rows = session.scalars(
-            select(SubscriberRow)
-            .where(*_due_conditions(day, groups, subscriber_id))
-            .order_by(SubscriberRow.id)
-        )
-        result.extend((to_record(row), day) for row in rows)
-    return result
 
 
 def lease_owners(session: Session) -> list[str]:
@@ -255,7 +146,7 @@ def _insert_sent_papers_from_items(session: Session, delivery_ids: Sequence[int]
         .where(DeliveryRow.id.in_(list(delivery_ids)))
     )
     session.execute(
-        _dialect_insert(session)(SentPaperRow)
+        dialect_insert(session)(SentPaperRow)
         .from_select(["subscriber_id", "paper_id", "sent_on"], rows)
         .on_conflict_do_nothing()
     )

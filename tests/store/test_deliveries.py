@@ -14,14 +14,13 @@ from digest.store.deliveries import (
     lease_owners,
     ledger_entries,
     mark_sending,
-    queue_due,
     record_outcomes,
     recover_interrupted,
     release,
-    send_groups,
     sent_paper_ids,
 )
 from digest.store.engine import transaction
+from digest.store.queueing import queue_due, send_groups
 from digest.store.schema import PaperRow, SubscriberRow
 from digest.store.subscribers import SubscriberInput, upsert_subscriber
 from digest.store.suppressions import suppress
