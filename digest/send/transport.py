@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from digest.config import Settings, SmtpSettings
 from digest.errors import TransportError
@@ -186,6 +187,7 @@ class SmtpTransport:
         )
         try:
             await client.connect()
+            await _greet(client)
         except aiosmtplib.SMTPAuthenticationError as exc:
             client.close()
             raise TransportError(
@@ -217,7 +219,7 @@ class SmtpTransport:
     async def _transact(self, conn: _Connection, email: OutgoingEmail) -> None:
         client = conn.client
         try:
-            await client.mail(email.envelope_from)
+            await _mail(client, email.envelope_from)
         except aiosmtplib.SMTPServerDisconnected:
             if conn.sent == 0:
                 raise
@@ -225,14 +227,14 @@ class SmtpTransport:
             client.close()
             conn.client = client = (await self._connect()).client
             conn.sent = 0
-            await client.mail(email.envelope_from)
+            await _mail(client, email.envelope_from)
         try:
-            await client.rcpt(email.to)
+            await _rcpt(client, email.to)
         except aiosmtplib.SMTPRecipientRefused as exc:
             await _reset(client)
             raise _refused(exc, email.to) from None
         try:
-            await client.data(email.data)
+            await _data(client, email.data)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
             what = "timed out" if isinstance(exc, aiosmtplib.SMTPTimeoutError) else "dropped"
             raise TransportError(
@@ -287,6 +289,64 @@ def _data_refused(exc: aiosmtplib.SMTPDataError, where: str) -> TransportError:
             return TransportError(reason, code=exc.code, permanent=True)
         return MessageRejected(reason, code=exc.code)
     return TransportError(reason, code=exc.code)
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO (HELO for an old server) unless connecting already did, as for STARTTLS."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await client.helo()
+
+
+async def _mail(client: aiosmtplib.SMTP, sender: str) -> None:
+    """MAIL FROM for an address the store has already validated (ASCII, no specials)."""
+    response = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode("ascii") + b">")
+    if response.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+
+
+async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
+    response = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode("ascii") + b">")
+    if response.code not in (250, 251):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
+
+
+def wire_data(message: bytes) -> bytes:
+    """`message` as DATA puts it on the wire: CRLF line ends, lines starting with a dot
+    doubled, and the final `.` line. Messages from `digest.render` are CRLF throughout, so
+    this is a few C-level scans and one replace instead of regular expressions per line."""
+    lines = message.count(b"\n")
+    if lines != message.count(b"\r\n") or lines != message.count(b"\r"):
+        message = normalize_message_line_endings(message)
+    elif not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    if b"\n." in message:
+        message = message.replace(b"\r\n.", b"\r\n..")
+    return message + b".\r\n"
+
+
+async def _data(client: aiosmtplib.SMTP, message: bytes) -> None:
+    """DATA with the message sent as `wire_data` prepares it (aiosmtplib's own `data`
+    re-scans every message with regular expressions, which dominates a delivery run)."""
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    start = await client.execute_command(b"DATA")
+    if start.code != 354:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    timeout = client.timeout
+    try:
+        protocol.write(wire_data(message))
+        response = await protocol.read_response(timeout=timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
