@@ -312,7 +312,7 @@ def bench_settings(url: str, port: int, connections: int, data_dir: Path) -> Set
 
 def run_worker(spec: dict[str, Any]) -> WorkerFigures:
     """What `digest worker`'s delivery tick does, with the stages timed."""
-    from digest.pipeline import DigestComposer
+    from digest.composer import DigestComposer
     from digest.send.loop import LoopOptions, new_worker_id, run_deliveries
     from digest.send.transport import SmtpTransport
 

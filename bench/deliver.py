@@ -41,6 +41,7 @@ from _databases import fresh_database  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from digest import pipeline  # noqa: E402
+from digest.composer import DigestComposer  # noqa: E402
 from digest.config import Settings, load_settings  # noqa: E402
 from digest.records import FeedEntry  # noqa: E402
 from digest.send.transport import SmtpTransport  # noqa: E402
@@ -160,7 +161,7 @@ def bench_settings(url: str, port: int, data_dir: Path, connections: int) -> Set
 def stage_rates(settings: Settings, url: str, now: datetime, sample: int) -> tuple[float, float]:
     """Digests ranked per second and rendered per second, each measured alone."""
     engine = open_engine(url)
-    composer = pipeline.DigestComposer(settings, engine, now=now)
+    composer = DigestComposer(settings, engine, now=now)
     composer.index  # noqa: B018 - built once per run, not per batch
     with transaction(engine) as session:
         subs = session.query(SubscriberRow).limit(sample).all()

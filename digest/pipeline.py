@@ -16,16 +16,16 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from digest.composer import DigestComposer
 from digest.config import Settings, SourceSettings
 from digest.errors import UsageError
-from digest.rank import PaperIndex, build_index, rank_profiles
-from digest.records import Digest, Paper, Pick, Profile, SourceReport, Subscriber
+from digest.preparers import preparer_for
+from digest.records import Digest, SourceReport, Subscriber
 from digest.render.renderer import Renderer
 from digest.send.due import due_groups, end_of_local_day, local_date
 from digest.send.loop import (
     DeliveryReport,
     LoopOptions,
-    Prepared,
     new_worker_id,
     recover,
     run_deliveries,
@@ -35,19 +35,17 @@ from digest.sources.fetch import Politeness, SourceFetch, fetch_source
 from digest.sources.http import Validators
 from digest.store import deliveries as ledger
 from digest.store import queueing
-from digest.store.deliveries import Claim, Item, sent_paper_ids
 from digest.store.engine import transaction
-from digest.store.feedback import feedback_for
 from digest.store.papers import (
     SourceState,
-    candidate_papers,
     get_source_state,
     ingest_entries,
     put_source_state,
-    trending_papers,
 )
 from digest.store.signups import Signup, begin_signup, undo_signup
 from digest.store.subscribers import SubscriberInput, get_subscriber
+
+LOG = logging.getLogger("digest.fetch")
 
 
 async def request_confirmation(
@@ -213,96 +211,6 @@ def _store_fetch(
 
 # --- store → rank → render → send ------------------------------------------------------
 
-CANDIDATE_DAYS = 3  # a paper first seen in the last three days can still make a digest
-LOG = logging.getLogger("digest.fetch")
-TRENDING_ITEMS = 3
-TRENDING_REASON = "Trending on Hugging Face"
-
-
-class DigestComposer:
-    """Turns ledger claims into finished emails: one candidate set and one index per run
-    (reused across runs while the candidate set is unchanged), one vectorised ranking call
-    and one sent-papers query per batch."""
-
-    _index_cache: dict[tuple[int, ...], PaperIndex] = {}  # noqa: RUF012 - per process, one entry
-
-    def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
-
-        self.settings = settings
-        self.engine = engine
-        self.now = now
-        self.renderer = Renderer(settings)
-        with transaction(engine) as session:
-            self.candidates = candidate_papers(session, since=now - timedelta(days=CANDIDATE_DAYS))
-            self.trending = trending_papers(
-                session, since=now.date() - timedelta(days=CANDIDATE_DAYS), limit=20
-            )
-        self.keys = {p.db_id: p.id for p in self.candidates + self.trending if p.db_id}
-        self._index: PaperIndex | None = None
-
-    @property
-    def index(self) -> PaperIndex:
-
-        if self._index is None:
-            key = tuple(p.db_id or 0 for p in self.candidates)
-            cache = DigestComposer._index_cache
-            if key not in cache:
-                cache.clear()
-                cache[key] = build_index(self.candidates)
-            self._index = cache[key]
-        return self._index
-
-    def digests(self, subscribers: Sequence[tuple[Subscriber, date]]) -> list[Digest]:
-        """The digest of each (subscriber, local date): best picks not sent before."""
-
-        ids = [sub.id for sub, _ in subscribers]
-        with transaction(self.engine) as session:
-            sent = sent_paper_ids(session, ids, list(self.keys))
-            votes = feedback_for(session, ids)
-        profiles = [
-            Profile(
-                str(sub.id),
-                sub.topics,
-                sub.categories,
-                sub.authors,
-                sub.exclude,
-                tuple(votes[sub.id][0]),
-                tuple(votes[sub.id][1]),
-            )
-            for sub, _ in subscribers
-        ]
-        skip = [{self.keys[i] for i in sent[sid]} for sid in ids]
-        ranked: list[list[Pick]] = [[] for _ in profiles]
-        if self.candidates:
-            max_items = self.settings.digest.max_items
-            ranked = rank_profiles(self.index, profiles, max_items=max_items, skip=skip)
-        return [
-            Digest(sub, day, tuple(picks), self._trending(picks, skip[n]))
-            for n, ((sub, day), picks) in enumerate(zip(subscribers, ranked, strict=True))
-        ]
-
-    def _trending(self, picks: Sequence[Pick], skip: set[str]) -> tuple[Paper, ...]:
-        if not picks:
-            return ()
-        taken = skip | {pick.paper.id for pick in picks}
-        fresh = [p for p in self.trending if p.id not in taken]
-        return tuple(fresh[:TRENDING_ITEMS])
-
-    def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
-        """Rank and render a claimed batch (run in a worker thread by the delivery loop)."""
-
-        digests = self.digests([(c.subscriber, c.digest_date) for c in claims])
-        prepared = []
-        for claim, digest in zip(claims, digests, strict=True):
-            items = tuple(Item(p.paper.db_id or 0, p.score, p.reason) for p in digest.picks)
-            items += tuple(Item(p.db_id or 0, 0.0, TRENDING_REASON) for p in digest.trending)
-            if not digest.picks and self.settings.digest.skip_when_empty:
-                prepared.append(Prepared(claim, None, (), "nothing new matched the topics"))
-                continue
-            email = self.renderer.render_digest(digest, now=self.now)
-            prepared.append(Prepared(claim, email, items))
-        return prepared
-
 
 def compose_digest(
     settings: Settings,
@@ -355,20 +263,33 @@ async def deliver_due(
     queued = await asyncio.to_thread(
         _queue, engine, moment, worker, subscriber_id, all_subscribers, digest_date, dry_run
     )
-    composer = DigestComposer(settings, engine, now=moment)
     if dry_run:
+        composer = DigestComposer(settings, engine, now=moment)
         return await asyncio.to_thread(_dry_run, composer, queued, report, progress)
     report.recovered, report.queued, report.total = queued
+    preparer = await asyncio.to_thread(
+        preparer_for, settings, engine, now=moment, rows=report.total
+    )
     options = LoopOptions(
         worker_id=worker,
         batch_size=batch_size,
+        prepare_parallel=preparer.parallel,
         subscriber_id=subscriber_id,
         digest_date=digest_date,
         clock=(lambda: moment) if now is not None else (lambda: datetime.now(UTC)),
     )
-    return await run_deliveries(
-        engine, transport, composer.prepare, options, stop=stop, progress=progress, report=report
-    )
+    try:
+        return await run_deliveries(
+            engine,
+            transport,
+            preparer.prepare,
+            options,
+            stop=stop,
+            progress=progress,
+            report=report,
+        )
+    finally:
+        await asyncio.to_thread(preparer.close)
 
 
 def _subscriber_id(engine: Engine, only: str | None) -> int | None:

@@ -30,7 +30,7 @@ import logging
 import os
 import secrets
 import socket
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -112,6 +112,7 @@ class LoopOptions:
     chunk_size: int = 64
     lease_seconds: int = 900
     failure_limit: int = 10
+    prepare_parallel: int = 1  # batches prepared at once (helper processes, see preparers)
     subscriber_id: int | None = None
     digest_date: date | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -238,6 +239,9 @@ class DeliveryRun:
         return self.stop.is_set() or self._halt.is_set()
 
     async def _produce(self, batches: asyncio.Queue[list[Prepared] | None]) -> None:
+        """Claim and prepare batches ahead of the sender, up to `prepare_parallel` at once.
+        Every claimed batch is handed over prepared, or released if preparing it failed."""
+        preparing: deque[tuple[list[Claim], asyncio.Future[list[Prepared]]]] = deque()
         try:
             while not self._stopping():
                 claims = await self._in_db(self._claim)
@@ -245,11 +249,38 @@ class DeliveryRun:
                     if await self._in_db(self._take_over_dead):
                         continue
                     break
-                fresh, stale = self._split_stale(claims)
-                prepared = await asyncio.to_thread(self.prepare, fresh) if fresh else []
-                await batches.put(stale + prepared)
+                preparing.append((claims, asyncio.ensure_future(self._prepare(claims))))
+                if len(preparing) >= max(self.options.prepare_parallel, 1):
+                    await self._hand_over(batches, *preparing.popleft())
+            while preparing:
+                await self._hand_over(batches, *preparing.popleft())
         finally:
+            while preparing:
+                claims, future = preparing.popleft()
+                await asyncio.wait([future])
+                if future.cancelled() or future.exception() is not None:
+                    await self._release([c.delivery_id for c in claims])
+                else:
+                    await batches.put(future.result())
             await batches.put(None)
+
+    async def _hand_over(
+        self,
+        batches: asyncio.Queue[list[Prepared] | None],
+        claims: list[Claim],
+        future: asyncio.Future[list[Prepared]],
+    ) -> None:
+        try:
+            batch = await future
+        except BaseException:
+            await self._release([c.delivery_id for c in claims])
+            raise
+        await batches.put(batch)
+
+    async def _prepare(self, claims: list[Claim]) -> list[Prepared]:
+        fresh, stale = self._split_stale(claims)
+        prepared = await asyncio.to_thread(self.prepare, fresh) if fresh else []
+        return stale + prepared
 
     def _take_over_dead(self, session: Session) -> bool:
         """Out of work: a sibling on this host that died leaves leased rows nobody may claim

@@ -1,0 +1,122 @@
+"""Where a delivery run ranks and renders: in a thread, or in helper processes.
+
+Ranking and rendering are pure CPU work, and a Python process runs only one thread of it at
+a time: done in a thread of the delivering process, they compete with the event loop that
+talks SMTP and with the ledger's database thread. For a large run, `ProcessPreparer` starts
+`digest.render_processes` helper processes instead; each opens its own database engine,
+builds the day's paper index once and then turns claimed batches into finished emails
+(`DigestComposer.prepare`), while the delivering process only claims, sends and records.
+Small runs (the usual minute-by-minute tick) stay in a thread: starting a helper costs
+about a second.
+
+    with preparer_for(settings, engine, now=now, rows=total) as preparer:
+        run_deliveries(..., preparer.prepare, LoopOptions(..., prepare_parallel=preparer.parallel))
+
+Helpers are started with `spawn` (no state inherited from the delivering process: no open
+sockets, no threads, no locks), ignore SIGINT and SIGTERM (the delivering process decides
+when to stop, and shuts them down), and exit at once when the delivering process dies,
+however it dies.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from multiprocessing.connection import wait
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from digest.composer import DigestComposer
+from digest.config import Settings
+from digest.send.loop import Prepared
+from digest.store.deliveries import Claim
+from digest.store.engine import open_engine
+
+PROCESS_THRESHOLD = 1000  # rows to deliver from which helper processes pay for their start
+
+_composer: DigestComposer | None = None  # in a helper process: its composer
+
+
+class ThreadPreparer:
+    """Ranks and renders in the delivering process (the loop runs it in a thread)."""
+
+    parallel = 1
+
+    def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
+        self.composer = DigestComposer(settings, engine, now=now)
+
+    def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
+        return self.composer.prepare(claims)
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> ThreadPreparer:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ProcessPreparer(ThreadPreparer):
+    """Ranks and renders in `processes` helper processes, one batch each at a time."""
+
+    def __init__(self, settings: Settings, *, now: datetime, processes: int) -> None:
+        self.parallel = processes
+        self._pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_helper,
+            initargs=(settings, now),
+        )
+
+    def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
+        """Blocks the calling thread (not the event loop) until a helper is done."""
+        return self._pool.submit(_prepare_in_helper, list(claims)).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def preparer_for(settings: Settings, engine: Engine, *, now: datetime, rows: int) -> ThreadPreparer:
+    """Helper processes for a run of at least `PROCESS_THRESHOLD` rows (when configured),
+    else the delivering process's own thread."""
+    processes = settings.digest.render_processes
+    if processes > 0 and rows >= PROCESS_THRESHOLD:
+        return ProcessPreparer(settings, now=now, processes=processes)
+    return ThreadPreparer(settings, engine, now=now)
+
+
+def _start_helper(settings: Settings, now: datetime) -> None:
+    global _composer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+    engine = open_engine(settings.database_url)
+    _composer = DigestComposer(settings, engine, now=now)
+    _composer.index  # noqa: B018 - built once, before the first batch arrives
+
+
+def _exit_with(sentinel: int) -> None:
+    """Wait until the delivering process is gone, then leave at once."""
+    wait([sentinel])
+    os._exit(1)
+
+
+def _prepare_in_helper(claims: list[Claim]) -> list[Prepared]:
+    if _composer is None:
+        raise RuntimeError("helper process was not initialised")
+    return _composer.prepare(claims)
