@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
+    Table,
     and_,
+    bindparam,
     delete,
     func,
-    insert,
     or_,
     select,
     text,
@@ -154,7 +156,8 @@ def _insert_sent_papers_from_items(session: Session, delivery_ids: Sequence[int]
 
 def _insert_items(session: Session, values: Sequence[tuple[int, int, int, float, str]]) -> None:
     """Write (delivery_id, position, paper_id, score, reason) rows: on PostgreSQL as one
-    statement over five arrays (no per-row parameters to build or send)."""
+    statement over five arrays (no per-row parameters to build or send), on SQLite as one
+    driver-level executemany."""
     if not values:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -170,10 +173,15 @@ def _insert_items(session: Session, values: Sequence[tuple[int, int, int, float,
             | {"reasons": reasons},
         )
         return
-    names = ("delivery_id", "position", "paper_id", "score", "reason")
-    rows = [dict(zip(names, row, strict=True)) for row in values]
-    for start in range(0, len(rows), INSERT_CHUNK):
-        session.execute(insert(DeliveryItemRow), rows[start : start + INSERT_CHUNK])
+    # SQLite: the driver's executemany over plain tuples (13 rows a digest, so the
+    # per-row parameter handling of a compiled statement would dominate).
+    connection = session.connection()
+    statement = (
+        "INSERT INTO delivery_items (delivery_id, position, paper_id, score, reason) "
+        "VALUES (?, ?, ?, ?, ?)"
+    )
+    for start in range(0, len(values), INSERT_CHUNK):
+        connection.exec_driver_sql(statement, list(values[start : start + INSERT_CHUNK]))
 
 
 def claim_deliveries(
@@ -296,10 +304,7 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
     """Store what happened to a batch, in the caller's (single) transaction."""
     if not outcomes:
         return
-    session.execute(
-        update(DeliveryRow),
-        [_row_values(outcome, now) for outcome in outcomes],
-    )
+    _update_rows(session, [_row_values(outcome, now) for outcome in outcomes])
     # The items were written when the rows turned `sending` (mark_sending).
     delivered = [o.delivery_id for o in outcomes if o.status in ("sent", "unknown") and o.items]
     _insert_sent_papers_from_items(session, delivered)
@@ -308,6 +313,24 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
         session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(undelivered)))
     bounced = [(o.email, o.error or "refused") for o in outcomes if o.suppress and o.email]
     suppress_addresses(session, bounced, source="smtp", now=now)
+
+
+def _update_rows(session: Session, rows: Sequence[dict[str, object]]) -> None:
+    """UPDATE deliveries by id, one Core executemany per set of columns (the ORM's bulk
+    update by primary key does the same with much more bookkeeping per row)."""
+    table = cast(Table, DeliveryRow.__table__)
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    for columns, group in groups.items():
+        changed = [c for c in columns if c != "id"]
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id", type_=table.c.id.type))
+            .values({c: bindparam(f"new_{c}", type_=table.c[c].type) for c in changed})
+        )
+        params = [{"row_id": r["id"]} | {f"new_{c}": r[c] for c in changed} for r in group]
+        session.execute(statement, params)
 
 
 def _row_values(outcome: Outcome, now: datetime) -> dict[str, object]:
