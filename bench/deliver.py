@@ -141,7 +141,9 @@ def load(engine_url: str, n: int, now: datetime) -> tuple[int, int]:
     return len(entries), n
 
 
-def bench_settings(url: str, port: int, data_dir: Path, connections: int) -> Settings:
+def bench_settings(
+    url: str, port: int, data_dir: Path, connections: int, processes: int
+) -> Settings:
     return load_settings(
         service={"data_dir": str(data_dir)},
         database={"url": url},
@@ -154,6 +156,7 @@ def bench_settings(url: str, port: int, data_dir: Path, connections: int) -> Set
             "max_connections": connections,
             "timeout": 30,
         },
+        digest={"render_processes": processes},
         sources=[],
     )
 
@@ -226,7 +229,7 @@ def end_to_end(settings: Settings, url: str, now: datetime) -> tuple[float, obje
     return elapsed, report
 
 
-def bench_one(kind: str, n: int, connections: int) -> None:
+def bench_one(kind: str, n: int, connections: int, processes: int) -> None:
     now = datetime.combine(date.fromisoformat(DAY), datetime.min.time(), tzinfo=UTC) + timedelta(
         hours=20
     )
@@ -236,18 +239,20 @@ def bench_one(kind: str, n: int, connections: int) -> None:
         sink = run_sink(port)
         try:
             papers, subscribers = load(url, n, now)
-            settings = bench_settings(url, port, tmp / "data", connections)
+            settings = bench_settings(url, port, tmp / "data", connections, processes)
             rank_rate, render_rate = stage_rates(settings, url, now, min(n, 5000))
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             elapsed, report = end_to_end(settings, url, now)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            helper_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             ceiling = source_ceiling(port, min(n, 50_000), 20_000, connections)
         finally:
             sink.terminate()
             sink.wait()
     sent = report.sent  # type: ignore[attr-defined]
     print(
-        f"\n== {kind}: {subscribers:,} subscribers, {papers} papers, {connections} SMTP connections"
+        f"\n== {kind}: {subscribers:,} subscribers, {papers} papers, {connections} SMTP "
+        f"connections, {processes} render processes"
     )
     print(f"rank (alone):        {rank_rate:10,.0f} digests/s")
     print(f"render (alone):      {render_rate:10,.0f} digests/s")
@@ -258,7 +263,9 @@ def bench_one(kind: str, n: int, connections: int) -> None:
     )
     print(f"smtp-source ceiling: {ceiling:10,.0f} messages/s (20 kB, same sink, same sessions)")
     print(f"peak RSS:            {rss:10,.0f} MB (before the run: {rss_before:,.0f} MB)")
-    verdict = "OK" if elapsed < 60 * n / 100_000 and rss < 500 else "MISSED"
+    print(f"peak RSS, helpers:   {helper_rss:10,.0f} MB (largest render process)")
+    fits = max(rss, helper_rss) < 500
+    verdict = "OK" if elapsed < 60 * n / 100_000 and fits else "MISSED"
     print(f"target (100k < 60 s, < 500 MB, scaled to n): {verdict}")
 
 
@@ -267,9 +274,13 @@ def main() -> None:
     parser.add_argument("-n", "--subscribers", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--render-processes", type=int, default=1, help="digest.render_processes (0: none)"
+    )
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     connections = ["--connections", str(args.connections)]
+    connections += ["--render-processes", str(args.render_processes)]
     for kind in kinds:
         # Each database in its own process, so peak RSS is its own.
         if len(kinds) > 1:
@@ -278,7 +289,7 @@ def main() -> None:
                 check=False,
             )
         else:
-            bench_one(kind, args.subscribers, args.connections)
+            bench_one(kind, args.subscribers, args.connections, args.render_processes)
 
 
 if __name__ == "__main__":
