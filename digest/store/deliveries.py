@@ -226,21 +226,21 @@ def claim_deliveries(
     )
     if not claimed:
         return []
+    # Plain rows, not ORM objects: a claimed batch is read once and never changed here.
     rows = session.execute(
-        select(DeliveryRow, SubscriberRow)
+        select(
+            DeliveryRow.id.label("delivery_id"),
+            DeliveryRow.digest_date,
+            DeliveryRow.attempts,
+            SubscriberRow.__table__,
+        )
         .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
         .where(DeliveryRow.id.in_(claimed))
         .order_by(DeliveryRow.id)
     ).all()
     return [
-        Claim(
-            d.id,
-            to_record(s),
-            d.digest_date,
-            d.attempts,
-            s.token_version,
-        )
-        for d, s in rows
+        Claim(row.delivery_id, to_record(row), row.digest_date, row.attempts, row.token_version)
+        for row in rows
     ]
 
 

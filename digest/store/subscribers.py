@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from digest.config import check_timezone, parse_send_time
@@ -95,7 +96,8 @@ class SubscriberInput:
         )
 
 
-def to_record(row: SubscriberRow) -> Subscriber:
+def to_record(row: SubscriberRow | Row[Any]) -> Subscriber:
+    """A subscriber record from its ORM row or a plain row of the subscribers columns."""
     return Subscriber(
         id=row.id,
         email=row.email,
