@@ -14,11 +14,13 @@ created and dropped here; DIGEST_TEST_PG_URL overrides the server):
 2. ingest   one listing day of that corpus (2026-06-02: 713 papers);
 3. queue    one ledger row per subscriber for their local date (as every worker tick does);
 4. deliver  W worker processes claim, rank, render, send into Postfix's `smtp-sink` and
-            record, exactly as `digest worker` does (same loop, composer and SMTP pool).
+            record, exactly as `digest worker` does (same loop, composer, SMTP pool and
+            `--render-processes` helper processes per worker, default 1, that rank and render).
 
-Prints per-stage times (rank, render and ledger SQL are summed over the workers' threads;
-SMTP is the time a worker had a message in flight), end-to-end digests/s (queue → last row
-recorded, worker start-up included), peak RSS of every process, and duplicates and misses
+Prints per-stage times (prepare, the wall time batches spent ranked and rendered by the
+helpers, and ledger SQL are summed over the workers; SMTP is the time a worker had a message
+in flight), end-to-end digests/s (queue → last row recorded, worker and helper start-up
+included), peak RSS of every process (helpers included), and duplicates and misses
 checked twice: at the sink (every RCPT it logged, per address) and in the ledger. In the same
 run, Postfix's `smtp-source` against the same sink, with the same message size and as many
 sessions, gives the ceiling. Targets: 100,000 digests in under 60 s, under 500 MB per process,
@@ -54,6 +56,7 @@ CORPUS = ROOT.parent / "shared" / "data" / "corpus" / "arxiv-daily-cs" / "papers
 sys.path.insert(0, str(ROOT))
 
 from _databases import fresh_database  # noqa: E402
+from _processes import ChildPeaks  # noqa: E402
 from sqlalchemy import Engine, event, select  # noqa: E402
 
 from digest.config import Settings, load_settings  # noqa: E402
@@ -252,8 +255,7 @@ class WorkerFigures:
     sent: int = 0
     skipped: int = 0
     not_sent: int = 0
-    rank: float = 0.0
-    render: float = 0.0
+    prepare: float = 0.0
     ledger_sql: float = 0.0
     smtp: float = 0.0
     bytes: int = 0
@@ -311,8 +313,9 @@ def bench_settings(url: str, port: int, connections: int, data_dir: Path) -> Set
 
 
 def run_worker(spec: dict[str, Any]) -> WorkerFigures:
-    """What `digest worker`'s delivery tick does, with the stages timed."""
-    from digest.composer import DigestComposer
+    """What `digest worker`'s delivery tick does (helper processes rank and render), with
+    the stages timed: `prepare` is the wall time a batch spent with the helpers."""
+    from digest.preparers import ProcessPreparer, ThreadPreparer
     from digest.send.loop import LoopOptions, new_worker_id, run_deliveries
     from digest.send.transport import SmtpTransport
 
@@ -320,21 +323,21 @@ def run_worker(spec: dict[str, Any]) -> WorkerFigures:
     engine = open_engine(spec["url"])
     figures = WorkerFigures()
     watch_ledger_sql(engine, figures)
-    composer = DigestComposer(settings, engine, now=NOW)
-    rank = composer.digests
-
-    def ranked(subscribers: Any) -> Any:
-        seconds, digests = timed(lambda: rank(subscribers))
-        figures.rank += seconds
-        return digests
+    processes = int(spec["render_processes"])
+    preparer = (
+        ProcessPreparer(settings, now=NOW, processes=processes)
+        if processes
+        else ThreadPreparer(settings, engine, now=NOW)
+    )
 
     def prepare(claims: Any) -> Any:
-        seconds, prepared = timed(lambda: composer.prepare(claims))
-        figures.render += seconds
+        seconds, prepared = timed(lambda: preparer.prepare(claims))
+        figures.prepare += seconds
         return prepared
 
-    composer.digests = ranked  # type: ignore[method-assign]
-    options = LoopOptions(worker_id=new_worker_id(), clock=lambda: NOW)
+    options = LoopOptions(
+        worker_id=new_worker_id(), clock=lambda: NOW, prepare_parallel=preparer.parallel
+    )
 
     async def deliver() -> Any:
         transport = TimedTransport(SmtpTransport(settings.smtp), figures)
@@ -343,12 +346,15 @@ def run_worker(spec: dict[str, Any]) -> WorkerFigures:
         finally:
             await transport.close()
 
-    report = asyncio.run(deliver())
+    with ChildPeaks(marker=b"spawn_main") as helpers:
+        try:
+            report = asyncio.run(deliver())
+        finally:
+            preparer.close()
     engine.dispose()
-    figures.render -= figures.rank  # prepare = rank + render
     figures.sent, figures.skipped = report.sent, report.skipped_empty
     figures.not_sent = report.failed + report.retry + report.unknown
-    figures.peak_rss_mb = peak_rss_mb()
+    figures.peak_rss_mb = max(peak_rss_mb(), helpers.largest_mb)
     return figures
 
 
@@ -388,8 +394,11 @@ class DayFigures:
         return (self.sent + self.empty) / self.end_to_end if self.end_to_end else 0.0
 
 
-def start_workers(url: str, port: int, count: int, connections: int, tmp: Path) -> list[Any]:
+def start_workers(
+    url: str, port: int, count: int, connections: int, processes: int, tmp: Path
+) -> list[Any]:
     spec = {"url": url, "port": port, "connections": connections, "data": str(tmp / "data")}
+    spec["render_processes"] = processes
     return [
         subprocess.Popen(
             [sys.executable, __file__, "--worker", json.dumps(spec)], stdout=subprocess.PIPE
@@ -429,7 +438,7 @@ def check(engine: Engine, sink: Sink, figures: DayFigures) -> None:
     figures.misses += max(0, figures.sent - figures.sink_messages)
 
 
-def run_day(kind: str, workers: int, n: int, connections: int) -> DayFigures:
+def run_day(kind: str, workers: int, n: int, connections: int, processes: int) -> DayFigures:
     figures = DayFigures(kind, workers, n)
     day_rows, others = load_corpus(DAY)
     people = subscriber_inputs(n, others)
@@ -443,8 +452,8 @@ def run_day(kind: str, workers: int, n: int, connections: int) -> DayFigures:
         try:
             figures.queue, _ = timed(lambda: queue(engine))
             started = time.perf_counter()
-            processes = start_workers(url, sink.port, workers, connections, tmp)
-            figures.per_worker = collect(processes)
+            started_workers = start_workers(url, sink.port, workers, connections, processes, tmp)
+            figures.per_worker = collect(started_workers)
             figures.deliver_wall = time.perf_counter() - started
             check(engine, sink, figures)
             size = int(figures.total("bytes") / max(1, figures.sent))
@@ -468,8 +477,7 @@ def print_day(f: DayFigures) -> None:
     print(f"seed (CSV import path)   {f.seed:8.1f} s")
     print(f"ingest                   {f.ingest:8.1f} s")
     print(f"queue                    {f.queue:8.1f} s")
-    print(f"rank      (all workers)  {f.total('rank'):8.1f} s")
-    print(f"render    (all workers)  {f.total('render'):8.1f} s")
+    print(f"prepare   (all workers)  {f.total('prepare'):8.1f} s  (rank + render, in helpers)")
     print(f"ledger SQL (all workers) {f.total('ledger_sql'):8.1f} s")
     print(f"SMTP in flight (per w.)  {f.total('smtp') / max(1, f.workers):8.1f} s")
     print(f"deliver (start → exit)   {f.deliver_wall:8.1f} s")
@@ -494,15 +502,15 @@ def verdict(f: DayFigures) -> str:
 
 def print_table(days: Sequence[DayFigures]) -> None:
     print(
-        "\n| database | workers | subscribers | queue | rank | render | ledger SQL | end to end "
+        "\n| database | workers | subscribers | queue | rank + render | ledger SQL | end to end "
         "| digests/s | smtp-source msg/s | peak RSS / process | dup | miss | targets |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for f in days:
         rss = max(w["peak_rss_mb"] for w in f.per_worker)
         print(
             f"| {f.db} | {f.workers} | {f.subscribers:,} | {f.queue:.1f} s "
-            f"| {f.total('rank'):.1f} s | {f.total('render'):.1f} s "
+            f"| {f.total('prepare'):.1f} s "
             f"| {f.total('ledger_sql'):.1f} s "
             f"| {f.end_to_end:.1f} s | {f.rate:,.0f} | {f.ceiling:,.0f} | {rss:.0f} MB "
             f"| {f.duplicates} | {f.misses} | {verdict(f)} |"
@@ -525,6 +533,9 @@ def main() -> None:
     parser.add_argument("--db", default="postgresql,sqlite", help="postgresql, sqlite or both")
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
     parser.add_argument("--quick", action="store_true", help="5,000 subscribers")
+    parser.add_argument(
+        "--render-processes", type=int, default=1, help="per worker (digest.render_processes)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -533,7 +544,8 @@ def main() -> None:
         return
     if args.day:
         kind, workers, n = args.day.split(":")
-        print(json.dumps(asdict(run_day(kind, int(workers), int(n), args.connections))))
+        figures = run_day(kind, int(workers), int(n), args.connections, args.render_processes)
+        print(json.dumps(asdict(figures)))
         return
     n = 5_000 if args.quick else args.subscribers
     plan = [
@@ -546,8 +558,11 @@ def main() -> None:
     for kind, count in plan:
         # Each configuration in its own process: its seeding parent's peak RSS is its own.
         command = [sys.executable, __file__, "--day", f"{kind}:{count}:{n}"]
+        command += ["--connections", str(args.connections)]
         out = subprocess.run(
-            [*command, "--connections", str(args.connections)], check=True, stdout=subprocess.PIPE
+            [*command, "--render-processes", str(args.render_processes)],
+            check=True,
+            stdout=subprocess.PIPE,
         ).stdout
         day = DayFigures(**json.loads(out.decode().strip().splitlines()[-1]))
         print_day(day)

@@ -38,6 +38,7 @@ DAY = "2026-06-02"
 sys.path.insert(0, str(ROOT))
 
 from _databases import fresh_database  # noqa: E402
+from _processes import ChildPeaks  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from digest import pipeline  # noqa: E402
@@ -242,9 +243,10 @@ def bench_one(kind: str, n: int, connections: int, processes: int) -> None:
             settings = bench_settings(url, port, tmp / "data", connections, processes)
             rank_rate, render_rate = stage_rates(settings, url, now, min(n, 5000))
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            elapsed, report = end_to_end(settings, url, now)
+            with ChildPeaks(marker=b"spawn_main") as helpers:
+                elapsed, report = end_to_end(settings, url, now)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            helper_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            helper_rss = helpers.largest_mb
             ceiling = source_ceiling(port, min(n, 50_000), 20_000, connections)
         finally:
             sink.terminate()
