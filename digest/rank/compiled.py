@@ -6,6 +6,7 @@ embeddings (with the optional dense model), excluded phrases, and shared picks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,35 @@ from digest.rank.queries import QueryRow, compile_paper, compile_topic
 from digest.records import Paper, Pick
 
 
+class SharedPicks:
+    """Picks that many profiles share, by an integer key, looked up for arrays of keys
+    at once (kept as a sorted key array and the picks in the same order)."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.picks = np.zeros(0, dtype=object)
+
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of `keys` is held, and whether it is."""
+        at = np.searchsorted(self.keys, keys)
+        held = at < len(self.keys)
+        held[held] = self.keys[at[held]] == keys[held]
+        return at, held
+
+    def add(self, keys: np.ndarray, picks: list[Pick]) -> None:
+        """Hold `picks` under `keys` (distinct, and none held yet)."""
+        every = np.concatenate([self.keys, keys])
+        order = np.argsort(every, kind="stable")
+        added = np.empty(len(picks), dtype=object)
+        added[:] = picks
+        self.keys = every[order]
+        self.picks = np.concatenate([self.picks, added])[order]
+
+
+_BLANK = -2  # a topic of white space only
+_EMPTY = -1  # a topic none of whose terms is in the day's index
+
+
 @dataclass
 class Compiled:
     """Query rows of a run, each distinct topic or paper compiled once."""
@@ -25,8 +55,9 @@ class Compiled:
     index: PaperIndex
     rows: list[QueryRow] = field(default_factory=list)
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_text: dict[str, int] = field(default_factory=dict)  # topic as written -> row
     excluded: dict[str, np.ndarray] = field(default_factory=dict)
-    picks: dict[tuple[int, int], Pick] = field(default_factory=dict)
+    picks: SharedPicks = field(default_factory=lambda: SharedPicks())
     is_topic: np.ndarray | None = None
     sources: dict[int, Paper] = field(default_factory=dict)  # row -> liked/disliked paper
     vectors: dict[int, np.ndarray] = field(default_factory=dict)  # row -> its embedding
@@ -40,6 +71,30 @@ class Compiled:
         if key not in self.keys:
             self.keys[key] = self._add(compile_topic(self.index, text))
         return self.keys[key]
+
+    def topic_rows(self, topics: Sequence[str], limit: int) -> list[int]:
+        """Rows of a profile's topics: each wording once, blank ones left out, the first
+        `limit` of the others, and of those the ones that use a term of the day."""
+        rows: list[int] = []
+        taken = 0
+        for text in dict.fromkeys(topics):
+            row = self.by_text.get(text)
+            if row is None:
+                row = self.by_text[text] = self._topic_row(text)
+            if row == _BLANK:
+                continue
+            taken += 1
+            if taken > limit:
+                break
+            if row != _EMPTY:
+                rows.append(row)
+        return rows
+
+    def _topic_row(self, text: str) -> int:
+        if not text.strip():
+            return _BLANK
+        row = self.topic(text)
+        return _EMPTY if self.rows[row].empty else row
 
     def paper(self, paper: Paper, kind: str) -> int:
         key = (kind, paper.id)

@@ -22,12 +22,14 @@ rows by the index's term matrix (SciPy), takes per profile the best row for each
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import itertools
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
+from digest.rank.choose import best_first, max_profiles
 from digest.rank.compiled import Compiled
 from digest.rank.dense import similarity_bonus
 from digest.rank.explain import explain_author, explain_match, explain_signals, join_reason
@@ -45,24 +47,46 @@ CATEGORY_ONLY_SCORE = 0.5
 DISLIKE_WEIGHT = 0.5
 AUTHOR_SCORE = 2.0
 BATCH_SIZE = 2048
+MAX_SCORE_CELLS = 1 << 25  # query rows x papers scored once for a whole run (128 MB)
 MAX_TOPICS = 50
 
 
-@dataclass
+@dataclass(slots=True)
 class _Plan:
-    """One profile's rows and masks, ready for the batch product."""
+    """A profile for which more than its topics decides (categories, authors, liked …):
+    its rows and masks, ready for the batch product."""
 
     profile: Profile
     positive: list[int]
     negative: list[int]
     skip: set[int]
 
+
+@dataclass
+class _Plans:
+    """The query rows of every profile of a run, one profile after the other, and the
+    plans of the profiles for which more than their topics decides."""
+
+    rows: np.ndarray
+    counts: np.ndarray  # per profile, how many of `rows` are its
+    special: dict[int, _Plan]  # profile position -> its plan
+
     @property
-    def special(self) -> bool:
-        """Whether more than the topic rows decide (categories, authors, liked …)."""
-        p = self.profile
-        liked = bool(p.liked)
-        return bool(p.categories or p.authors or p.exclude or self.negative or self.skip or liked)
+    def starts(self) -> np.ndarray:
+        starts: np.ndarray = np.cumsum(self.counts) - self.counts
+        return starts
+
+
+@dataclass
+class _Batch:
+    """Profiles with as many query rows each, scored together."""
+
+    topics: np.ndarray  # profiles x rows: their query rows (the blank row if they have none)
+    matched: bool  # whether the profiles have rows at all
+    scores: np.ndarray  # scores of query rows against the papers
+    row_best: np.ndarray  # per row of `scores`, its best score
+    local: np.ndarray  # profiles x rows: where each query row is in `scores`
+    special: dict[int, _Plan]  # position in the batch -> plan
 
 
 def rank_papers(papers: Sequence[Paper], profile: Profile, *, max_items: int = 10) -> list[Pick]:
@@ -80,69 +104,159 @@ def rank_profiles(
     """The digest picks of each profile, best first, in the order of `profiles`.
 
     `skip[i]` holds paper ids profile i must not get (for instance, already sent).
+    Profiles are ranked in batches of as many query rows each; every profile is scored on
+    its own, so how profiles are batched never changes a result.
     """
     if skip is not None and len(skip) != len(profiles):
         raise ValueError("skip must have one entry per profile")
     if not len(index) or not profiles:
         return [[] for _ in profiles]
     compiled = Compiled(index)
-    plans = [_plan(compiled, p, skip[i] if skip else ()) for i, p in enumerate(profiles)]
-    queries = compiled.matrix()
-    results: list[list[Pick]] = []
-    for start in range(0, len(plans), BATCH_SIZE):
-        batch = plans[start : start + BATCH_SIZE]
-        results.extend(_rank_batch(compiled, queries, batch, max(max_items, 1)))
-    return results
+    plans = _plan_all(compiled, profiles, skip)
+    table = _ScoreTable(compiled)
+    order: list[np.ndarray] = []
+    picks: list[list[Pick]] = []
+    for members in _batches(plans.counts, min(BATCH_SIZE, max_profiles(len(index)))):
+        batch = _batch(table, plans, members)
+        picks.extend(_rank_batch(compiled, table.queries, batch, max(max_items, 1)))
+        order.append(members)
+    return [picks[i] for i in np.argsort(np.concatenate(order)).tolist()]
 
 
-def _plan(compiled: Compiled, profile: Profile, skip: Collection[str]) -> _Plan:
-    topics = [t for t in dict.fromkeys(profile.topics) if t.strip()][:MAX_TOPICS]
-    positive = [compiled.topic(t) for t in topics]
-    positive += [compiled.paper(p, "liked") for p in profile.liked]
-    negative = [compiled.paper(p, "disliked") for p in profile.disliked]
-    keep = [r for r in positive if not compiled.rows[r].empty]
+def _plan_all(
+    compiled: Compiled, profiles: Sequence[Profile], skip: Sequence[Collection[str]] | None
+) -> _Plans:
+    rows: list[int] = []
+    counts: list[int] = []
+    special: dict[int, _Plan] = {}
+    for i, profile in enumerate(profiles):
+        positive = compiled.topic_rows(profile.topics, MAX_TOPICS)
+        plan = _plan(compiled, profile, positive, skip[i] if skip else ())
+        if plan is not None:
+            special[i] = plan
+            positive = plan.positive
+        rows.extend(positive)
+        counts.append(len(positive))
+    return _Plans(np.array(rows, dtype=np.int64), np.array(counts, dtype=np.int64), special)
+
+
+def _plan(
+    compiled: Compiled, profile: Profile, topics: list[int], skip: Collection[str]
+) -> _Plan | None:
+    """The plan of a profile for which more than its topic rows decides, else None."""
+    p = profile
+    if not (p.liked or p.disliked or p.categories or p.authors or p.exclude or skip):
+        return None
+    liked = [compiled.paper(paper, "liked") for paper in p.liked]
+    negative = [compiled.paper(paper, "disliked") for paper in p.disliked]
+    negative = [r for r in negative if not compiled.rows[r].empty]
     position = compiled.index.position
-    return _Plan(
-        profile=profile,
-        positive=keep,
-        negative=[r for r in negative if not compiled.rows[r].empty],
-        skip={position[i] for i in skip if i in position},
-    )
+    skipped = {position[i] for i in skip if i in position}
+    if not (p.categories or p.authors or p.exclude or negative or skipped or p.liked):
+        return None
+    positive = topics + [r for r in liked if not compiled.rows[r].empty]
+    return _Plan(profile, positive, negative, skipped)
+
+
+def _batches(counts: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """Positions of profiles, `size` at a time, each batch of profiles with the same
+    number of query rows (so that their rows stack as one array)."""
+    order = np.argsort(counts, kind="stable")
+    bounds = np.flatnonzero(np.diff(counts[order])) + 1
+    for members in np.split(order, bounds):
+        for start in range(0, len(members), size):
+            yield members[start : start + size]
+
+
+def _batch(table: _ScoreTable, plans: _Plans, members: np.ndarray) -> _Batch:
+    """The profiles at `members` (with as many query rows each), ready to rank."""
+    width = int(plans.counts[members[0]])
+    if width:
+        topics = plans.rows[plans.starts[members][:, None] + np.arange(width)]
+    else:
+        topics = np.full((len(members), 1), table.blank, dtype=np.int64)
+    scores, row_best, local = table.lookup(topics)
+    where = members.tolist()
+    special = {j: plans.special[i] for j, i in enumerate(where) if i in plans.special}
+    return _Batch(topics, width > 0, scores, row_best, local, special)
+
+
+class _ScoreTable:
+    """Scores of the run's query rows against the day's papers (`_scores`): each row
+    computed once for the whole run when all rows fit in `MAX_SCORE_CELLS`, else the
+    rows of each batch as it comes."""
+
+    def __init__(self, compiled: Compiled) -> None:
+        self.compiled = compiled
+        self.queries = compiled.matrix()
+        self.blank = self.queries.shape[0] - 1  # the all-zero row
+        self.every: tuple[np.ndarray, np.ndarray] | None = None
+        if self.queries.shape[0] * len(compiled.index) <= MAX_SCORE_CELLS:
+            self.every = self._compute(np.arange(self.queries.shape[0]))
+
+    def lookup(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For query `rows` (any shape): a scores matrix, its per-row maxima, and in the
+        shape of `rows` the position of each row in that matrix."""
+        if self.every is not None:
+            return *self.every, rows
+        distinct, inverse = np.unique(rows, return_inverse=True)
+        return *self._compute(distinct), inverse.reshape(rows.shape)
+
+    def _compute(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores = np.empty((len(rows), len(self.compiled.index)), dtype=np.float32)
+        for start in range(0, len(rows), BATCH_SIZE):
+            part = rows[start : start + BATCH_SIZE]
+            scores[start : start + len(part)] = _scores(self.compiled, self.queries, part)
+        return scores, scores.max(axis=1)
 
 
 def _rank_batch(
-    compiled: Compiled, queries: sparse.csr_matrix, batch: list[_Plan], max_items: int
+    compiled: Compiled, queries: sparse.csr_matrix, batch: _Batch, max_items: int
 ) -> list[list[Pick]]:
-    """Score a batch with one sparse product, cut off and take each profile's top rows."""
-    index = compiled.index
-    blank = queries.shape[0] - 1
-    flat = [r for plan in batch for r in (plan.positive or [blank])]
-    offsets = np.cumsum([0] + [len(plan.positive or [blank]) for plan in batch])[:-1]
-    distinct, inverse = np.unique(np.array(flat, dtype=np.int64), return_inverse=True)
-    scores = _scores(compiled, queries, distinct)
-    per_row = scores[inverse]
-    relevance = np.maximum.reduceat(per_row, offsets, axis=0)
-    admitted, floor = _admitted(compiled, batch, relevance, per_row, flat, offsets)
-    forced: list[dict[int, str]] = [{} for _ in batch]
-    for i, plan in enumerate(batch):
-        if plan.special:
-            forced[i] = _apply_special(compiled, queries, plan, relevance, i)
+    """Cut off and take each profile's best papers of a batch, as picks."""
+    index, local, scores = compiled.index, batch.local, batch.scores
+    relevance = scores[local[:, 0]]
+    for k in range(1, local.shape[1]):
+        np.maximum(relevance, scores[local[:, k]], out=relevance)
+    admitted, floor = _admitted(compiled, batch, relevance)
+    forced = {
+        i: _apply_special(compiled, queries, plan, relevance, i)
+        for i, plan in batch.special.items()
+    }
     eligible = admitted & (relevance >= floor[:, None])
-    final = relevance * (1 + TREND_WEIGHT * index.trend)
-    for i, authors in enumerate(forced):
+    for i, authors in forced.items():
         if authors:
-            columns = list(authors)
-            eligible[i, columns] = True
-            final[i, columns] += AUTHOR_SCORE
-    final[~eligible] = -np.inf
-    ranked = _top_rows(final, max_items * 2 + 4)
-    picks = []
-    for i, plan in enumerate(batch):
-        rows = per_row[offsets[i] : offsets[i] + len(plan.positive)]
-        chosen = _distinct(index, ranked[i], final[i], max_items, forced[i].keys())
-        chosen = _keep_each_topic(index, rows, eligible[i], chosen, max_items)
-        picks.append(_picks(compiled, plan, rows, forced[i], chosen, final[i]))
-    return picks
+            eligible[i, list(authors)] = True
+    factor = 1 + TREND_WEIGHT * index.trend
+    candidates = _candidates(relevance, factor, eligible, forced)
+    followed = _followed_keys(forced, len(index))
+    chosen = best_first(index, len(local), candidates, followed, max_items)
+    if batch.matched and local.shape[1] >= 2:
+        _keep_each_topic(index, batch, candidates[:2], chosen, max_items)
+    return _batch_picks(compiled, batch, relevance, factor, forced, chosen)
+
+
+def _candidates(
+    relevance: np.ndarray,
+    factor: np.ndarray,
+    eligible: np.ndarray,
+    forced: dict[int, dict[int, str]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The eligible (profile, paper) pairs, ordered by profile then paper, with their
+    final scores: relevance with the trending signals, and `AUTHOR_SCORE` more for a
+    followed author's paper."""
+    count = relevance.shape[1]
+    profile, paper = np.divmod(np.flatnonzero(eligible), count)
+    final = relevance[profile, paper] * factor[paper]
+    followed = _followed_keys(forced, count)
+    if followed.size:
+        final[np.isin(profile * count + paper, followed)] += AUTHOR_SCORE
+    return profile, paper, final
+
+
+def _followed_keys(forced: dict[int, dict[int, str]], count: int) -> np.ndarray:
+    """`profile * count + paper` of each followed author's paper of the batch."""
+    return np.array([i * count + p for i, a in forced.items() for p in a], dtype=np.int64)
 
 
 def _scores(compiled: Compiled, queries: sparse.csr_matrix, distinct: np.ndarray) -> np.ndarray:
@@ -180,46 +294,8 @@ def _apply_special(
     return {row: name for row, name in authors.items() if row not in plan.skip}
 
 
-def _top_rows(final: np.ndarray, wanted: int) -> np.ndarray:
-    """Per row, the column indices of the `wanted` best values, best first (ties: lower
-    column first, so results never depend on the batch)."""
-    wanted = min(wanted, final.shape[1])
-    candidates = np.argpartition(-final, wanted - 1, axis=1)[:, :wanted]
-    values = np.take_along_axis(final, candidates, axis=1)
-    order = np.lexsort((candidates, -values), axis=1)
-    return np.take_along_axis(candidates, order, axis=1)
-
-
-def _distinct(
-    index: PaperIndex,
-    ranked: np.ndarray,
-    final: np.ndarray,
-    max_items: int,
-    followed: Collection[int] = (),
-) -> list[int]:
-    """The ranked rows that are in, skipping near-duplicates of rows already taken
-    (a followed author's paper is never skipped: it always goes in)."""
-    chosen: list[int] = []
-    groups: set[int] = set()
-    for row in ranked.tolist():
-        if final[row] == -np.inf:
-            break
-        group = int(index.duplicate_of[row])
-        if group not in groups or row in followed:
-            chosen.append(row)
-            groups.add(group)
-            if len(chosen) == max_items:
-                break
-    return chosen
-
-
 def _admitted(
-    compiled: Compiled,
-    batch: list[_Plan],
-    relevance: np.ndarray,
-    per_row: np.ndarray,
-    flat: list[int],
-    offsets: np.ndarray,
+    compiled: Compiled, batch: _Batch, relevance: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The adaptive cut-off, on the scores before categories, dislikes and exclusions.
 
@@ -229,18 +305,18 @@ def _admitted(
     scores spread less, so a lower floor fits it). Returns the admitted papers and, per
     profile, the floor its final relevance must still reach.
     """
-    is_topic = compiled.topic_mask()[flat]
-    topic_best = np.maximum.reduceat(np.where(is_topic, per_row.max(axis=1), 0.0), offsets)
+    is_topic = compiled.topic_mask()[batch.topics]
+    topic_best = np.where(is_topic, batch.row_best[batch.local], 0.0).max(axis=1)
     bar = np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * topic_best)
     admitted = relevance >= bar[:, None]
-    floor = np.full(len(batch), MIN_RELEVANCE)
-    for i, plan in enumerate(batch):
-        if not plan.positive:  # categories alone: the floor decides
-            admitted[i] = True
-        elif plan.profile.liked:
-            span = slice(offsets[i], offsets[i] + len(plan.positive))
-            cut = np.where(is_topic[span], bar[i], LIKED_MIN_RELEVANCE)
-            admitted[i] = (per_row[span] >= cut[:, None]).any(axis=0)
+    floor = np.full(len(relevance), MIN_RELEVANCE)
+    if not batch.matched:  # categories alone: the floor decides
+        admitted[:] = True
+        return admitted, floor
+    for i, plan in batch.special.items():
+        if plan.profile.liked:
+            cut = np.where(is_topic[i], bar[i], LIKED_MIN_RELEVANCE)
+            admitted[i] = (batch.scores[batch.local[i]] >= cut[:, None]).any(axis=0)
             floor[i] = LIKED_MIN_RELEVANCE
     return admitted, floor
 
@@ -292,23 +368,124 @@ def _excluded(compiled: Compiled, phrases: Sequence[str]) -> set[int]:
 
 
 def _keep_each_topic(
-    index: PaperIndex, rows: np.ndarray, eligible: np.ndarray, chosen: list[int], max_items: int
-) -> list[int]:
-    """When the list is full, give the last places to topics that have none in it."""
-    if len(rows) < 2 or len(chosen) < max_items:
-        return chosen
-    masked = np.where(eligible, rows, -np.inf)
-    tops = masked.argmax(axis=1).tolist()
-    slot = len(chosen) - 1
-    for topic, best in enumerate(tops):
-        if masked[topic, best] < MIN_RELEVANCE or slot < 1:
-            continue
-        if any(rows[topic, r] >= MIN_RELEVANCE for r in chosen):
-            continue
-        if int(index.duplicate_of[best]) not in {int(index.duplicate_of[r]) for r in chosen}:
-            chosen = [*chosen[:slot], best, *chosen[slot + 1 :]]
-            slot -= 1
-    return chosen
+    index: PaperIndex,
+    batch: _Batch,
+    eligible: tuple[np.ndarray, np.ndarray],
+    chosen: tuple[np.ndarray, np.ndarray],
+    max_items: int,
+) -> None:
+    """When a list is full, give its last places to topics that have none in it: topic
+    by topic, a topic whose best eligible paper is relevant, and none of whose relevant
+    papers is in, takes the last place not yet given (unless that paper is a
+    near-duplicate of one in). For the whole batch at once; `eligible` and `chosen` are
+    (profile, paper) pairs, and the chosen papers are updated in place."""
+    profile, paper = chosen
+    scores, local = batch.scores, batch.local
+    sizes = np.bincount(profile, minlength=len(local))
+    full = np.flatnonzero(sizes == max_items)
+    if not full.size or max_items < 2:
+        return
+    places = (np.cumsum(sizes) - sizes)[full, None] + np.arange(max_items)
+    rows, papers = local[full], paper[places]
+    covered = (scores[rows[:, :, None], papers[:, None, :]] >= MIN_RELEVANCE).any(axis=2)
+    lacking, which = np.nonzero(~covered)
+    options = _Options(scores, eligible, len(local))
+    best, _ = options.best(full[lacking], rows[lacking, which])
+    changed = np.unique(lacking[best >= MIN_RELEVANCE])
+    if not changed.size:
+        return
+    rows, papers = rows[changed], papers[changed]
+    slot = np.full(len(changed), max_items - 1)
+    groups = index.duplicate_of
+    for topic in range(rows.shape[1]):
+        value, top = options.best(full[changed], rows[:, topic])
+        covered = (scores[rows[:, topic, None], papers] >= MIN_RELEVANCE).any(axis=1)
+        taken = (groups[papers] == groups[top][:, None]).any(axis=1)
+        placed = np.flatnonzero((value >= MIN_RELEVANCE) & (slot >= 1) & ~covered & ~taken)
+        papers[placed, slot[placed]] = top[placed]
+        slot[placed] -= 1
+    paper[places[changed]] = papers
+
+
+class _Options:
+    """The eligible papers of a batch's profiles, for the best of them by a query row."""
+
+    def __init__(
+        self, scores: np.ndarray, eligible: tuple[np.ndarray, np.ndarray], profiles: int
+    ) -> None:
+        self.scores, self.papers = scores, eligible[1]
+        self.sizes = np.bincount(eligible[0], minlength=profiles)
+        self.starts = np.cumsum(self.sizes) - self.sizes
+
+    def best(self, profiles: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each (profile, query row) pair (the profile having eligible papers): the
+        row's best score over the profile's eligible papers, and the lowest such paper."""
+        if not profiles.size:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        sizes = self.sizes[profiles]
+        bounds = np.cumsum(sizes) - sizes
+        at = np.repeat(self.starts[profiles] - bounds, sizes) + np.arange(int(sizes.sum()))
+        papers = self.papers[at]
+        values = self.scores[np.repeat(rows, sizes), papers]
+        best = np.maximum.reduceat(values, bounds)
+        hit = np.where(values == np.repeat(best, sizes), np.arange(len(values)), len(values))
+        return best, papers[np.minimum.reduceat(hit, bounds)]
+
+
+def _batch_picks(
+    compiled: Compiled,
+    batch: _Batch,
+    relevance: np.ndarray,
+    factor: np.ndarray,
+    forced: dict[int, dict[int, str]],
+    chosen: tuple[np.ndarray, np.ndarray],
+) -> list[list[Pick]]:
+    """The chosen (profile, paper) pairs of a batch as each profile's picks with their
+    reasons, best first."""
+    profile, paper = chosen
+    sizes = np.bincount(profile, minlength=len(relevance))
+    starts = (np.cumsum(sizes) - sizes).tolist()
+    plain = np.ones(len(relevance), dtype=bool)
+    plain[list(batch.special)] = False
+    shared = _shared_picks(compiled, batch, relevance, factor, chosen, plain[profile])
+    ends = np.cumsum(np.where(plain, sizes, 0)).tolist()
+    picks = [shared[: ends[0]], *(shared[a:b] for a, b in itertools.pairwise(ends))]
+    for i, plan in batch.special.items():
+        papers = paper[starts[i] : starts[i] + int(sizes[i])]
+        final = relevance[i, papers] * factor[papers]
+        final[[p in forced[i] for p in papers.tolist()]] += AUTHOR_SCORE
+        rows = batch.scores[batch.local[i, : len(plan.positive)]]
+        picks[i] = _picks(compiled, plan, rows, forced[i], papers.tolist(), final.tolist())
+    return picks
+
+
+def _shared_picks(
+    compiled: Compiled,
+    batch: _Batch,
+    relevance: np.ndarray,
+    factor: np.ndarray,
+    chosen: tuple[np.ndarray, np.ndarray],
+    members: np.ndarray,
+) -> list[Pick]:
+    """Picks of the chosen pairs at `members`, of profiles of topics alone: such a pick
+    depends only on the paper and the topic row that matches it best, so each is built
+    once per run and shared."""
+    profile, paper = chosen[0][members], chosen[1][members]
+    best_row = np.full(len(paper), -1, dtype=np.int64)
+    if batch.matched:
+        best = batch.scores[batch.local[profile], paper[:, None]].argmax(axis=1)
+        best_row = batch.topics[profile, best]
+    keys = best_row * relevance.shape[1] + paper
+    at, held = compiled.picks.find(keys)
+    if not held.all():
+        new, first = np.unique(keys[~held], return_index=True)
+        papers, rows = paper[~held][first], best_row[~held][first]
+        final = relevance[profile[~held][first], papers] * factor[papers]
+        found = zip(papers.tolist(), final.tolist(), rows.tolist(), strict=True)
+        compiled.picks.add(new, [_pick(compiled, *pick) for pick in found])
+        at, held = compiled.picks.find(keys)
+    picks: list[Pick] = compiled.picks.picks[at].tolist()
+    return picks
 
 
 def _picks(
@@ -317,47 +494,42 @@ def _picks(
     rows: np.ndarray,
     authors: dict[int, str],
     chosen: list[int],
-    final: np.ndarray,
+    scores: list[float],
 ) -> list[Pick]:
-    """The chosen papers as picks with their reasons, best first."""
+    """The chosen papers of a profile with more than topics as picks, best first."""
     if not chosen:
         return []
     best = rows[:, chosen].argmax(axis=0).tolist() if len(plan.positive) else [-1] * len(chosen)
-    special = plan.special
-    scores = final[chosen].tolist()
     picks = []
     for paper, top, score in zip(chosen, best, scores, strict=True):
         best_row = plan.positive[top] if top >= 0 else -1
-        key = (best_row, paper)
-        cached = None if special else compiled.picks.get(key)
-        if cached is None:
-            cached = _pick(compiled, plan, rows, authors, best_row, paper, score)
-            if not special:
-                compiled.picks[key] = cached
-        picks.append(cached)
+        if paper in authors and best_row >= 0 and rows[:, paper].max() < MIN_RELEVANCE:
+            best_row = -1  # in for its author alone
+        categories = plan.profile.categories
+        picks.append(_pick(compiled, paper, score, best_row, categories, authors.get(paper)))
     return picks
 
 
 def _pick(
     compiled: Compiled,
-    plan: _Plan,
-    rows: np.ndarray,
-    authors: dict[int, str],
-    best_row: int,
     paper: int,
     score: float,
+    best_row: int,
+    categories: tuple[str, ...] = (),
+    author: str | None = None,
 ) -> Pick:
-    """One pick with its reason (shared between profiles whose reason cannot differ)."""
-    index, profile = compiled.index, plan.profile
+    """One pick with its reason: the followed `author`, the match of query row `best_row`
+    (none when -1), and the trending signals."""
+    index = compiled.index
     parts: list[str] = []
     topic = None
-    if paper in authors:
-        parts.append(explain_author(authors[paper]))
-    if best_row >= 0 and (paper not in authors or rows[:, paper].max() >= MIN_RELEVANCE):
+    if author is not None:
+        parts.append(explain_author(author))
+    if best_row >= 0:
         row = compiled.rows[best_row]
         parts.append(explain_match(index, row, paper))
         topic = row.label if row.kind == "topic" else None
-    parts.extend(explain_signals(index, paper, profile.categories))
+    parts.extend(explain_signals(index, paper, categories))
     return Pick(
         paper=index.papers[paper], score=round(score, 4), reason=join_reason(parts), topic=topic
     )
