@@ -9,6 +9,8 @@ bytes itself with the stdlib's C helpers (`binascii` quoted-printable and base64
   folded at spaces, and written as RFC 2047 encoded-words when they are not ASCII;
 - display names with specials are quoted; non-ASCII names become encoded-words;
 - bodies go out as 7-bit when they can (HTML nearly always: see `body_part`), else base64;
+  a part written by pieces (`digest.render.pieces`) is already in CRLF form with its line
+  lengths known, and goes out without a pass over its text;
 - the boundary carries 96 random bits, so no paper text can contain it, by chance or design.
 
 The result parses cleanly with `email.message_from_bytes(…, policy=email.policy.default)`.
@@ -19,12 +21,15 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 
 MAX_LINE = 78
 MAX_BODY_LINE = 998
+MAX_QP_LINE = 76
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _ATOM_SAFE = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$")
 _ENCODED_WORD_BYTES = 45  # base64 of 45 bytes is 60 characters: the word stays ≤ 75
@@ -32,6 +37,8 @@ _ENCODED_WORD_BYTES = 45  # base64 of 45 bytes is 60 characters: the word stays 
 
 def clean_header_text(value: str) -> str:
     """`value` on one line: control characters (CR, LF, tabs …) become single spaces."""
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value  # the common case, checked at C speed
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
@@ -92,18 +99,31 @@ def address_header_line(name: str, display_name: str | None, address: str) -> st
     return _fold(name, [quoted, f"<{address}>"])
 
 
+@lru_cache(maxsize=4)
+def _second(now: int) -> tuple[str, str]:
+    """(Message-ID stamp, Date value) of a second since the epoch."""
+    moment = datetime.fromtimestamp(now, UTC)
+    return moment.strftime("%Y%m%d%H%M%S"), format_datetime(moment)
+
+
 def make_message_id(domain: str, prefix: str = "digest") -> str:
     """A globally unique `<…@domain>` Message-ID on the sender's domain."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    stamp = _second(int(time.time()))[0]
     return f"<{prefix}.{stamp}.{secrets.token_hex(8)}@{domain}>"
+
+
+@lru_cache(maxsize=16)
+def _format_moment(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment)
 
 
 def format_date(moment: datetime | None) -> str:
     """An RFC 5322 Date value; naive datetimes are taken as UTC."""
-    moment = moment or datetime.now(UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_datetime(moment)
+    if moment is None:
+        return _second(int(time.time()))[1]
+    return _format_moment(moment)
 
 
 def _fold_long_lines(data: bytes) -> bytes | None:
@@ -120,19 +140,38 @@ def _fold_long_lines(data: bytes) -> bytes | None:
     return b"\r\n".join(lines)
 
 
+def quoted_printable(text: str) -> str:
+    """`text`, whole lines ending in CRLF, in quoted-printable (UTF-8).
+
+    Short ASCII lines with nothing to escape are their own encoding; the rest goes through
+    the stdlib's C encoder.
+    """
+    plain = text.isascii() and "=" not in text and " \r\n" not in text and "\t" not in text
+    if plain and (len(text) <= MAX_QP_LINE + 2 or max(map(len, text.split("\r\n"))) <= MAX_QP_LINE):
+        return text
+    return binascii.b2a_qp(text.encode("utf-8")).decode("ascii")
+
+
 def _base64_lines(data: bytes) -> bytes:
     encoded = binascii.b2a_base64(data, newline=False)
     return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)])
 
 
-def body_part(content: str, *, html: bool) -> tuple[bytes, bytes]:
+def body_part(
+    content: str, *, html: bool, crlf: bool = False, lines_fit: bool = False
+) -> tuple[bytes, bytes]:
     """(transfer encoding, body octets) for one text part.
 
     HTML goes out as 7-bit ASCII, characters outside ASCII written as numeric references
     (`&#233;`), which every HTML reader decodes: no encoding step, readable source. Plain
     text that is pure ASCII goes out as 7-bit too; other text, and anything with a line
     that cannot be kept under 998 octets, goes out as base64 of UTF-8.
+
+    `crlf`: the content's lines already end in CRLF, the last one too; `lines_fit`: none
+    is longer than 998 characters. HTML written by pieces is both, and needs no pass.
     """
+    if crlf and lines_fit and content.isascii():
+        return b"7bit", content.encode("ascii")
     if "\r" in content:
         content = content.replace("\r\n", "\n").replace("\r", "\n")
     content = content.rstrip("\n").replace("\n", "\r\n") + "\r\n"
@@ -150,11 +189,16 @@ def body_part(content: str, *, html: bool) -> tuple[bytes, bytes]:
     return b"base64", _base64_lines(content.encode("utf-8")) + b"\r\n"
 
 
-def assemble_alternative(header_lines: Iterable[str], text: str, html: str) -> bytes:
-    """The whole message: headers, then `multipart/alternative` with text first, HTML last."""
+def assemble_alternative(
+    header_lines: Iterable[str], text: tuple[bytes, bytes], html: tuple[bytes, bytes]
+) -> bytes:
+    """The whole message: headers, then `multipart/alternative` with text first, HTML last.
+
+    `text` and `html` are the parts as `body_part` returns them.
+    """
     boundary = ("=_" + secrets.token_hex(12)).encode("ascii")
-    text_encoding, text_body = body_part(text, html=False)
-    html_encoding, html_body = body_part(html, html=True)
+    text_encoding, text_body = text
+    html_encoding, html_body = html
     head = "\r\n".join(header_lines)
     return b"".join(
         (

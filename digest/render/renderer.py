@@ -10,18 +10,22 @@ Auto-Submitted; the envelope sender is the subscriber's VERP bounce address.
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
 
 from digest.config import Settings
-from digest.records import Digest, OutgoingEmail, Paper, Subscriber
+from digest.records import Digest, OutgoingEmail, Subscriber
+from digest.render.digests import DigestWriter, WrittenDigest
 from digest.render.links import LinkMaker
 from digest.render.mime import (
     address_header_line,
     assemble_alternative,
+    body_part,
     clean_header_text,
     format_date,
     header_line,
@@ -29,8 +33,8 @@ from digest.render.mime import (
 )
 from digest.render.signing import DkimSigner
 from digest.render.templates import build_environment
-from digest.render.text import one_line, shorten
-from digest.render.views import FooterView, Link, digest_view, interests, topic_label
+from digest.render.text import one_line, shorten, wrap
+from digest.render.views import FooterView, interests, plan_digest, topic_label
 from digest.tokens import CONFIRM_MAX_AGE
 
 MAX_HTML_BYTES = 90_000
@@ -41,9 +45,9 @@ _PREHEADER_PADDING = Markup(("&#847;&zwnj;&nbsp;" * 10 + "\n") * 4)
 @dataclass(frozen=True, slots=True)
 class _Parts:
     subject: str
-    html: str
-    text: str
-    unsubscribe_url: str | None = None
+    text: tuple[bytes, bytes]  # (transfer encoding, body octets)
+    html: tuple[bytes, bytes]
+    unsubscribe: tuple[str, str] | None = None  # (URL, mailto address)
 
 
 class Renderer:
@@ -56,58 +60,52 @@ class Renderer:
         self._env = build_environment()
         self._templates = {
             name: (self._env.get_template(f"{name}.html"), self._env.get_template(f"{name}.txt"))
-            for name in ("digest", "confirm", "welcome", "goodbye")
+            for name in ("confirm", "welcome", "goodbye")
         }
         mail = settings.mail
         self._brand = one_line(mail.from_name) or "Paper Digest"
+        self._context = {"brand": self._brand, "preheader_padding": _PREHEADER_PADDING}
+        self._digests = DigestWriter(
+            self._env, self.links, context=self._context, footer_text=mail.footer_text.strip()
+        )
         self._fixed_headers = [address_header_line("From", mail.from_name, mail.from_address)]
         if mail.reply_to:
             self._fixed_headers.append(address_header_line("Reply-To", None, mail.reply_to))
         self._fixed_headers.append(header_line("List-Id", f"{self._brand} <{settings.list_id}>"))
+        self._closing_headers = [header_line(name, value) for name, value in _FIXED.items()]
 
     # -- digests -------------------------------------------------------------------------
 
     def render_digest(self, digest: Digest, *, now: datetime | None = None) -> OutgoingEmail:
         """The digest email of one subscriber for one date."""
-        parts = self._digest_parts(digest)
+        subject, written, unsubscribe = self._write_digest(digest)
+        parts = _Parts(
+            subject=subject,
+            text=(b"quoted-printable", written.text.encode("ascii")),
+            html=body_part(written.html, html=True, crlf=True, lines_fit=written.html_fits),
+            unsubscribe=unsubscribe,
+        )
         return self._finish(digest.subscriber, parts, now=now, kind="digest")
 
     def digest_html(self, digest: Digest) -> str:
         """The HTML part alone, for previews."""
-        return self._digest_parts(digest).html
+        return self._write_digest(digest)[1].html.replace("\r\n", "\n")
 
     def digest_text(self, digest: Digest) -> str:
         """The plain-text part alone, for previews."""
-        return self._digest_parts(digest).text
+        text = binascii.a2b_qp(self._write_digest(digest)[1].text.encode("ascii"))
+        return text.decode("utf-8").replace("\r\n", "\n")
 
-    def _digest_parts(self, digest: Digest) -> _Parts:
+    def _write_digest(self, digest: Digest) -> tuple[str, WrittenDigest, tuple[str, str]]:
+        """(subject, both parts, the unsubscribe URL and address) of a digest."""
         subscriber = digest.subscriber
-        version = _version(subscriber)
-
-        def feedback(paper: Paper) -> tuple[Link, ...]:
-            if paper.db_id is None:
-                return ()
-            more = self.links.feedback(subscriber.id, paper.db_id, 1, version)
-            less = self.links.feedback(subscriber.id, paper.db_id, -1, version)
-            return (Link("More like this", more), Link("Less like this", less))
-
-        view = digest_view(digest, feedback)
-        parts = self._render("digest", self._digest_context(digest, view))
-        if len(parts.html.encode("utf-8")) > MAX_HTML_BYTES:
-            view = digest_view(digest, feedback, compact=True)
-            parts = self._render("digest", self._digest_context(digest, view))
-        return parts
-
-    def _digest_context(self, digest: Digest, view: Any) -> dict[str, Any]:
-        return {
-            "subject": view.subject,
-            "preheader": view.preheader,
-            "heading": view.heading,
-            "lead": view.lead,
-            "sections": view.sections,
-            "trending": view.trending,
-            "foot": self._footer(digest.subscriber),
-        }
+        unsubscribe = self.links.unsubscribe_pair(subscriber.id, subscriber.token_version)
+        plan = plan_digest(digest)
+        foot = self._footer(subscriber, unsubscribe[0])
+        written = self._digests.write(digest, plan, foot)
+        if _octets(written.html) > MAX_HTML_BYTES:
+            written = self._digests.write(digest, plan, foot, compact=True)
+        return clean_header_text(plan.subject), written, unsubscribe
 
     # -- account emails ------------------------------------------------------------------
 
@@ -115,22 +113,24 @@ class Renderer:
         self, subscriber: Subscriber, *, now: datetime | None = None
     ) -> OutgoingEmail:
         """The double opt-in email with the confirm link (valid 72 hours)."""
-        topics = ", ".join(topic_label(t) for t in subscriber.topics)
+        unsubscribe = self.links.unsubscribe_pair(subscriber.id, _version(subscriber))
         context = {
             "subject": f"Confirm your {self._brand} subscription",
             "preheader": "One click to start your daily digest of new research papers.",
             "email": subscriber.email,
-            "topics": shorten(topics, 200),
+            "topics": _topics(subscriber.topics),
             "confirm_url": self.links.confirm(subscriber.id, _version(subscriber)),
             "expires_hours": CONFIRM_MAX_AGE // 3600,
-            "foot": self._footer(subscriber, pending=True),
+            "foot": self._footer(subscriber, unsubscribe[0], pending=True),
         }
-        return self._finish(subscriber, self._render("confirm", context), now=now, kind="confirm")
+        parts = self._render("confirm", context, unsubscribe)
+        return self._finish(subscriber, parts, now=now, kind="confirm")
 
     def render_welcome(
         self, subscriber: Subscriber, *, now: datetime | None = None
     ) -> OutgoingEmail:
         """Sent once the subscriber confirms: what they follow and when digests arrive."""
+        unsubscribe = self.links.unsubscribe_pair(subscriber.id, _version(subscriber))
         context = {
             "subject": f"Welcome to {self._brand}",
             "preheader": "Your first digest arrives at your next send time.",
@@ -138,9 +138,10 @@ class Renderer:
             "send_at": subscriber.send_at.strftime("%H:%M"),
             "timezone": subscriber.timezone,
             "interests": interests(subscriber),
-            "foot": self._footer(subscriber),
+            "foot": self._footer(subscriber, unsubscribe[0]),
         }
-        return self._finish(subscriber, self._render("welcome", context), now=now, kind="welcome")
+        parts = self._render("welcome", context, unsubscribe)
+        return self._finish(subscriber, parts, now=now, kind="welcome")
 
     def render_goodbye(
         self, subscriber: Subscriber, *, now: datetime | None = None
@@ -151,68 +152,71 @@ class Renderer:
             "preheader": "No more digests will be sent to this address.",
             "email": subscriber.email,
             "home_url": self.links.home(),
-            "foot": self._footer(subscriber, unsubscribed=True),
+            "foot": self._footer(subscriber, None, unsubscribed=True),
         }
         return self._finish(subscriber, self._render("goodbye", context), now=now, kind="goodbye")
 
     # -- shared --------------------------------------------------------------------------
 
     def _footer(
-        self, subscriber: Subscriber, *, pending: bool = False, unsubscribed: bool = False
+        self,
+        subscriber: Subscriber,
+        unsubscribe_url: str | None,
+        *,
+        pending: bool = False,
+        unsubscribed: bool = False,
     ) -> FooterView:
-        version = _version(subscriber)
-        topics = shorten(", ".join(topic_label(t) for t in subscriber.topics), 200)
         if pending:
             reason = f"Someone, probably you, asked for {self._brand} at {subscriber.email}."
         elif unsubscribed:
             reason = f"You unsubscribed {subscriber.email} from {self._brand}."
         else:
+            topics = _topics(subscriber.topics)
             about = f" for: {topics}" if topics else ""
             reason = (
                 f"You receive this because {subscriber.email} subscribed to {self._brand}{about}."
             )
         return FooterView(
             reason=reason,
-            unsubscribe_url=None
-            if unsubscribed
-            else self.links.unsubscribe(subscriber.id, version),
+            reason_text=wrap(reason),
+            unsubscribe_url=unsubscribe_url,
             preferences_url=None
             if pending or unsubscribed
-            else self.links.preferences(subscriber.id, version),
+            else self.links.preferences(subscriber.id, _version(subscriber)),
             footer_text=self.settings.mail.footer_text.strip(),
         )
 
-    def _render(self, name: str, context: dict[str, Any]) -> _Parts:
+    def _render(
+        self, name: str, context: dict[str, Any], unsubscribe: tuple[str, str] | None = None
+    ) -> _Parts:
         html_template, text_template = self._templates[name]
-        context = {**context, "brand": self._brand, "preheader_padding": _PREHEADER_PADDING}
+        context = {**context, **self._context}
         return _Parts(
             subject=clean_header_text(context["subject"]),
-            html=html_template.render(context),
-            text=text_template.render(context),
-            unsubscribe_url=context["foot"].unsubscribe_url,
+            text=body_part(text_template.render(context), html=False),
+            html=body_part(html_template.render(context), html=True),
+            unsubscribe=unsubscribe,
         )
 
     def _finish(
         self, subscriber: Subscriber, parts: _Parts, *, now: datetime | None, kind: str
     ) -> OutgoingEmail:
         version = _version(subscriber)
-        domain = self.settings.mail.domain
-        message_id = make_message_id(domain, kind)
-        unsubscribe = parts.unsubscribe_url or self.links.unsubscribe(subscriber.id, version)
-        mailto = self.links.mailto_unsubscribe(subscriber.id, version)
+        message_id = make_message_id(self.settings.mail.domain, kind)
+        unsubscribe, mailto = parts.unsubscribe or self.links.unsubscribe_pair(
+            subscriber.id, version
+        )
         headers = {
             "Subject": parts.subject,
             "Date": format_date(now),
             "Message-ID": message_id,
             "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "OOF, AutoReply",
         }
         lines = [
             *self._fixed_headers,
             address_header_line("To", None, subscriber.email),
             *(header_line(name, value) for name, value in headers.items()),
+            *self._closing_headers,
         ]
         data = assemble_alternative(lines, parts.text, parts.html)
         if self.signer is not None:
@@ -223,9 +227,27 @@ class Renderer:
             subject=parts.subject,
             message_id=message_id,
             data=data,
-            headers={"To": subscriber.email, **headers},
+            headers={"To": subscriber.email, **headers, **_FIXED},
         )
+
+
+# Headers every message carries with the same value.
+_FIXED = {
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "OOF, AutoReply",
+}
 
 
 def _version(subscriber: Subscriber) -> int:
     return subscriber.token_version
+
+
+def _octets(html: str) -> int:
+    return len(html) if html.isascii() else len(html.encode("utf-8"))
+
+
+@lru_cache(maxsize=4096)
+def _topics(topics: tuple[str, ...]) -> str:
+    """What a subscriber follows, on one line of at most 200 characters."""
+    return shorten(", ".join(topic_label(topic) for topic in topics), 200)

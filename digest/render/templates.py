@@ -2,8 +2,9 @@
 
 `templates/email/_styles.css` is written once. When an `.html` template loads, its source
 goes through css-inline before Jinja compiles it, so each element carries its `style`
-attribute in the compiled template and rendering a message is plain Jinja work. The
+attribute in the compiled template and no message pays for the inlining. The
 `@media` rules (phones, dark mode) stay in a `<style>` block in the layout's `<head>`.
+The digest's templates are then rendered once more, as pieces (`digest.render.pieces`).
 
 Jinja tags are swapped for private-use placeholders while the HTML is parsed, then put
 back; a tag the HTML parser would move (text between table rows, say) is caught here, at
@@ -13,8 +14,7 @@ load time, rather than producing a broken email.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import css_inline
@@ -27,7 +27,7 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
-from digest.render.text import wrap
+from digest.render.text import ascii_html, wrap
 from digest.resources import bundled_dir
 
 _JINJA_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.DOTALL)
@@ -87,15 +87,6 @@ class InliningLoader(FileSystemLoader):
         )
 
 
-def ascii_html(html: str) -> str:
-    """HTML with every non-ASCII character as a numeric reference (`·` → `&#183;`).
-
-    The markup of the templates and of each paper is kept in ASCII this way, so a rendered
-    message is nearly always ASCII and goes out as 7-bit without an encoding pass.
-    """
-    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
-
-
 def nl2br(value: str) -> Markup:
     """Escaped text with its line breaks kept as `<br>`."""
     lines = str(value).replace("\r\n", "\n").split("\n")
@@ -106,49 +97,6 @@ def wrap_filter(value: str, indent: int | str = "", first: str | None = None) ->
     """`{{ text | wrap(indent="   ") }}`: the text part's 72-column wrap."""
     prefix = " " * indent if isinstance(indent, int) else indent
     return wrap(str(value), prefix, first)
-
-
-@dataclass(frozen=True, slots=True)
-class Fragments:
-    """The parts of a paper's entry that are the same in every digest."""
-
-    html_head: Markup
-    html_links: Markup
-    text_head: str
-    text_links: str
-    html_trend: Markup
-    text_trend: str
-
-
-class PaperFragments:
-    """`fragments(paper)` in templates: renders a paper's shared parts once, then reuses them.
-
-    A day's few hundred papers go into thousands of digests; rendering the title, authors,
-    excerpt and links of each paper once keeps per-digest work to what is personal.
-    """
-
-    def __init__(self, environment: Environment, limit: int = 20_000) -> None:
-        self._environment = environment
-        self._limit = limit
-        self._cache: dict[Hashable, Fragments] = {}
-
-    def __call__(self, paper: Hashable) -> Fragments:
-        found = self._cache.get(paper)
-        if found is None:
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            html = self._environment.get_template("_paper.html").module
-            text = self._environment.get_template("_paper.txt").module
-            found = Fragments(
-                html_head=Markup(ascii_html(html.paper_head(paper).strip())),  # type: ignore[attr-defined]
-                html_links=Markup(ascii_html(html.paper_links(paper).strip())),  # type: ignore[attr-defined]
-                text_head=str(text.paper_head(paper)).strip("\n"),  # type: ignore[attr-defined]
-                text_links=str(text.paper_links(paper)).rstrip("\n"),  # type: ignore[attr-defined]
-                html_trend=Markup(ascii_html(html.trending_item(paper).strip())),  # type: ignore[attr-defined]
-                text_trend=str(text.trending_item(paper)).strip("\n"),  # type: ignore[attr-defined]
-            )
-            self._cache[paper] = found
-        return found
 
 
 def build_environment(directory: Path | None = None) -> Environment:
@@ -165,5 +113,4 @@ def build_environment(directory: Path | None = None) -> Environment:
     )
     environment.filters["nl2br"] = nl2br
     environment.filters["wrap"] = wrap_filter
-    environment.globals["fragments"] = PaperFragments(environment)
     return environment

@@ -1,7 +1,8 @@
 """Shaping paper text for reading: one-line titles, short author lists, excerpts that end on
 a sentence, light LaTeX clean-up, compact counts, and a fast 72-column word wrap.
 
-Pure functions on strings; the HTML escaping is left to the templates (autoescape).
+Pure functions on strings; the HTML escaping is left to the templates (autoescape) and the
+pieces, which write HTML in ASCII with `ascii_html`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ _SYMBOLS = {
     "in": "∈", "sum": "∑", "prod": "∏", "partial": "∂", "nabla": "∇", "sqrt": "√",
     "ell": "ℓ", "log": "log", "%": "%",
 }  # fmt: skip
+
+
+def ascii_html(html: str) -> str:
+    """HTML with every non-ASCII character as a numeric reference (`·` → `&#183;`).
+
+    The HTML of every message is kept in ASCII this way, so it goes out as 7-bit without
+    an encoding pass.
+    """
+    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def one_line(text: str) -> str:

@@ -1,15 +1,17 @@
-"""What the email templates show: records turned into display-ready views.
+"""What the emails show: records turned into display-ready views.
 
-`paper_view` shapes one paper (cached: a day's papers are shaped once for all digests);
-`digest_view` plans a whole digest: subject, preheader, sections grouped by topic when that
-reads better, feedback links, trending list and footer. Templates only print these fields.
+`paper_view` shapes one paper (the digest writer keeps the result: a day's papers are shaped
+once for all digests); `plan_digest` plans a whole digest: subject, preheader, heading,
+lead, the papers grouped under topic headings when that reads better, and the trending
+list. Templates only print these fields.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from digest.records import Digest, Paper, Pick, Subscriber
@@ -61,35 +63,22 @@ class PaperView:
 
 
 @dataclass(frozen=True, slots=True)
-class ItemView:
-    marker: str
-    paper: PaperView
-    reason: str
-    feedback: tuple[Link, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    title: str | None
-    items: tuple[ItemView, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class FooterView:
     reason: str
+    reason_text: str  # the reason wrapped for the plain-text part
     unsubscribe_url: str | None
     preferences_url: str | None
     footer_text: str
 
 
 @dataclass(frozen=True, slots=True)
-class DigestView:
+class DigestPlan:
     subject: str
     preheader: str
     heading: str
     lead: str
-    sections: tuple[Section, ...]
-    trending: tuple[PaperView, ...]
+    groups: Sequence[tuple[str | None, Sequence[Pick]]]  # under topic headings, best first
+    trending: Sequence[Paper]
 
 
 def safe_url(url: str | None) -> str | None:
@@ -124,7 +113,6 @@ def _paper_links(paper: Paper, compact: bool) -> tuple[Link, ...]:
     return tuple(links)
 
 
-@lru_cache(maxsize=8192)
 def paper_view(paper: Paper, detail: Detail = FULL) -> PaperView:
     """One paper shaped for display (see the module docstring)."""
     arxiv = _ARXIV_ID.match(paper.id) is not None
@@ -152,7 +140,8 @@ def topic_label(topic: str) -> str:
     return shorten(one_line(topic), 60)
 
 
-def _detail_for(position: int, compact: bool) -> Detail:
+def detail_for(position: int, compact: bool) -> Detail:
+    """How much of the paper at `position` (from 0) to show: less further down (size budget)."""
     if compact:
         return COMPACT
     if position < 10:
@@ -160,60 +149,40 @@ def _detail_for(position: int, compact: bool) -> Detail:
     return SHORT if position < 25 else COMPACT
 
 
-FeedbackLinks = Callable[[Paper], tuple[Link, ...]]
+@lru_cache(maxsize=4096)
+def _heading_label(topic: str | None) -> str | None:
+    """The heading a pick's topic goes under; None for no (or a blank) topic."""
+    return (topic_label(topic) or None) if topic else None
 
 
-def _item(pick: Pick, number: int, width: int, detail: Detail, feedback: FeedbackLinks) -> ItemView:
-    return ItemView(
-        marker=f"{number:>{width}}.",
-        paper=paper_view(pick.paper, detail),
-        reason=shorten(one_line(pick.reason), 120 if detail.compact else 300),
-        feedback=() if detail.compact else feedback(pick.paper),
-    )
-
-
-def _groups(picks: Sequence[Pick]) -> list[tuple[str | None, list[Pick]]]:
+def _groups(
+    picks: Sequence[Pick], labels: Sequence[str | None]
+) -> Sequence[tuple[str | None, Sequence[Pick]]]:
     """Picks under their topic headings, or one untitled group when headings would not help."""
     groups: dict[str | None, list[Pick]] = {}
-    for pick in picks:
-        key = topic_label(pick.topic) if pick.topic and one_line(pick.topic) else None
-        groups.setdefault(key, []).append(pick)
+    for pick, label in zip(picks, labels, strict=True):
+        groups.setdefault(label, []).append(pick)
     named = [key for key in groups if key is not None]
     # Headings help only with several topics, enough papers, and some topic holding two.
-    if len(named) < 2 or len(picks) < 4 or max(len(group) for group in groups.values()) < 2:
-        return [(None, list(picks))]
-    titled: list[tuple[str | None, list[Pick]]] = [(key, groups[key]) for key in named]
+    if len(named) < 2 or len(picks) < 4 or max(map(len, groups.values())) < 2:
+        return [(None, picks)]
+    titled: list[tuple[str | None, Sequence[Pick]]] = [(key, groups[key]) for key in named]
     if None in groups:
         titled.append(("More for you", groups[None]))
     return titled
 
 
-def _sections(picks: Sequence[Pick], feedback: FeedbackLinks, compact: bool) -> tuple[Section, ...]:
-    """Sections numbered in reading order; detail shrinks with the position (size budget)."""
-    width = 2 if len(picks) < 100 else 3  # the text part indents paper details by 4
-    sections: list[Section] = []
-    position = 0
-    for title, group in _groups(picks):
-        items = []
-        for pick in group:
-            detail = _detail_for(position, compact)
-            position += 1
-            items.append(_item(pick, position, width, detail, feedback))
-        sections.append(Section(title, tuple(items)))
-    return tuple(sections)
-
-
-def top_topics(picks: Sequence[Pick]) -> list[str]:
+def _by_count(labels: Sequence[str | None]) -> tuple[str, ...]:
     """The matched topics, most papers first (ties: best-ranked first)."""
     counts: dict[str, int] = {}
-    for pick in picks:
-        if pick.topic and one_line(pick.topic):
-            label = topic_label(pick.topic)
+    for label in labels:
+        if label is not None:
             counts[label] = counts.get(label, 0) + 1
-    return sorted(counts, key=lambda label: -counts[label])
+    return tuple(sorted(counts, key=lambda label: -counts[label]))
 
 
-def _topics_phrase(topics: Sequence[str], limit: int = 2) -> str:
+@lru_cache(maxsize=4096)
+def _topics_phrase(topics: tuple[str, ...], limit: int = 2) -> str:
     short = [shorten(topic, 40) for topic in topics]
     if len(short) <= limit:
         return short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
@@ -225,47 +194,53 @@ def _count_phrase(n: int) -> str:
     return f"{n} new paper" + "s" * (n != 1)
 
 
-def subject_line(digest: Digest) -> str:
+@lru_cache(maxsize=64)
+def _dates(day: date) -> tuple[str, str]:
+    """(`Tue 14 May`, `Your papers for Tuesday, 14 May 2026`)."""
+    return day.strftime("%a %-d %b"), "Your papers for " + day.strftime("%A, %-d %B %Y")
+
+
+def _subject(day: str, count: int, topics: tuple[str, ...]) -> str:
     """`Tue 14 May: 7 new papers on diffusion models and RL agents` (one line, ≤ ~110)."""
-    day = digest.digest_date.strftime("%a %-d %b")
-    if not digest.picks:
+    if not count:
         return f"{day}: no new papers on your topics today"
-    topics = top_topics(digest.picks)
     about = f" on {_topics_phrase(topics)}" if topics else " for you"
-    return shorten(f"{day}: {_count_phrase(len(digest.picks))}{about}", 110)
+    return shorten(f"{day}: {_count_phrase(count)}{about}", 110)
 
 
-def _lead(digest: Digest) -> str:
-    if not digest.picks:
+def _lead(count: int, topics: tuple[str, ...]) -> str:
+    if not count:
         return "No new papers matched your topics today. We will look again tomorrow."
-    topics = top_topics(digest.picks)
     about = f" on {_topics_phrase(topics, 3)}" if topics else " picked for you"
-    return f"{_count_phrase(len(digest.picks))}{about}, best first."
+    return f"{_count_phrase(count)}{about}, best first."
 
 
-def _preheader(digest: Digest) -> str:
-    if not digest.picks:
+def _preheader(picks: Sequence[Pick]) -> str:
+    if not picks:
         return "Nothing new matched your topics today."
-    text = "Top pick: " + one_line(digest.picks[0].paper.title)
-    if len(digest.picks) > 1:
-        text += f" · plus {len(digest.picks) - 1} more"
+    text = "Top pick: " + one_line(picks[0].paper.title)
+    if len(picks) > 1:
+        text += f" · plus {len(picks) - 1} more"
     return shorten(text, 150)
 
 
-def _trending(digest: Digest) -> tuple[PaperView, ...]:
+def _trending(digest: Digest) -> list[Paper]:
     picked = {pick.paper.id for pick in digest.picks}
-    fresh = [paper for paper in digest.trending if paper.id not in picked]
-    return tuple(paper_view(paper, MINIMAL) for paper in fresh[:TRENDING_MAX])
+    return [paper for paper in digest.trending if paper.id not in picked][:TRENDING_MAX]
 
 
-def digest_view(digest: Digest, feedback: FeedbackLinks, *, compact: bool = False) -> DigestView:
-    """Plan the whole digest; `compact` shows every paper compactly (to meet the size limit)."""
-    return DigestView(
-        subject=subject_line(digest),
-        preheader=_preheader(digest),
-        heading="Your papers for " + digest.digest_date.strftime("%A, %-d %B %Y"),
-        lead=_lead(digest),
-        sections=_sections(digest.picks, feedback, compact),
+def plan_digest(digest: Digest) -> DigestPlan:
+    """Plan the whole digest (see the module docstring)."""
+    picks = digest.picks
+    labels = [_heading_label(pick.topic) for pick in picks]
+    topics = _by_count(labels)
+    day, heading = _dates(digest.digest_date)
+    return DigestPlan(
+        subject=_subject(day, len(picks), topics),
+        preheader=_preheader(picks),
+        heading=heading,
+        lead=_lead(len(picks), topics),
+        groups=_groups(picks, labels),
         trending=_trending(digest),
     )
 

@@ -1,0 +1,243 @@
+"""Pieces: templates rendered once, with markers for the per-message values.
+
+A digest goes to thousands of subscribers a day and most of each message is the same for
+all of them. A `Piece` is a template (or a macro, with some arguments bound) rendered once
+with unforgeable markers in place of its per-message values, then cut at the markers:
+writing a message joins the static strings and the values, with no template engine at
+work and no pass over the static text.
+
+Rules for a template rendered as a piece:
+
+- print a value as it is (`{{ reason }}`) or test it for being empty (`{% if reason %}`);
+  each pattern of empty and non-empty values gets its own cut, made on first use. A filter
+  would see the marker, not the value: a mangled marker stops the load, so shape values
+  (wrapping, say) before filling them in;
+- an insert (`{{ papers }}`) stands alone on its line; a list of chunks (whole lines)
+  written by other pieces goes there;
+- a plain-text piece ends its last line.
+
+Pieces write their part in its final transfer encoding. HTML: values escaped, non-ASCII
+characters as numeric references (`é` → `&#233;`), lines ending in CRLF, so the part is
+7-bit as it stands; each run knows its longest static line, so a filled piece tells whether
+every line fits in the 998 octets of a mail line, and looks at its lines only when the
+values are long. Plain text: quoted-printable, its static lines encoded once, when the
+piece is cut, and only the lines that hold values encoded per message.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+
+from jinja2 import TemplateError
+
+from digest.render.mime import MAX_BODY_LINE, quoted_printable
+from digest.render.text import ascii_html
+
+# Markers carry a random number of this process, so no paper or topic text can fake one.
+_NONCE = secrets.token_hex(8)
+_MARKER = re.compile(f"\x1a{_NONCE}:(\\d+)\x1a")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LF = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+_ANY_LENGTH = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Static strings and the values between them, written as one stretch of text."""
+
+    statics: tuple[str, ...]
+    pick: Callable[[tuple[str, ...]], tuple[str, ...]] | None  # (*values, *statics) → in order
+    limit: int  # how long the run may be, statics and values, with every line still fitting
+    encode: bool = False  # quoted-printable once filled (plain-text lines that hold values)
+
+
+_Segment = _Run | int  # an int is the index of an insert
+
+
+def html_value(value: str) -> str:
+    """`value` escaped for HTML (as Jinja escapes), in ASCII, on one line."""
+    value = (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )
+    if not value.isascii():
+        value = ascii_html(value)
+    if not value.isprintable():
+        value = _CONTROL.sub(" ", value)
+    return value
+
+
+def text_value(value: str) -> str:
+    """`value` for the plain-text part: its line breaks as CRLF, no other control codes."""
+    if value.isprintable() or value.replace("\r\n", "").isprintable():
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL_BUT_LF.sub(" ", value).replace("\n", "\r\n")
+
+
+def fit_lines(text: str) -> tuple[str, bool]:
+    """(`text` with lines over 998 broken at a space, whether every line now fits).
+
+    In HTML a line break is whitespace like a space, so breaking there changes nothing.
+    """
+    lines = text.split("\r\n")
+    if max(map(len, lines)) <= MAX_BODY_LINE:
+        return text, True
+    folded: list[str] = []
+    for line in lines:
+        while len(line) > MAX_BODY_LINE:
+            cut = line.rfind(" ", 0, MAX_BODY_LINE + 1)
+            if cut <= 0:
+                return text, False
+            folded.append(line[:cut])
+            line = line[cut + 1 :]
+        folded.append(line)
+    return "\r\n".join(folded), True
+
+
+class Piece:
+    """A template cut at its values; `write` appends a filled copy to a list of chunks.
+
+    `render(**values)` renders the template; `names` are the values a message fills in,
+    `inserts` the names of the places that take lists of chunks (whole lines).
+    """
+
+    def __init__(
+        self,
+        render: Callable[..., str],
+        names: Sequence[str],
+        *,
+        html: bool,
+        inserts: Sequence[str] = (),
+    ) -> None:
+        self._render = render
+        self._names = tuple(names)
+        self._inserts = tuple(inserts)
+        self._html = html
+        self._variants: dict[tuple[bool, ...], tuple[_Segment, ...]] = {}
+        self._full: tuple[_Segment, ...] | None = None  # every value given, no inserts
+
+    def write(
+        self, out: list[str], values: tuple[str, ...] = (), inserts: Sequence[list[str]] = ()
+    ) -> bool:
+        """Append the piece filled with `values` (and `inserts`) to `out`, in chunks.
+
+        True when every line written is known to fit in a mail line; the lines of the
+        inserts are the caller's to account for.
+        """
+        if inserts or not all(values):
+            key = (*map(bool, values), *map(bool, inserts))
+            variant = self._variants.get(key) or self._compile(key)
+        else:
+            variant = self._full or self._compile((True,) * len(values))
+        filled = tuple(map(html_value if self._html else text_value, values))
+        fits = True
+        for segment in variant:
+            if isinstance(segment, int):
+                out += inserts[segment]
+                continue
+            parts = (
+                segment.statics if segment.pick is None else segment.pick(filled + segment.statics)
+            )
+            if segment.encode:
+                out.append(quoted_printable("".join(parts)))
+            elif sum(map(len, parts)) <= segment.limit:
+                out += parts
+            else:
+                text, fitted = fit_lines("".join(parts))
+                out.append(text)
+                fits = fits and fitted
+        return fits
+
+    def _compile(self, key: tuple[bool, ...]) -> tuple[_Segment, ...]:
+        """Render the template with markers for the non-empty values and cut it up."""
+        count = len(self._names)
+        arguments = {
+            name: f"\x1a{_NONCE}:{index}\x1a" if key[index] else ""
+            for index, name in enumerate((*self._names, *self._inserts))
+        }
+        output = self._render(**arguments).replace("\r\n", "\n")
+        if self._html:
+            output = ascii_html(output).replace("\n", "\r\n")
+            output = fit_lines(output)[0].replace("\r\n", "\n")
+        elif output and not output.endswith("\n"):
+            raise TemplateError("a plain-text piece must end its last line")
+        pieces = _MARKER.split(output)
+        statics, indices = pieces[::2], [int(index) for index in pieces[1::2]]
+        if any(_NONCE in static for static in statics):
+            raise TemplateError("a piece's template changed a value's marker: print it as is")
+        cut = _html_run if self._html else _text_runs
+        segments: list[_Segment] = []
+        run_statics, run_indices = [statics[0]], []
+        for index, after in zip(indices, statics[1:], strict=True):
+            if index < count:
+                run_statics.append(after)
+                run_indices.append(index)
+                continue
+            before = run_statics[-1]
+            alone = before.endswith("\n") or (before == "" and not segments and not run_indices)
+            if not alone or not after.startswith("\n"):
+                name = self._inserts[index - count]
+                raise TemplateError(f"the insert {name!r} must stand alone on its line")
+            segments += [*cut(run_statics, run_indices, count), index - count]
+            run_statics, run_indices = [after[1:]], []
+        segments += cut(run_statics, run_indices, count)
+        variant = tuple(s for s in segments if not isinstance(s, _Run) or any(s.statics) or s.pick)
+        self._variants[key] = variant
+        if all(key) and len(key) == count:
+            self._full = variant
+        return variant
+
+
+def _run(statics: Sequence[str], indices: Sequence[int], count: int, *, encode: bool) -> _Run:
+    """`statics[0] value[indices[0]] statics[1] …` of a piece with `count` values, in CRLF."""
+    widest = max(map(len, "".join(statics).split("\n")))
+    kept = tuple(static.replace("\n", "\r\n") for static in statics)
+    order = [count]
+    for position, index in enumerate(indices, start=1):
+        order += [index, count + position]
+    return _Run(
+        statics=kept,
+        pick=itemgetter(*order) if indices else None,
+        limit=sum(map(len, kept)) + MAX_BODY_LINE - widest,
+        encode=encode,
+    )
+
+
+def _html_run(statics: Sequence[str], indices: Sequence[int], count: int) -> list[_Run]:
+    return [_run(statics, indices, count, encode=False)]
+
+
+def _text_runs(statics: Sequence[str], indices: Sequence[int], count: int) -> list[_Run]:
+    """The run cut into lines: static lines encoded now, lines with values once filled."""
+    lines: list[tuple[list[str], list[int]]] = [([""], [])]
+    for position, static in enumerate(statics):
+        if position:
+            lines[-1][1].append(indices[position - 1])
+            lines[-1][0].append("")
+        for number, text in enumerate(static.split("\n")):
+            if number:
+                lines[-1][0][-1] += "\n"
+                lines.append(([""], []))
+            lines[-1][0][-1] += text
+    if lines[-1] == ([""], []):
+        lines.pop()
+    runs: list[_Run] = []
+    for line_statics, line_indices in lines:
+        previous = runs[-1] if runs else None
+        if not line_indices and previous is not None and previous.pick is None:
+            static = quoted_printable(line_statics[0].replace("\n", "\r\n"))
+            runs[-1] = _Run((previous.statics[0] + static,), None, _ANY_LENGTH)
+        elif not line_indices:
+            static = quoted_printable(line_statics[0].replace("\n", "\r\n"))
+            runs.append(_Run((static,), None, _ANY_LENGTH))
+        else:
+            runs.append(_run(line_statics, line_indices, count, encode=True))
+    return runs
