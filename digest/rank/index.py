@@ -195,8 +195,10 @@ def _weights(
         return sparse.csr_matrix((0, len(vocabulary)), dtype=np.float32)
     title_lengths = np.array([max(len(t), 1) for t, _ in fields], dtype=np.float64)
     abstract_lengths = np.array([max(len(a), 1) for _, a in fields], dtype=np.float64)
-    title_norm = 1 - TITLE_B + TITLE_B * title_lengths / title_lengths.mean()
-    abstract_norm = 1 - ABSTRACT_B + ABSTRACT_B * abstract_lengths / abstract_lengths.mean()
+    title_norm = (1 - TITLE_B + TITLE_B * title_lengths / title_lengths.mean()).tolist()
+    abstract_norm = (
+        1 - ABSTRACT_B + ABSTRACT_B * abstract_lengths / abstract_lengths.mean()
+    ).tolist()
     rows: list[int] = []
     cols: list[int] = []
     values: list[float] = []

@@ -83,9 +83,8 @@ class _Batch:
 
     topics: np.ndarray  # profiles x rows: their query rows (the blank row if they have none)
     matched: bool  # whether the profiles have rows at all
-    scores: np.ndarray  # scores of query rows against the papers
-    row_best: np.ndarray  # per row of `scores`, its best score
-    local: np.ndarray  # profiles x rows: where each query row is in `scores`
+    scored: _Scored  # of their query rows
+    local: np.ndarray  # profiles x rows: where each query row is in `scored`
     special: dict[int, _Plan]  # position in the batch -> plan
 
 
@@ -175,10 +174,45 @@ def _batch(table: _ScoreTable, plans: _Plans, members: np.ndarray) -> _Batch:
         topics = plans.rows[plans.starts[members][:, None] + np.arange(width)]
     else:
         topics = np.full((len(members), 1), table.blank, dtype=np.int64)
-    scores, row_best, local = table.lookup(topics)
+    scored, local = table.lookup(topics)
     where = members.tolist()
     special = {j: plans.special[i] for j, i in enumerate(where) if i in plans.special}
-    return _Batch(topics, width > 0, scores, row_best, local, special)
+    return _Batch(topics, width > 0, scored, local, special)
+
+
+@dataclass
+class _Scored:
+    """Scores of query rows against the day's papers, and per row its relevant papers
+    (those it scores at least `MIN_RELEVANCE`), best first."""
+
+    scores: np.ndarray  # rows x papers
+    best: np.ndarray  # per row, its best score
+    starts: np.ndarray  # per row, and one past the last, where its papers begin in `relevant`
+    relevant: np.ndarray
+
+    @classmethod
+    def of(cls, scores: np.ndarray) -> _Scored:
+        row, paper = np.divmod(np.flatnonzero(scores >= MIN_RELEVANCE), scores.shape[1])
+        order = np.lexsort((-scores[row, paper], row))  # stable: equals keep the lower paper
+        starts = np.searchsorted(row, np.arange(len(scores) + 1))
+        return cls(scores, scores.max(axis=1), starts, paper[order])
+
+    def first_eligible(
+        self, rows: np.ndarray, profiles: np.ndarray, eligible: np.ndarray
+    ) -> np.ndarray:
+        """For each (query row, profile) pair, the row's best paper of those `eligible`
+        for the profile (the lowest of equals) when the row finds it relevant, else -1."""
+        sizes = self.starts[rows + 1] - self.starts[rows]
+        bounds = np.cumsum(sizes) - sizes
+        at = np.repeat(self.starts[rows] - bounds, sizes) + np.arange(int(sizes.sum()))
+        papers = self.relevant[at]
+        hits = np.flatnonzero(eligible[np.repeat(profiles, sizes), papers])
+        pair = np.repeat(np.arange(len(rows)), sizes)[hits]
+        first = np.ones(len(hits), dtype=bool)
+        first[1:] = pair[1:] != pair[:-1]
+        best = np.full(len(rows), -1, dtype=np.int64)
+        best[pair[first]] = papers[hits[first]]
+        return best
 
 
 class _ScoreTable:
@@ -190,31 +224,31 @@ class _ScoreTable:
         self.compiled = compiled
         self.queries = compiled.matrix()
         self.blank = self.queries.shape[0] - 1  # the all-zero row
-        self.every: tuple[np.ndarray, np.ndarray] | None = None
+        self.every: _Scored | None = None
         if self.queries.shape[0] * len(compiled.index) <= MAX_SCORE_CELLS:
             self.every = self._compute(np.arange(self.queries.shape[0]))
 
-    def lookup(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For query `rows` (any shape): a scores matrix, its per-row maxima, and in the
-        shape of `rows` the position of each row in that matrix."""
+    def lookup(self, rows: np.ndarray) -> tuple[_Scored, np.ndarray]:
+        """For query `rows` (any shape): their scores, and in the shape of `rows` where
+        each row is in them."""
         if self.every is not None:
-            return *self.every, rows
+            return self.every, rows
         distinct, inverse = np.unique(rows, return_inverse=True)
-        return *self._compute(distinct), inverse.reshape(rows.shape)
+        return self._compute(distinct), inverse.reshape(rows.shape)
 
-    def _compute(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _compute(self, rows: np.ndarray) -> _Scored:
         scores = np.empty((len(rows), len(self.compiled.index)), dtype=np.float32)
         for start in range(0, len(rows), BATCH_SIZE):
             part = rows[start : start + BATCH_SIZE]
             scores[start : start + len(part)] = _scores(self.compiled, self.queries, part)
-        return scores, scores.max(axis=1)
+        return _Scored.of(scores)
 
 
 def _rank_batch(
     compiled: Compiled, queries: sparse.csr_matrix, batch: _Batch, max_items: int
 ) -> list[list[Pick]]:
     """Cut off and take each profile's best papers of a batch, as picks."""
-    index, local, scores = compiled.index, batch.local, batch.scores
+    index, local, scores = compiled.index, batch.local, batch.scored.scores
     relevance = scores[local[:, 0]]
     for k in range(1, local.shape[1]):
         np.maximum(relevance, scores[local[:, k]], out=relevance)
@@ -232,7 +266,7 @@ def _rank_batch(
     followed = _followed_keys(forced, len(index))
     chosen = best_first(index, len(local), candidates, followed, max_items)
     if batch.matched and local.shape[1] >= 2:
-        _keep_each_topic(index, batch, candidates[:2], chosen, max_items)
+        _keep_each_topic(index, batch, eligible, chosen, max_items)
     return _batch_picks(compiled, batch, relevance, factor, forced, chosen)
 
 
@@ -306,7 +340,7 @@ def _admitted(
     profile, the floor its final relevance must still reach.
     """
     is_topic = compiled.topic_mask()[batch.topics]
-    topic_best = np.where(is_topic, batch.row_best[batch.local], 0.0).max(axis=1)
+    topic_best = np.where(is_topic, batch.scored.best[batch.local], 0.0).max(axis=1)
     bar = np.maximum(MIN_RELEVANCE, RELATIVE_CUTOFF * topic_best)
     admitted = relevance >= bar[:, None]
     floor = np.full(len(relevance), MIN_RELEVANCE)
@@ -316,7 +350,7 @@ def _admitted(
     for i, plan in batch.special.items():
         if plan.profile.liked:
             cut = np.where(is_topic[i], bar[i], LIKED_MIN_RELEVANCE)
-            admitted[i] = (batch.scores[batch.local[i]] >= cut[:, None]).any(axis=0)
+            admitted[i] = (batch.scored.scores[batch.local[i]] >= cut[:, None]).any(axis=0)
             floor[i] = LIKED_MIN_RELEVANCE
     return admitted, floor
 
@@ -370,66 +404,41 @@ def _excluded(compiled: Compiled, phrases: Sequence[str]) -> set[int]:
 def _keep_each_topic(
     index: PaperIndex,
     batch: _Batch,
-    eligible: tuple[np.ndarray, np.ndarray],
+    eligible: np.ndarray,
     chosen: tuple[np.ndarray, np.ndarray],
     max_items: int,
 ) -> None:
     """When a list is full, give its last places to topics that have none in it: topic
     by topic, a topic whose best eligible paper is relevant, and none of whose relevant
     papers is in, takes the last place not yet given (unless that paper is a
-    near-duplicate of one in). For the whole batch at once; `eligible` and `chosen` are
-    (profile, paper) pairs, and the chosen papers are updated in place."""
+    near-duplicate of one in). For the whole batch at once: `chosen` holds (profile,
+    paper) pairs, its papers are updated in place."""
     profile, paper = chosen
-    scores, local = batch.scores, batch.local
+    scored, local = batch.scored, batch.local
     sizes = np.bincount(profile, minlength=len(local))
     full = np.flatnonzero(sizes == max_items)
     if not full.size or max_items < 2:
         return
     places = (np.cumsum(sizes) - sizes)[full, None] + np.arange(max_items)
     rows, papers = local[full], paper[places]
-    covered = (scores[rows[:, :, None], papers[:, None, :]] >= MIN_RELEVANCE).any(axis=2)
-    lacking, which = np.nonzero(~covered)
-    options = _Options(scores, eligible, len(local))
-    best, _ = options.best(full[lacking], rows[lacking, which])
-    changed = np.unique(lacking[best >= MIN_RELEVANCE])
+    width = rows.shape[1]
+    best = scored.first_eligible(rows.ravel(), np.repeat(full, width), eligible)
+    best = best.reshape(rows.shape)
+    covered = (scored.scores[rows[:, :, None], papers[:, None, :]] >= MIN_RELEVANCE).any(axis=2)
+    changed = np.flatnonzero(((best >= 0) & ~covered).any(axis=1))
     if not changed.size:
         return
-    rows, papers = rows[changed], papers[changed]
+    rows, papers, best = rows[changed], papers[changed], best[changed]
     slot = np.full(len(changed), max_items - 1)
     groups = index.duplicate_of
-    for topic in range(rows.shape[1]):
-        value, top = options.best(full[changed], rows[:, topic])
-        covered = (scores[rows[:, topic, None], papers] >= MIN_RELEVANCE).any(axis=1)
+    for topic in range(width):
+        top = best[:, topic]
+        covered = (scored.scores[rows[:, topic, None], papers] >= MIN_RELEVANCE).any(axis=1)
         taken = (groups[papers] == groups[top][:, None]).any(axis=1)
-        placed = np.flatnonzero((value >= MIN_RELEVANCE) & (slot >= 1) & ~covered & ~taken)
+        placed = np.flatnonzero((top >= 0) & (slot >= 1) & ~covered & ~taken)
         papers[placed, slot[placed]] = top[placed]
         slot[placed] -= 1
     paper[places[changed]] = papers
-
-
-class _Options:
-    """The eligible papers of a batch's profiles, for the best of them by a query row."""
-
-    def __init__(
-        self, scores: np.ndarray, eligible: tuple[np.ndarray, np.ndarray], profiles: int
-    ) -> None:
-        self.scores, self.papers = scores, eligible[1]
-        self.sizes = np.bincount(eligible[0], minlength=profiles)
-        self.starts = np.cumsum(self.sizes) - self.sizes
-
-    def best(self, profiles: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each (profile, query row) pair (the profile having eligible papers): the
-        row's best score over the profile's eligible papers, and the lowest such paper."""
-        if not profiles.size:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        sizes = self.sizes[profiles]
-        bounds = np.cumsum(sizes) - sizes
-        at = np.repeat(self.starts[profiles] - bounds, sizes) + np.arange(int(sizes.sum()))
-        papers = self.papers[at]
-        values = self.scores[np.repeat(rows, sizes), papers]
-        best = np.maximum.reduceat(values, bounds)
-        hit = np.where(values == np.repeat(best, sizes), np.arange(len(values)), len(values))
-        return best, papers[np.minimum.reduceat(hit, bounds)]
 
 
 def _batch_picks(
@@ -454,7 +463,7 @@ def _batch_picks(
         papers = paper[starts[i] : starts[i] + int(sizes[i])]
         final = relevance[i, papers] * factor[papers]
         final[[p in forced[i] for p in papers.tolist()]] += AUTHOR_SCORE
-        rows = batch.scores[batch.local[i, : len(plan.positive)]]
+        rows = batch.scored.scores[batch.local[i, : len(plan.positive)]]
         picks[i] = _picks(compiled, plan, rows, forced[i], papers.tolist(), final.tolist())
     return picks
 
@@ -473,7 +482,7 @@ def _shared_picks(
     profile, paper = chosen[0][members], chosen[1][members]
     best_row = np.full(len(paper), -1, dtype=np.int64)
     if batch.matched:
-        best = batch.scores[batch.local[profile], paper[:, None]].argmax(axis=1)
+        best = batch.scored.scores[batch.local[profile], paper[:, None]].argmax(axis=1)
         best_row = batch.topics[profile, best]
     keys = best_row * relevance.shape[1] + paper
     at, held = compiled.picks.find(keys)

@@ -38,6 +38,7 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORD = re.compile(r"[^\W_]+(?:[-‐‑][^\W_]+)*")
 _BREAK = re.compile(r"[.;:!?()\[\]{}\"“”]|,\s")
+_HYPHEN = re.compile(r"[-‐‑]")
 _PLURAL_ACRONYM = re.compile(r"^([A-Z][A-Za-z0-9]*[A-Z0-9])s$")
 _ACRONYM_DEF = re.compile(r"\(\s*([A-Za-z0-9][A-Za-z0-9-]{0,9}?)\s*\)")
 _LINK_WORDS = frozenset({"of", "for", "and", "the", "in", "on", "to", "with", "a", "an"})
@@ -57,7 +58,12 @@ class Analyzer:
             return cached
         plural = _PLURAL_ACRONYM.match(word)
         lowered = (plural[1] if plural else word).lower()
-        result = lowered if plural or not lowered.isascii() else self._stemmer.stemWord(lowered)
+        if plural or not lowered.isascii():
+            result = lowered
+        elif lowered != word:
+            result = self.stem(lowered)  # all case variants of a word share one stemming
+        else:
+            result = self._stemmer.stemWord(lowered)
         if len(self._cache) < 500_000:
             self._cache[word] = result
         return result
@@ -78,7 +84,7 @@ class Analyzer:
             if _BREAK.search(text, last_end, match.start()) and runs[-1]:
                 runs.append([])
             last_end = match.end()
-            parts = re.split(r"[-‐‑]", match[0])
+            parts = _HYPHEN.split(match[0]) if _HYPHEN.search(match[0]) else [match[0]]
             if len(parts) > 1:
                 joined.append(self.stem("".join(parts)))
             for part in parts:
