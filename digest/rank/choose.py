@@ -6,10 +6,10 @@ paper row first; only the best `max_items * 2 + 4` are looked at; a near-duplica
 paper already in is skipped, unless a followed author wrote it (it always goes in); and at
 most `max_items` go in.
 
-The whole batch is ordered with one sort of packed integer keys. The one outcome the
-scores alone do not decide, equal scores straddling the cut of papers looked at, is left
-to `_top_rows`, as it always was, for that profile alone: no result depends on which
-profiles share a batch.
+The whole batch is ordered by one radix sort. The one outcome the scores alone do not
+decide, equal scores straddling the cut of papers looked at, is left to the partition of
+`_top_rows` for that profile alone, as it always was: no result depends on which profiles
+share a batch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from digest.rank.index import PaperIndex
 
+MAX_PROFILES = 1 << 16  # profiles in a batch (their positions are sorted as 16-bit keys)
 _SIGN = np.uint32(0x80000000)
 
 
@@ -32,64 +33,32 @@ def best_first(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The papers that go in, as (profile, paper) arrays ordered by profile, then best
     first. `candidates` holds the eligible (profile, paper, final score) of `profiles`
-    profiles; `followed` the `profile * len(index) + paper` of followed authors' papers.
+    profiles (at most `MAX_PROFILES`), ordered by profile then paper; `followed` holds
+    `profile * len(index) + paper` of the followed authors' papers.
     """
-    count = len(index)
-    wanted = min(max_items * 2 + 4, count)
-    keys = _packed(*candidates, count)
-    keys.sort()
-    profile, worse, paper = _unpacked(keys, count)
+    wanted = min(max_items * 2 + 4, len(index))
+    order = _best_first(candidates[0], candidates[2])
+    profile, paper, final = (values[order] for values in candidates)
     sizes = np.bincount(profile, minlength=profiles)
-    tied = _tied_at_cut(worse, sizes, wanted)
+    tied = _tied_at_cut(final, sizes, wanted)
     keep = (_rank_within(sizes) < wanted) & ~tied[profile]
-    profile, paper = profile[keep], paper[keep]
-    always = np.isin(profile * count + paper, followed)
-    keep = _first_of_group(index, profile, paper) | always
-    profile, paper = profile[keep], paper[keep]
-    keep = _rank_within(np.bincount(profile, minlength=profiles)) < max_items
-    profile, paper = profile[keep], paper[keep]
+    chosen = _distinct(index, profile[keep], paper[keep], followed, max_items, profiles)
     if not tied.any():
-        return profile, paper
-    return _with_tied(index, (profile, paper), keys, tied, followed, max_items)
+        return chosen
+    return _with_tied(index, chosen, (profile, paper, final), tied, followed, max_items)
 
 
-def _packed(profile: np.ndarray, paper: np.ndarray, final: np.ndarray, count: int) -> np.ndarray:
-    """One unsigned key per candidate, ordered as the candidates must be: by profile,
-    then score (best first), then paper. The score's bits are mapped so that unsigned
-    order is the order of `-final` (with -0.0 made +0.0, so equal scores stay equal)."""
+def _best_first(profile: np.ndarray, final: np.ndarray) -> np.ndarray:
+    """The order of candidates by profile, then final score, best first, equal scores
+    keeping their order. A radix sort: stable sorts of 16-bit keys, least significant
+    first; the scores' bits are mapped so that their unsigned order is that of `-final`
+    (with -0.0 made +0.0, so that equal scores stay equal)."""
     bits = (-final.astype(np.float32, copy=False) + np.float32(0.0)).view(np.uint32)
     ordered = bits ^ np.where(bits >= _SIGN, np.uint32(0xFFFFFFFF), _SIGN)
-    shift = _paper_bits(count)
-    keys: np.ndarray = (profile.astype(np.uint64) << np.uint64(32 + shift)) | (
-        ordered.astype(np.uint64) << np.uint64(shift)
-    )
-    keys |= paper.astype(np.uint64)
-    return keys
-
-
-def _unpacked(keys: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Profile, ordered score bits and paper of packed keys."""
-    shift = _paper_bits(count)
-    profile = (keys >> np.uint64(32 + shift)).astype(np.int64)
-    worse = ((keys >> np.uint64(shift)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    paper = (keys & np.uint64((1 << shift) - 1)).astype(np.int64)
-    return profile, worse, paper
-
-
-def _scores_of(worse: np.ndarray) -> np.ndarray:
-    """The final scores back from their ordered bits (the inverse of `_packed`)."""
-    bits = worse ^ np.where(worse >= _SIGN, _SIGN, np.uint32(0xFFFFFFFF))
-    scores: np.ndarray = -bits.view(np.float32)
-    return scores
-
-
-def _paper_bits(count: int) -> int:
-    return max(count - 1, 1).bit_length()
-
-
-def max_profiles(count: int) -> int:
-    """How many profiles a batch may hold for their keys to fit in 64 bits."""
-    return 1 << (32 - _paper_bits(count))
+    order = np.argsort((ordered & 0xFFFF).astype(np.uint16), kind="stable")
+    order = order[np.argsort((ordered[order] >> 16).astype(np.uint16), kind="stable")]
+    result: np.ndarray = order[np.argsort(profile[order].astype(np.uint16), kind="stable")]
+    return result
 
 
 def _rank_within(sizes: np.ndarray) -> np.ndarray:
@@ -100,13 +69,30 @@ def _rank_within(sizes: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _tied_at_cut(worse: np.ndarray, sizes: np.ndarray, wanted: int) -> np.ndarray:
+def _tied_at_cut(final: np.ndarray, sizes: np.ndarray, wanted: int) -> np.ndarray:
     """Per profile, whether its `wanted`-th best score equals the next one."""
     starts = np.cumsum(sizes) - sizes
     over = np.flatnonzero(sizes > wanted)
     tied = np.zeros(len(sizes), dtype=bool)
-    tied[over] = worse[starts[over] + wanted - 1] == worse[starts[over] + wanted]
+    tied[over] = final[starts[over] + wanted - 1] == final[starts[over] + wanted]
     return tied
+
+
+def _distinct(
+    index: PaperIndex,
+    profile: np.ndarray,
+    paper: np.ndarray,
+    followed: np.ndarray,
+    max_items: int,
+    profiles: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of each profile's ranked papers, those that go in: a near-duplicate of a paper
+    ranked before it is skipped unless a followed author wrote it; `max_items` at most."""
+    always = np.isin(profile * len(index) + paper, followed)
+    keep = _first_of_group(index, profile, paper) | always
+    profile, paper = profile[keep], paper[keep]
+    keep = _rank_within(np.bincount(profile, minlength=profiles)) < max_items
+    return profile[keep], paper[keep]
 
 
 def _first_of_group(index: PaperIndex, profile: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -125,23 +111,24 @@ def _first_of_group(index: PaperIndex, profile: np.ndarray, paper: np.ndarray) -
 def _with_tied(
     index: PaperIndex,
     chosen: tuple[np.ndarray, np.ndarray],
-    keys: np.ndarray,
+    ranked: tuple[np.ndarray, np.ndarray, np.ndarray],
     tied: np.ndarray,
     followed: np.ndarray,
     max_items: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`chosen` completed with the papers of the `tied` profiles, chosen one by one."""
+    """`chosen` completed with the papers of the `tied` profiles, chosen one profile at
+    a time from their `ranked` (profile, paper, final score) candidates."""
     count = len(index)
     wanted = min(max_items * 2 + 4, count)
-    profile, worse, paper = _unpacked(keys, count)
+    profile, paper, score = ranked
     profiles, papers = [chosen[0]], [chosen[1]]
     for i in np.flatnonzero(tied).tolist():
         at = slice(np.searchsorted(profile, i), np.searchsorted(profile, i, side="right"))
         final = np.full(count, -np.inf, dtype=np.float32)
-        final[paper[at]] = _scores_of(worse[at])
+        final[paper[at]] = score[at]
         own = followed[(followed >= i * count) & (followed < (i + 1) * count)] - i * count
-        ranked = _top_rows(final[None, :], wanted)[0]
-        picked = _distinct(index, ranked, final, max_items, set(own.tolist()))
+        top = _top_rows(final[None, :], wanted)[0]
+        picked = _distinct_row(index, top, final, max_items, set(own.tolist()))
         profiles.append(np.full(len(picked), i, dtype=np.int64))
         papers.append(np.array(picked, dtype=np.int64))
     profile, paper = np.concatenate(profiles), np.concatenate(papers)
@@ -159,7 +146,7 @@ def _top_rows(final: np.ndarray, wanted: int) -> np.ndarray:
     return np.take_along_axis(candidates, order, axis=1)
 
 
-def _distinct(
+def _distinct_row(
     index: PaperIndex,
     ranked: np.ndarray,
     final: np.ndarray,

@@ -1,7 +1,7 @@
 """The query rows of one ranking run: each distinct topic, liked or disliked paper
 compiled once (`queries`), stacked for the batch products, and what selection needs
 about them later: which rows are topics, the papers behind paper rows and their
-embeddings (with the optional dense model), excluded phrases, and shared picks.
+embeddings (with the optional dense model), and excluded phrases.
 """
 
 from __future__ import annotations
@@ -16,33 +16,7 @@ from digest.rank.dense import paper_text
 from digest.rank.index import PaperIndex
 from digest.rank.neighbours import operand
 from digest.rank.queries import QueryRow, compile_paper, compile_topic
-from digest.records import Paper, Pick
-
-
-class SharedPicks:
-    """Picks that many profiles share, by an integer key, looked up for arrays of keys
-    at once (kept as a sorted key array and the picks in the same order)."""
-
-    def __init__(self) -> None:
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.picks = np.zeros(0, dtype=object)
-
-    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each of `keys` is held, and whether it is."""
-        at = np.searchsorted(self.keys, keys)
-        held = at < len(self.keys)
-        held[held] = self.keys[at[held]] == keys[held]
-        return at, held
-
-    def add(self, keys: np.ndarray, picks: list[Pick]) -> None:
-        """Hold `picks` under `keys` (distinct, and none held yet)."""
-        every = np.concatenate([self.keys, keys])
-        order = np.argsort(every, kind="stable")
-        added = np.empty(len(picks), dtype=object)
-        added[:] = picks
-        self.keys = every[order]
-        self.picks = np.concatenate([self.picks, added])[order]
-
+from digest.records import Paper
 
 _BLANK = -2  # a topic of white space only
 _EMPTY = -1  # a topic none of whose terms is in the day's index
@@ -57,7 +31,6 @@ class Compiled:
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
     by_text: dict[str, int] = field(default_factory=dict)  # topic as written -> row
     excluded: dict[str, np.ndarray] = field(default_factory=dict)
-    picks: SharedPicks = field(default_factory=lambda: SharedPicks())
     is_topic: np.ndarray | None = None
     sources: dict[int, Paper] = field(default_factory=dict)  # row -> liked/disliked paper
     vectors: dict[int, np.ndarray] = field(default_factory=dict)  # row -> its embedding

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
-from digest.rank.choose import best_first, max_profiles
+from digest.rank.choose import MAX_PROFILES, best_first
 from digest.rank.compiled import Compiled
 from digest.rank.dense import similarity_bonus
 from digest.rank.explain import explain_author, explain_match, explain_signals, join_reason
@@ -115,7 +115,7 @@ def rank_profiles(
     table = _ScoreTable(compiled)
     order: list[np.ndarray] = []
     picks: list[list[Pick]] = []
-    for members in _batches(plans.counts, min(BATCH_SIZE, max_profiles(len(index)))):
+    for members in _batches(plans.counts, min(BATCH_SIZE, MAX_PROFILES)):
         batch = _batch(table, plans, members)
         picks.extend(_rank_batch(compiled, table.queries, batch, max(max_items, 1)))
         order.append(members)
@@ -189,6 +189,10 @@ class _Scored:
     best: np.ndarray  # per row, its best score
     starts: np.ndarray  # per row, and one past the last, where its papers begin in `relevant`
     relevant: np.ndarray
+    # Picks of profiles of topics alone, which depend only on the paper and the row that
+    # matches it best: rows x papers, where that pick is in `picks` (-1: not made yet).
+    shared: np.ndarray | None = None
+    picks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
     @classmethod
     def of(cls, scores: np.ndarray) -> _Scored:
@@ -478,22 +482,26 @@ def _shared_picks(
 ) -> list[Pick]:
     """Picks of the chosen pairs at `members`, of profiles of topics alone: such a pick
     depends only on the paper and the topic row that matches it best, so each is built
-    once per run and shared."""
+    once and shared (see `_Scored.shared`)."""
     profile, paper = chosen[0][members], chosen[1][members]
-    best_row = np.full(len(paper), -1, dtype=np.int64)
-    if batch.matched:
-        best = batch.scored.scores[batch.local[profile], paper[:, None]].argmax(axis=1)
-        best_row = batch.topics[profile, best]
-    keys = best_row * relevance.shape[1] + paper
-    at, held = compiled.picks.find(keys)
-    if not held.all():
-        new, first = np.unique(keys[~held], return_index=True)
-        papers, rows = paper[~held][first], best_row[~held][first]
-        final = relevance[profile[~held][first], papers] * factor[papers]
+    scored = batch.scored
+    best = scored.scores[batch.local[profile], paper[:, None]].argmax(axis=1)
+    row = batch.local[profile, best]
+    if scored.shared is None:
+        scored.shared = np.full(scored.scores.shape, -1, dtype=np.int32)
+    missing = scored.shared[row, paper] < 0
+    if missing.any():
+        new, first = np.unique(row[missing] * len(factor) + paper[missing], return_index=True)
+        at = np.flatnonzero(missing)[first]
+        papers = paper[at]
+        final = relevance[profile[at], papers] * factor[papers]
+        rows = batch.topics[profile[at], best[at]] if batch.matched else np.full(len(at), -1)
         found = zip(papers.tolist(), final.tolist(), rows.tolist(), strict=True)
-        compiled.picks.add(new, [_pick(compiled, *pick) for pick in found])
-        at, held = compiled.picks.find(keys)
-    picks: list[Pick] = compiled.picks.picks[at].tolist()
+        built = np.empty(len(at), dtype=object)
+        built[:] = [_pick(compiled, *pick) for pick in found]
+        scored.shared.flat[new] = np.arange(len(scored.picks), len(scored.picks) + len(at))
+        scored.picks = np.concatenate([scored.picks, built])
+    picks: list[Pick] = scored.picks[scored.shared[row, paper]].tolist()
     return picks
 
 
