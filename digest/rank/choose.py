@@ -24,28 +24,36 @@ MAX_PROFILES = 1 << 16  # profiles in a batch (their positions are sorted as 16-
 _SIGN = np.uint32(0x80000000)
 
 
+def considered(max_items: int, count: int) -> int:
+    """How many of a profile's best papers are looked at for `max_items` (of `count`)."""
+    return min(max_items * 2 + 4, count)
+
+
 def best_first(
     index: PaperIndex,
-    profiles: int,
     candidates: tuple[np.ndarray, np.ndarray, np.ndarray],
+    sure: np.ndarray,
     followed: np.ndarray,
     max_items: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The papers that go in, as (profile, paper) arrays ordered by profile, then best
-    first. `candidates` holds the eligible (profile, paper, final score) of `profiles`
-    profiles (at most `MAX_PROFILES`), ordered by profile then paper; `followed` holds
-    `profile * len(index) + paper` of the followed authors' papers.
+    first. `candidates` holds the eligible (profile, paper, final score) of a batch's
+    profiles (at most `MAX_PROFILES`), ordered by profile then paper; `sure[i]` a score
+    that at least `considered(max_items)` of profile i's candidates reach, if any do (so
+    the candidates below it are not looked at); `followed` holds `profile * len(index) +
+    paper` of the followed authors' papers.
     """
-    wanted = min(max_items * 2 + 4, len(index))
-    order = _best_first(candidates[0], candidates[2])
-    profile, paper, final = (values[order] for values in candidates)
+    profiles, wanted = len(sure), considered(max_items, len(index))
+    at = np.flatnonzero(candidates[2] >= sure[candidates[0]])
+    at = at[_best_first(candidates[0][at], candidates[2][at])]
+    profile, paper, final = (values[at] for values in candidates)
     sizes = np.bincount(profile, minlength=profiles)
     tied = _tied_at_cut(final, sizes, wanted)
     keep = (_rank_within(sizes) < wanted) & ~tied[profile]
     chosen = _distinct(index, profile[keep], paper[keep], followed, max_items, profiles)
     if not tied.any():
         return chosen
-    return _with_tied(index, chosen, (profile, paper, final), tied, followed, max_items)
+    return _with_tied(index, chosen, candidates, tied, followed, max_items)
 
 
 def _best_first(profile: np.ndarray, final: np.ndarray) -> np.ndarray:
@@ -111,16 +119,16 @@ def _first_of_group(index: PaperIndex, profile: np.ndarray, paper: np.ndarray) -
 def _with_tied(
     index: PaperIndex,
     chosen: tuple[np.ndarray, np.ndarray],
-    ranked: tuple[np.ndarray, np.ndarray, np.ndarray],
+    candidates: tuple[np.ndarray, np.ndarray, np.ndarray],
     tied: np.ndarray,
     followed: np.ndarray,
     max_items: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`chosen` completed with the papers of the `tied` profiles, chosen one profile at
-    a time from their `ranked` (profile, paper, final score) candidates."""
+    a time from all their `candidates` (profile, paper, final score)."""
     count = len(index)
-    wanted = min(max_items * 2 + 4, count)
-    profile, paper, score = ranked
+    wanted = considered(max_items, count)
+    profile, paper, score = candidates
     profiles, papers = [chosen[0]], [chosen[1]]
     for i in np.flatnonzero(tied).tolist():
         at = slice(np.searchsorted(profile, i), np.searchsorted(profile, i, side="right"))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from digest.rank.choose import MAX_PROFILES, best_first
+from digest.rank.choose import MAX_PROFILES, best_first, considered
 from digest.rank.compiled import Compiled
 from digest.rank.dense import similarity_bonus
 from digest.rank.explain import explain_author, explain_match, explain_signals, join_reason
@@ -193,6 +193,13 @@ class _Scored:
     # matches it best: rows x papers, where that pick is in `picks` (-1: not made yet).
     shared: np.ndarray | None = None
     picks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    nth: dict[int, np.ndarray] = field(default_factory=dict)  # n -> per row, its n-th best
+
+    def nth_best(self, n: int) -> np.ndarray:
+        """Per row, its `n`-th best score."""
+        if n not in self.nth:
+            self.nth[n] = -np.partition(-self.scores, n - 1, axis=1)[:, n - 1]
+        return self.nth[n]
 
     @classmethod
     def of(cls, scores: np.ndarray) -> _Scored:
@@ -268,10 +275,24 @@ def _rank_batch(
     factor = 1 + TREND_WEIGHT * index.trend
     candidates = _candidates(relevance, factor, eligible, forced)
     followed = _followed_keys(forced, len(index))
-    chosen = best_first(index, len(local), candidates, followed, max_items)
+    sure = _sure(batch, considered(max_items, len(index)))
+    chosen = best_first(index, candidates, sure, followed, max_items)
     if batch.matched and local.shape[1] >= 2:
         _keep_each_topic(index, batch, eligible, chosen, max_items)
     return _batch_picks(compiled, batch, relevance, factor, forced, chosen)
+
+
+def _sure(batch: _Batch, wanted: int) -> np.ndarray:
+    """Per profile, a final score that at least `wanted` of its eligible papers reach if
+    any do. For a profile of topics alone, its rows' `wanted`-th best score: as many
+    papers have a relevance, and a final score, at least that, and they are eligible when
+    it passes the cut-off (else every eligible paper's score is above it). Nothing for
+    the others."""
+    sure = np.full(len(batch.local), -np.inf, dtype=np.float32)
+    if batch.matched:
+        sure = batch.scored.nth_best(wanted)[batch.local].max(axis=1)
+        sure[list(batch.special)] = -np.inf
+    return sure
 
 
 def _candidates(
