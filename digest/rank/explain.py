@@ -52,9 +52,9 @@ def _matched_pieces(row: QueryRow, in_paper: frozenset[int]) -> list[list[tuple[
 
 
 def _where(in_title: frozenset[int], columns: list[int]) -> str:
-    if all(c in in_title for c in columns):
+    if in_title.issuperset(columns):
         return "in the title"
-    if any(c in in_title for c in columns):
+    if not in_title.isdisjoint(columns):
         return "in the title and abstract"
     return "in the abstract"
 
@@ -71,10 +71,11 @@ def explain_signals(index: PaperIndex, paper: int, categories: tuple[str, ...]) 
         signals.append(_count(record.upvotes, "upvote"))
     if record.stars:
         signals.append(_count(record.stars, "star") + " on its code")
-    wanted = {c.lower() for c in categories}
-    shared = [c for c in record.categories if c.lower() in wanted]
-    if shared:
-        signals.append(f"in {shared[0]}")
+    if categories:
+        wanted = {c.lower() for c in categories}
+        shared = [c for c in record.categories if c.lower() in wanted]
+        if shared:
+            signals.append(f"in {shared[0]}")
     return signals
 
 

@@ -195,26 +195,33 @@ def _weights(
         return sparse.csr_matrix((0, len(vocabulary)), dtype=np.float32)
     title_lengths = np.array([max(len(t), 1) for t, _ in fields], dtype=np.float64)
     abstract_lengths = np.array([max(len(a), 1) for _, a in fields], dtype=np.float64)
-    title_norm = (1 - TITLE_B + TITLE_B * title_lengths / title_lengths.mean()).tolist()
-    abstract_norm = (
-        1 - ABSTRACT_B + ABSTRACT_B * abstract_lengths / abstract_lengths.mean()
-    ).tolist()
-    rows: list[int] = []
-    cols: list[int] = []
-    values: list[float] = []
-    for row, (title, abstract) in enumerate(fields):
-        combined: Counter[int] = Counter()
-        for term, n in Counter(title).items():
-            combined[vocabulary[term]] += TITLE_WEIGHT * n / title_norm[row]
-        for term, n in Counter(abstract).items():
-            combined[vocabulary[term]] += n / abstract_norm[row]
-        rows.extend([row] * len(combined))
-        cols.extend(combined.keys())
-        values.extend(combined.values())
-    tf = np.array(values, dtype=np.float64)
+    title_norm = 1 - TITLE_B + TITLE_B * title_lengths / title_lengths.mean()
+    abstract_norm = 1 - ABSTRACT_B + ABSTRACT_B * abstract_lengths / abstract_lengths.mean()
+    title_keys, title_counts = _term_counts([t for t, _ in fields], vocabulary)
+    abstract_keys, abstract_counts = _term_counts([a for _, a in fields], vocabulary)
+    width = len(vocabulary)
+    title_tf = TITLE_WEIGHT * title_counts / title_norm[title_keys // width]
+    abstract_tf = abstract_counts / abstract_norm[abstract_keys // width]
+    keys, where = np.unique(np.concatenate([title_keys, abstract_keys]), return_inverse=True)
+    tf = np.bincount(where, weights=np.concatenate([title_tf, abstract_tf]))  # title first
     saturated = (tf / (tf + K1)).astype(np.float32)
-    shape = (len(fields), len(vocabulary))
-    return sparse.csr_matrix((saturated, (rows, cols)), shape=shape)
+    shape = (len(fields), width)
+    return sparse.csr_matrix((saturated, (keys // width, keys % width)), shape=shape)
+
+
+def _term_counts(
+    texts: list[list[str]], vocabulary: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """How often each term is in each text: distinct `row * len(vocabulary) + column`
+    keys, in order, and their counts."""
+    columns = np.fromiter(
+        (vocabulary[term] for text in texts for term in text),
+        dtype=np.int64,
+        count=sum(map(len, texts)),
+    )
+    rows = np.repeat(np.arange(len(texts)), [len(text) for text in texts])
+    keys, counts = np.unique(rows * len(vocabulary) + columns, return_counts=True)
+    return keys, counts
 
 
 def _trend(papers: Sequence[Paper]) -> np.ndarray:

@@ -16,7 +16,7 @@ another field is not "matched" by the day's few papers sharing its commonest wor
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,8 +63,7 @@ def compile_topic(index: PaperIndex, topic: str) -> QueryRow:
         weights.setdefault(acronym, ACRONYM_WEIGHT * index.idf(acronym))
     total = sum(weights.values())
     words = _surface(index, text, keep)
-    row = _row(index, text, "topic", weights, total, words)
-    return replace(row, links=_links(index, words))
+    return _row(index, text, "topic", weights, total, words, _links(index, words))
 
 
 def compile_paper(index: PaperIndex, paper: Paper, kind: str) -> QueryRow:
@@ -91,6 +90,7 @@ def _row(
     weights: dict[str, float],
     total: float,
     words: tuple[tuple[int, str], ...],
+    links: tuple[int, ...] = (),
 ) -> QueryRow:
     present = sorted((index.vocabulary[t], w) for t, w in weights.items() if t in index.vocabulary)
     columns = np.array([c for c, _ in present], dtype=np.int32)
@@ -99,7 +99,13 @@ def _row(
         values /= np.float32(total)
     pairs = frozenset(index.vocabulary[t] for t in weights if " " in t and t in index.vocabulary)
     return QueryRow(
-        label=label, kind=kind, columns=columns, weights=values, words=words, pairs=pairs
+        label=label,
+        kind=kind,
+        columns=columns,
+        weights=values,
+        words=words,
+        pairs=pairs,
+        links=links,
     )
 
 

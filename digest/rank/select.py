@@ -128,12 +128,13 @@ def _plan_all(
     rows: list[int] = []
     counts: list[int] = []
     special: dict[int, _Plan] = {}
-    for i, profile in enumerate(profiles):
-        positive = compiled.topic_rows(profile.topics, MAX_TOPICS)
-        plan = _plan(compiled, profile, positive, skip[i] if skip else ())
-        if plan is not None:
-            special[i] = plan
-            positive = plan.positive
+    for i, p in enumerate(profiles):
+        positive = compiled.topic_rows(p.topics, MAX_TOPICS)
+        if p.liked or p.disliked or p.categories or p.authors or p.exclude or (skip and skip[i]):
+            plan = _plan(compiled, p, positive, skip[i] if skip else ())
+            if plan is not None:
+                special[i] = plan
+                positive = plan.positive
         rows.extend(positive)
         counts.append(len(positive))
     return _Plans(np.array(rows, dtype=np.int64), np.array(counts, dtype=np.int64), special)
@@ -142,10 +143,9 @@ def _plan_all(
 def _plan(
     compiled: Compiled, profile: Profile, topics: list[int], skip: Collection[str]
 ) -> _Plan | None:
-    """The plan of a profile for which more than its topic rows decides, else None."""
+    """The plan of a profile that asks for more than topics, None when only its topic
+    rows decide after all (its disliked papers or papers to skip are not of the day)."""
     p = profile
-    if not (p.liked or p.disliked or p.categories or p.authors or p.exclude or skip):
-        return None
     liked = [compiled.paper(paper, "liked") for paper in p.liked]
     negative = [compiled.paper(paper, "disliked") for paper in p.disliked]
     negative = [r for r in negative if not compiled.rows[r].empty]

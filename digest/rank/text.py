@@ -39,6 +39,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORD = re.compile(r"[^\W_]+(?:[-‐‑][^\W_]+)*")
 _BREAK = re.compile(r"[.;:!?()\[\]{}\"“”]|,\s")
 _HYPHEN = re.compile(r"[-‐‑]")
+_TOKEN = re.compile(f"({_WORD.pattern})|{_BREAK.pattern}")  # a word, or a break between words
 _PLURAL_ACRONYM = re.compile(r"^([A-Z][A-Za-z0-9]*[A-Z0-9])s$")
 _ACRONYM_DEF = re.compile(r"\(\s*([A-Za-z0-9][A-Za-z0-9-]{0,9}?)\s*\)")
 _LINK_WORDS = frozenset({"of", "for", "and", "the", "in", "on", "to", "with", "a", "an"})
@@ -79,19 +80,25 @@ class Analyzer:
         text = unicodedata.normalize("NFKC", text)
         runs: list[list[str]] = [[]]
         joined: list[str] = []
-        last_end = 0
-        for match in _WORD.finditer(text):
-            if _BREAK.search(text, last_end, match.start()) and runs[-1]:
+        broken = False  # whether sentence punctuation came since the last word
+        cache, stem = self._cache, self.stem
+        for match in _TOKEN.finditer(text):
+            word = match[1]
+            if word is None:
+                broken = True
+                continue
+            if broken and runs[-1]:
                 runs.append([])
-            last_end = match.end()
-            parts = _HYPHEN.split(match[0]) if _HYPHEN.search(match[0]) else [match[0]]
+            broken = False
+            parts = _HYPHEN.split(word) if _HYPHEN.search(word) else [word]
             if len(parts) > 1:
-                joined.append(self.stem("".join(parts)))
+                joined.append(stem("".join(parts)))
+            run = runs[-1]
             for part in parts:
                 lowered = part.lower()
                 if lowered in STOPWORDS and lowered not in keep:
                     continue
-                runs[-1].append(self.stem(part))
+                run.append(cache.get(part) or stem(part))
         return [run for run in runs if run], joined
 
     def stems(self, text: str) -> list[str]:
