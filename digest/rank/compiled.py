@@ -1,7 +1,8 @@
 """The query rows of one ranking run: each distinct topic, liked or disliked paper
 compiled once (`queries`), stacked for the batch products, and what selection needs
 about them later: which rows are topics, the papers behind paper rows and their
-embeddings (with the optional dense model), and excluded phrases.
+embeddings (with the optional dense model), excluded phrases, and the wording of
+matches.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from digest.rank.dense import paper_text
+from digest.rank.explain import explain_match
 from digest.rank.index import PaperIndex
 from digest.rank.neighbours import operand
 from digest.rank.queries import QueryRow, compile_paper, compile_topic
@@ -30,7 +32,8 @@ class Compiled:
     rows: list[QueryRow] = field(default_factory=list)
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
     by_text: dict[str, int] = field(default_factory=dict)  # topic as written -> row
-    excluded: dict[str, np.ndarray] = field(default_factory=dict)
+    excluded: dict[str, frozenset[int]] = field(default_factory=dict)
+    matches: dict[int, str] = field(default_factory=dict)  # row * papers + paper -> reason
     is_topic: np.ndarray | None = None
     sources: dict[int, Paper] = field(default_factory=dict)  # row -> liked/disliked paper
     vectors: dict[int, np.ndarray] = field(default_factory=dict)  # row -> its embedding
@@ -96,6 +99,14 @@ class Compiled:
                 out[i] = self.vectors[row]
         return out
 
+    def match_reason(self, row: int, paper: int) -> str:
+        """`explain_match` of query row `row` and `paper`, worded once per run."""
+        key = row * len(self.index) + paper
+        reason = self.matches.get(key)
+        if reason is None:
+            reason = self.matches[key] = explain_match(self.index, self.rows[row], paper)
+        return reason
+
     def topic_mask(self) -> np.ndarray:
         """Per row (and the final blank row), whether it is a topic."""
         if self.is_topic is None or self.is_topic.size != len(self.rows) + 1:
@@ -116,8 +127,9 @@ class Compiled:
         data = (np.concatenate(weights), np.concatenate(columns), indptr)
         return sparse.csr_matrix(data, shape=shape)
 
-    def excluded_papers(self, phrase: str) -> np.ndarray:
-        """Rows of papers that contain every term of `phrase` (words and word pairs)."""
+    def excluded_papers(self, phrase: str) -> frozenset[int]:
+        """Rows of papers that contain every term of `phrase` (words and word pairs),
+        and of their near-duplicates (the same paper again)."""
         if phrase not in self.excluded:
             terms = self.index.analyse(phrase, keep=frozenset(phrase.lower().split()))
             papers = None
@@ -129,5 +141,8 @@ class Compiled:
                     else set(self.index.papers_by_term[column].indices.tolist())
                 )
                 papers = having if papers is None else papers & having
-            self.excluded[phrase] = np.array(sorted(papers or ()), dtype=np.int64)
+            rows = np.array(sorted(papers or ()), dtype=np.int64)
+            groups = self.index.duplicate_of
+            again = np.flatnonzero(np.isin(groups, groups[rows])) if rows.size else rows
+            self.excluded[phrase] = frozenset(again.tolist())
         return self.excluded[phrase]

@@ -7,6 +7,8 @@ go into a digest, from what the index already knows, so it costs a few set look-
 
 from __future__ import annotations
 
+import functools
+
 from digest.rank.index import PaperIndex
 from digest.rank.queries import QueryRow
 
@@ -72,11 +74,16 @@ def explain_signals(index: PaperIndex, paper: int, categories: tuple[str, ...]) 
     if record.stars:
         signals.append(_count(record.stars, "star") + " on its code")
     if categories:
-        wanted = {c.lower() for c in categories}
+        wanted = _lowered(categories)
         shared = [c for c in record.categories if c.lower() in wanted]
         if shared:
             signals.append(f"in {shared[0]}")
     return signals
+
+
+@functools.lru_cache(maxsize=4096)
+def _lowered(categories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c.lower() for c in categories)
 
 
 def explain_author(name: str) -> str:

@@ -32,7 +32,7 @@ from scipy import sparse
 from digest.rank.choose import MAX_PROFILES, best_first, considered
 from digest.rank.compiled import Compiled
 from digest.rank.dense import similarity_bonus
-from digest.rank.explain import explain_author, explain_match, explain_signals, join_reason
+from digest.rank.explain import explain_author, explain_signals, join_reason
 from digest.rank.index import PaperIndex, build_index
 from digest.rank.neighbours import spread
 from digest.rank.text import names_match, normalise_name
@@ -419,11 +419,8 @@ def _excluded(compiled: Compiled, phrases: Sequence[str]) -> set[int]:
     rows: set[int] = set()
     for phrase in phrases:
         if phrase.strip():
-            rows.update(compiled.excluded_papers(phrase.strip()).tolist())
-    if not rows:
-        return rows
-    groups = compiled.index.duplicate_of
-    return set(np.flatnonzero(np.isin(groups, groups[list(rows)])).tolist())
+            rows.update(compiled.excluded_papers(phrase.strip()))
+    return rows
 
 
 def _keep_each_topic(
@@ -484,11 +481,15 @@ def _batch_picks(
     shared = _shared_picks(compiled, batch, relevance, factor, chosen, plain[profile])
     ends = np.cumsum(np.where(plain, sizes, 0)).tolist()
     picks = [shared[: ends[0]], *(shared[a:b] for a, b in itertools.pairwise(ends))]
+    scores = batch.scored.scores
     for i, plan in batch.special.items():
         papers = paper[starts[i] : starts[i] + int(sizes[i])]
+        if not papers.size:
+            continue
         final = relevance[i, papers] * factor[papers]
-        final[[p in forced[i] for p in papers.tolist()]] += AUTHOR_SCORE
-        rows = batch.scored.scores[batch.local[i, : len(plan.positive)]]
+        if forced[i]:
+            final[[p in forced[i] for p in papers.tolist()]] += AUTHOR_SCORE
+        rows = scores[batch.local[i, : len(plan.positive), None], papers]
         picks[i] = _picks(compiled, plan, rows, forced[i], papers.tolist(), final.tolist())
     return picks
 
@@ -534,16 +535,15 @@ def _picks(
     chosen: list[int],
     scores: list[float],
 ) -> list[Pick]:
-    """The chosen papers of a profile with more than topics as picks, best first."""
-    if not chosen:
-        return []
-    best = rows[:, chosen].argmax(axis=0).tolist() if len(plan.positive) else [-1] * len(chosen)
+    """The chosen papers of a profile with more than topics as picks, best first; `rows`
+    holds their scores by each of the profile's rows."""
+    best = rows.argmax(axis=0).tolist() if len(plan.positive) else [-1] * len(chosen)
+    categories = plan.profile.categories
     picks = []
-    for paper, top, score in zip(chosen, best, scores, strict=True):
+    for j, (paper, top, score) in enumerate(zip(chosen, best, scores, strict=True)):
         best_row = plan.positive[top] if top >= 0 else -1
-        if paper in authors and best_row >= 0 and rows[:, paper].max() < MIN_RELEVANCE:
+        if paper in authors and best_row >= 0 and rows[:, j].max() < MIN_RELEVANCE:
             best_row = -1  # in for its author alone
-        categories = plan.profile.categories
         picks.append(_pick(compiled, paper, score, best_row, categories, authors.get(paper)))
     return picks
 
@@ -565,7 +565,7 @@ def _pick(
         parts.append(explain_author(author))
     if best_row >= 0:
         row = compiled.rows[best_row]
-        parts.append(explain_match(index, row, paper))
+        parts.append(compiled.match_reason(best_row, paper))
         topic = row.label if row.kind == "topic" else None
     parts.extend(explain_signals(index, paper, categories))
     return Pick(
