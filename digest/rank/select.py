@@ -1,9 +1,10 @@
 """Score every profile against a day's index in batches, and decide what goes in.
 
-`rank_profiles` is the entry point. For a batch of profiles it compiles each distinct
-topic (and liked or disliked paper) once into a sparse query row, multiplies the stacked
-rows by the index's term matrix (SciPy), takes per profile the best row for each paper
-(so every topic counts, not only the loudest), and then applies, with NumPy:
+`rank_profiles` is the entry point. It compiles each distinct topic (and liked or
+disliked paper) of the run once into a sparse query row, scores each row once by
+multiplying the stacked rows by the index's term matrix (SciPy), and then ranks the
+profiles in batches of as many rows each: per profile the best row for each paper (so
+every topic counts, not only the loudest), and then, with NumPy:
 
 - followed categories as a small boost (or, for a profile with nothing else, as the filter);
 - disliked papers as negative evidence (similarity to them is subtracted);
@@ -18,6 +19,11 @@ rows by the index's term matrix (SciPy), takes per profile the best row for each
   day sends few papers or none;
 - trending signals, which reorder relevant papers but never admit an irrelevant one;
 - near-duplicate suppression, and one slot kept for each topic that has a relevant paper.
+
+Which papers go in, and in what order, is decided for a whole batch at once (`choose`);
+profiles for which more than their topics decides (categories, authors, liked …) take
+their own steps one by one. Every profile is scored on its own: its picks never depend
+on the other profiles of the run, nor on how the run is batched.
 """
 
 from __future__ import annotations
@@ -69,12 +75,8 @@ class _Plans:
 
     rows: np.ndarray
     counts: np.ndarray  # per profile, how many of `rows` are its
+    starts: np.ndarray  # per profile, where its rows begin
     special: dict[int, _Plan]  # profile position -> its plan
-
-    @property
-    def starts(self) -> np.ndarray:
-        starts: np.ndarray = np.cumsum(self.counts) - self.counts
-        return starts
 
 
 @dataclass
@@ -125,6 +127,7 @@ def rank_profiles(
 def _plan_all(
     compiled: Compiled, profiles: Sequence[Profile], skip: Sequence[Collection[str]] | None
 ) -> _Plans:
+    """The query rows of every profile, and the plans of those that ask for more."""
     rows: list[int] = []
     counts: list[int] = []
     special: dict[int, _Plan] = {}
@@ -137,7 +140,8 @@ def _plan_all(
                 positive = plan.positive
         rows.extend(positive)
         counts.append(len(positive))
-    return _Plans(np.array(rows, dtype=np.int64), np.array(counts, dtype=np.int64), special)
+    sizes = np.array(counts, dtype=np.int64)
+    return _Plans(np.array(rows, dtype=np.int64), sizes, np.cumsum(sizes) - sizes, special)
 
 
 def _plan(
@@ -273,8 +277,8 @@ def _rank_batch(
         if authors:
             eligible[i, list(authors)] = True
     factor = 1 + TREND_WEIGHT * index.trend
-    candidates = _candidates(relevance, factor, eligible, forced)
     followed = _followed_keys(forced, len(index))
+    candidates = _candidates(relevance, factor, eligible, followed)
     sure = _sure(batch, considered(max_items, len(index)))
     chosen = best_first(index, candidates, sure, followed, max_items)
     if batch.matched and local.shape[1] >= 2:
@@ -296,18 +300,14 @@ def _sure(batch: _Batch, wanted: int) -> np.ndarray:
 
 
 def _candidates(
-    relevance: np.ndarray,
-    factor: np.ndarray,
-    eligible: np.ndarray,
-    forced: dict[int, dict[int, str]],
+    relevance: np.ndarray, factor: np.ndarray, eligible: np.ndarray, followed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The eligible (profile, paper) pairs, ordered by profile then paper, with their
     final scores: relevance with the trending signals, and `AUTHOR_SCORE` more for a
-    followed author's paper."""
+    followed author's paper (`followed`: see `_followed_keys`)."""
     count = relevance.shape[1]
     profile, paper = np.divmod(np.flatnonzero(eligible), count)
     final = relevance[profile, paper] * factor[paper]
-    followed = _followed_keys(forced, count)
     if followed.size:
         final[np.isin(profile * count + paper, followed)] += AUTHOR_SCORE
     return profile, paper, final
