@@ -21,7 +21,7 @@ from jinja2 import Environment, Template
 
 from digest.records import Digest, Paper
 from digest.render.links import LinkMaker
-from digest.render.pieces import Piece
+from digest.render.pieces import Piece, html_value
 from digest.render.text import one_line, shorten, wrap
 from digest.render.views import MINIMAL, Detail, DigestPlan, FooterView, detail_for, paper_view
 
@@ -68,9 +68,9 @@ class _Trend:
 
 @lru_cache(maxsize=8192)
 def _reason(reason: str, compact: bool) -> tuple[str, str]:
-    """(why a paper was picked, the same as the text part's indented `Why:` lines)."""
+    """Why a paper was picked: (escaped for HTML, the text part's indented `Why:` lines)."""
     short = shorten(one_line(reason), 120 if compact else 300)
-    return short, _wrapped("Why: " + short, "    ") if short else ""
+    return html_value(short), _wrapped("Why: " + short, "    ") if short else ""
 
 
 @lru_cache(maxsize=4096)
@@ -79,9 +79,12 @@ def _wrapped(text: str, indent: str = "") -> str:
     return wrap(text, indent).replace("\n", "\r\n")
 
 
-@lru_cache(maxsize=1024)
-def _number(position: int, width: int) -> str:
-    return f"{position:>{width}}."
+@lru_cache(maxsize=512)
+def _levels(count: int, compact: bool) -> tuple[tuple[Detail, ...], tuple[str, ...]]:
+    """For each of `count` papers: how much to show, and its number in the text part."""
+    width = 2 if count < 100 else 3  # the text part indents paper details by 4
+    details = tuple(detail_for(position, compact) for position in range(count))
+    return details, tuple(f"{number:>{width}}." for number in range(1, count + 1))
 
 
 def _page(template: Template, context: Mapping[str, Any], footer_text: str, **values: str) -> str:
@@ -107,6 +110,12 @@ class DigestWriter:
         footer_text: str,
     ) -> None:
         self._links = links
+        # Entries are given their values ready: reasons escaped (once each, see `_reason`),
+        # feedback links as they are, a base URL and a token in URL-safe base64, when the
+        # base URL has nothing to escape.
+        base = links.feedback_base
+        urls = ("more_url", "less_url") if html_value(base) == base else ()
+        self._verbatim = ("reason", *urls)
         self._html_parts = environment.get_template("_digest.html").module
         self._text_parts = environment.get_template("_digest.txt").module
         self._html_page, self._text_page = (
@@ -131,7 +140,8 @@ class DigestWriter:
         feedback = partial(
             self._links.feedback_pair, subscriber.id, version=subscriber.token_version
         )
-        width = 2 if len(digest.picks) < 100 else 3  # the text part indents details by 4
+        details, numbers = _levels(len(digest.picks), compact)
+        entries = self._entries
         html: list[str] = []
         text: list[str] = []
         html_fits = True
@@ -141,15 +151,17 @@ class DigestWriter:
                 html_fits &= self._html_section.write(html, (title,))
                 self._text_section.write(text, (title,))
             for pick in picks:
-                detail = detail_for(position, compact)
-                position += 1
-                entry = self._entry(pick.paper, detail)
+                paper, detail = pick.paper, details[position]
+                entry = entries.get((id(paper), id(detail)))
+                if entry is None or entry.paper is not paper:
+                    entry = self._entry(paper, detail)
                 reason, why = _reason(pick.reason, detail.compact)
-                more = less = ""
-                if not detail.compact and pick.paper.db_id is not None:
-                    more, less = feedback(pick.paper.db_id)
-                html_fits &= entry.html.write(html, (reason, more, less))
-                entry.text.write(text, (_number(position, width), why))
+                if detail.compact or paper.db_id is None:
+                    html_fits &= entry.html.write(html, (reason, "", ""))
+                else:
+                    html_fits &= entry.html.write(html, (reason, *feedback(paper.db_id)))
+                entry.text.write(text, (numbers[position], why))
+                position += 1
         trends = [self._trend(paper) for paper in plan.trending]
         values = (
             plan.subject,
@@ -172,26 +184,26 @@ class DigestWriter:
         )
 
     def _entry(self, paper: Paper, detail: Detail) -> _Entry:
-        key = (id(paper), id(detail))
-        entry = self._entries.get(key)
-        if entry is None or entry.paper is not paper:
-            if len(self._entries) >= _CACHE_LIMIT:
-                self._entries.clear()
-            view = paper_view(paper, detail)
-            entry = _Entry(
-                paper=paper,
-                html=Piece(
-                    partial(self._html_parts.entry, view),  # type: ignore[attr-defined]
-                    ("reason", "more_url", "less_url"),
-                    html=True,
-                ),
-                text=Piece(
-                    partial(self._text_parts.entry, view),  # type: ignore[attr-defined]
-                    ("number", "why"),
-                    html=False,
-                ),
-            )
-            self._entries[key] = entry
+        """The pieces of `paper` at `detail`, made now and kept for later digests."""
+        if len(self._entries) >= _CACHE_LIMIT:
+            self._entries.clear()
+        view = paper_view(paper, detail)
+        entry = _Entry(
+            paper=paper,
+            html=Piece(
+                partial(self._html_parts.entry, view),  # type: ignore[attr-defined]
+                ("reason", "more_url", "less_url"),
+                html=True,
+                verbatim=self._verbatim,
+            ),
+            text=Piece(
+                partial(self._text_parts.entry, view),  # type: ignore[attr-defined]
+                ("number", "why"),
+                html=False,
+                verbatim=("number", "why"),
+            ),
+        )
+        self._entries[id(paper), id(detail)] = entry
         return entry
 
     def _trend(self, paper: Paper) -> _Trend:

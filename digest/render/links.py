@@ -14,9 +14,10 @@ hashed once, and each token costs two SHA-1 blocks. `read_token` accepts them un
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import time
+from binascii import b2a_base64
+from collections.abc import Sequence
 
 from digest.config import Settings
 from digest.tokens import Purpose, _serializer
@@ -27,7 +28,7 @@ _SHA1_BLOCK = 64
 
 def _b64(data: bytes) -> bytes:
     """URL-safe base64 without padding, as itsdangerous writes it."""
-    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
+    return b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
 
 
 def _hmac_pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
@@ -60,15 +61,22 @@ class TokenMinter:
             )
         return self._last_encoded
 
-    def _sign(self, purpose: str, payload: bytes, stamp: bytes, prefix: bytes = b"") -> str:
-        """`prefix` and the token of `payload` (compact JSON) signed at `stamp`."""
-        value = _b64(payload) + stamp
+    def _sign(
+        self, purpose: str, payloads: Sequence[bytes], stamp: bytes, prefix: bytes = b""
+    ) -> list[str]:
+        """`prefix` and the token of each payload (compact JSON), signed at `stamp`."""
         inner, outer = self._pads[purpose]
-        mac = inner.copy()
-        mac.update(value)
-        signature = outer.copy()
-        signature.update(mac.digest())
-        return (prefix + value + b"." + _b64(signature.digest())).decode("ascii")
+        tokens = []
+        for payload in payloads:
+            value = b2a_base64(payload, newline=False).translate(_URL_SAFE).rstrip(b"=") + stamp
+            mac = inner.copy()
+            mac.update(value)
+            signature = outer.copy()
+            signature.update(mac.digest())
+            # A SHA-1 MAC is 20 bytes: 27 characters of base64 and one "=" of padding.
+            encoded = b2a_base64(signature.digest(), newline=False).translate(_URL_SAFE)[:27]
+            tokens.append((prefix + value + b"." + encoded).decode("ascii"))
+        return tokens
 
     def mint(
         self,
@@ -85,18 +93,14 @@ class TokenMinter:
             payload = b"[%d,%d]" % (subscriber_id, version)
         else:
             payload = b"[%d,%d,%d,%d]" % (subscriber_id, version, paper_id, vote or 0)
-        return self._sign(purpose, payload, self._stamp(timestamp))
+        return self._sign(purpose, (payload,), self._stamp(timestamp))[0]
 
     def votes(
-        self, subscriber_id: int, version: int, paper_id: int, *, prefix: bytes = b""
-    ) -> tuple[str, str]:
+        self, subscriber_id: int, paper_id: int, version: int = 0, *, prefix: bytes = b""
+    ) -> list[str]:
         """`prefix` and the feedback token of a +1, then of a -1 vote on a paper, minted now."""
-        stamp = self._stamp(None)
         head = b"[%d,%d,%d," % (subscriber_id, version, paper_id)
-        return (
-            self._sign("feedback", head + b"1]", stamp, prefix),
-            self._sign("feedback", head + b"-1]", stamp, prefix),
-        )
+        return self._sign("feedback", (head + b"1]", head + b"-1]"), self._stamp(None), prefix)
 
 
 class LinkMaker:
@@ -106,7 +110,8 @@ class LinkMaker:
         self.base_url = settings.web.base_url.rstrip("/")
         self.domain = settings.mail.domain
         self.minter = TokenMinter(settings.secret_key())
-        self._feedback = f"{self.base_url}/feedback/".encode()
+        self.feedback_base = f"{self.base_url}/feedback/"
+        self._feedback = self.feedback_base.encode()
 
     def confirm(self, subscriber_id: int, version: int = 0) -> str:
         token = self.minter.mint("confirm", subscriber_id, version)
@@ -125,9 +130,9 @@ class LinkMaker:
         token = self.minter.mint("feedback", subscriber_id, version, paper_id, vote)
         return f"{self.base_url}/feedback/{token}"
 
-    def feedback_pair(self, subscriber_id: int, paper_id: int, version: int = 0) -> tuple[str, str]:
+    def feedback_pair(self, subscriber_id: int, paper_id: int, version: int = 0) -> list[str]:
         """The "more like this" and "less like this" links of a paper."""
-        return self.minter.votes(subscriber_id, version, paper_id, prefix=self._feedback)
+        return self.minter.votes(subscriber_id, paper_id, version, prefix=self._feedback)
 
     def unsubscribe_pair(self, subscriber_id: int, version: int = 0) -> tuple[str, str]:
         """(`unsubscribe` URL, `mailto_unsubscribe` address), one token for both."""

@@ -19,8 +19,8 @@ The result parses cleanly with `email.message_from_bytes(…, policy=email.polic
 from __future__ import annotations
 
 import binascii
+import os
 import re
-import secrets
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -75,9 +75,27 @@ def _fold(name: str, tokens: Iterable[str]) -> str:
     return "\r\n".join(lines)
 
 
+def _fold_at_spaces(name: str, value: str) -> str:
+    """`_fold(name, value.split(" "))` for a value with single spaces, found by search."""
+    line = f"{name}: {value}"
+    lines: list[str] = []
+    start = len(name) + 2  # the first word stays on the first line, however long
+    while len(line) > MAX_LINE:
+        cut = line.rfind(" ", start, MAX_LINE + 1)
+        if cut < 0 and (cut := line.find(" ", start)) < 0:
+            break
+        lines.append(line[:cut])
+        line = line[cut:]
+        start = 1
+    lines.append(line)
+    return "\r\n".join(lines)
+
+
 def header_line(name: str, value: str) -> str:
     """One header field, cleaned, encoded when not ASCII, and folded (no final CRLF)."""
     value = clean_header_text(value)
+    if value.isascii() and "=?" not in value and len(value) < 900:
+        return _fold_at_spaces(name, value)
     tokens = value.split(" ")
     # Very long words and text that looks like an encoded-word go out encoded too.
     if value.isascii() and "=?" not in value and max(map(len, tokens)) < 900:
@@ -109,7 +127,7 @@ def _second(now: int) -> tuple[str, str]:
 def make_message_id(domain: str, prefix: str = "digest") -> str:
     """A globally unique `<…@domain>` Message-ID on the sender's domain."""
     stamp = _second(int(time.time()))[0]
-    return f"<{prefix}.{stamp}.{secrets.token_hex(8)}@{domain}>"
+    return f"<{prefix}.{stamp}.{os.urandom(8).hex()}@{domain}>"
 
 
 @lru_cache(maxsize=16)
@@ -196,7 +214,7 @@ def assemble_alternative(
 
     `text` and `html` are the parts as `body_part` returns them.
     """
-    boundary = ("=_" + secrets.token_hex(12)).encode("ascii")
+    boundary = b"=_" + os.urandom(12).hex().encode("ascii")
     text_encoding, text_body = text
     html_encoding, html_body = html
     head = "\r\n".join(header_lines)

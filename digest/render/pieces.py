@@ -16,7 +16,10 @@ Rules for a template rendered as a piece:
   written by other pieces goes there;
 - a plain-text piece ends its last line.
 
-Pieces write their part in its final transfer encoding. HTML: values escaped, non-ASCII
+Values are text as `one_line` leaves it (no control characters), or lines of it; line
+breaks in an HTML value become spaces. Pieces write their part in its final transfer
+encoding. HTML: values escaped (but those the caller marks `verbatim`, already in their
+final form), non-ASCII
 characters as numeric references (`é` → `&#233;`), lines ending in CRLF, so the part is
 7-bit as it stands; each run knows its longest static line, so a filled piece tells whether
 every line fits in the 998 octets of a mail line, and looks at its lines only when the
@@ -29,8 +32,8 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from operator import itemgetter
+from dataclasses import dataclass, field
+from operator import call, itemgetter
 
 from jinja2 import TemplateError
 
@@ -42,20 +45,34 @@ _NONCE = secrets.token_hex(8)
 _MARKER = re.compile(f"\x1a{_NONCE}:(\\d+)\x1a")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LF = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
-_ANY_LENGTH = 1 << 62
+_MEMO_LIMIT = 256  # encoded lines remembered per plain-text line of a piece
 
 
 @dataclass(frozen=True, slots=True)
 class _Run:
-    """Static strings and the values between them, written as one stretch of text."""
+    """Static strings and the values between them, written as one stretch of text.
+
+    In plain text, a run is one line that holds values, encoded once filled, and `before`
+    the static lines up to it, encoded already.
+    """
 
     statics: tuple[str, ...]
-    pick: Callable[[tuple[str, ...]], tuple[str, ...]] | None  # (*values, *statics) → in order
+    pick: Callable[[tuple[str, ...]], tuple[str, ...]]  # (*values, *statics) → in order
     limit: int  # how long the run may be, statics and values, with every line still fitting
-    encode: bool = False  # quoted-printable once filled (plain-text lines that hold values)
+    before: str = ""
+    single: int = -1  # the one value a plain-text line holds, if one: its lines are memoized
+    memo: dict[str, str] = field(default_factory=dict)
 
 
-_Segment = _Run | int  # an int is the index of an insert
+_Segment = _Run | str | int  # a str is static text, an int the index of an insert
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """The template cut for one pattern of empty and non-empty values."""
+
+    segments: tuple[_Segment, ...]
+    fits: bool  # every static line fits in a mail line
 
 
 def html_value(value: str) -> str:
@@ -69,14 +86,17 @@ def html_value(value: str) -> str:
     )
     if not value.isascii():
         value = ascii_html(value)
-    if not value.isprintable():
+    if "\n" in value or "\r" in value or "\0" in value:  # would break the message's lines
         value = _CONTROL.sub(" ", value)
     return value
 
 
 def text_value(value: str) -> str:
-    """`value` for the plain-text part: its line breaks as CRLF, no other control codes."""
-    if value.isprintable() or value.replace("\r\n", "").isprintable():
+    """`value` for the plain-text part: its line breaks as CRLF."""
+    if "\n" not in value and "\r" not in value and "\0" not in value:
+        return value
+    rest = value.replace("\r\n", "")
+    if "\n" not in rest and "\r" not in rest and "\0" not in rest:
         return value
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL_BUT_LF.sub(" ", value).replace("\n", "\r\n")
@@ -106,7 +126,9 @@ class Piece:
     """A template cut at its values; `write` appends a filled copy to a list of chunks.
 
     `render(**values)` renders the template; `names` are the values a message fills in,
-    `inserts` the names of the places that take lists of chunks (whole lines).
+    `inserts` the names of the places that take lists of chunks (whole lines), `verbatim`
+    the names whose values the caller gives in their final form: for HTML escaped (see
+    `html_value`), for plain text in lines ending in CRLF.
     """
 
     def __init__(
@@ -116,13 +138,18 @@ class Piece:
         *,
         html: bool,
         inserts: Sequence[str] = (),
+        verbatim: Sequence[str] = (),
     ) -> None:
         self._render = render
         self._names = tuple(names)
         self._inserts = tuple(inserts)
         self._html = html
-        self._variants: dict[tuple[bool, ...], tuple[_Segment, ...]] = {}
-        self._full: tuple[_Segment, ...] | None = None  # every value given, no inserts
+        clean = html_value if html else text_value
+        # `str` of a string is the string itself: the verbatim values pass as they are.
+        cleaners = tuple(str if name in verbatim else clean for name in self._names)
+        self._cleaners = None if set(cleaners) <= {str} else cleaners
+        self._cuts: dict[tuple[bool, ...], _Cut] = {}
+        self._full: _Cut | None = None  # every value given, no inserts
 
     def write(
         self, out: list[str], values: tuple[str, ...] = (), inserts: Sequence[list[str]] = ()
@@ -134,29 +161,30 @@ class Piece:
         """
         if inserts or not all(values):
             key = (*map(bool, values), *map(bool, inserts))
-            variant = self._variants.get(key) or self._compile(key)
+            cut = self._cuts.get(key) or self._cut(key)
         else:
-            variant = self._full or self._compile((True,) * len(values))
-        filled = tuple(map(html_value if self._html else text_value, values))
-        fits = True
-        for segment in variant:
-            if isinstance(segment, int):
-                out += inserts[segment]
-                continue
-            parts = (
-                segment.statics if segment.pick is None else segment.pick(filled + segment.statics)
-            )
-            if segment.encode:
-                out.append(quoted_printable("".join(parts)))
-            elif sum(map(len, parts)) <= segment.limit:
-                out += parts
+            cut = self._full or self._cut((True,) * len(values))
+        filled = values if self._cleaners is None else tuple(map(call, self._cleaners, values))
+        fits = cut.fits
+        for segment in cut.segments:
+            if not isinstance(segment, _Run):
+                if isinstance(segment, str):
+                    out.append(segment)
+                else:
+                    out += inserts[segment]
+            elif not self._html:
+                out += (segment.before, _encoded_line(segment, filled))
             else:
-                text, fitted = fit_lines("".join(parts))
-                out.append(text)
-                fits = fits and fitted
+                parts = segment.pick(filled + segment.statics)
+                if sum(map(len, parts)) <= segment.limit:
+                    out += parts
+                else:
+                    text, fitted = fit_lines("".join(parts))
+                    out.append(text)
+                    fits = fits and fitted
         return fits
 
-    def _compile(self, key: tuple[bool, ...]) -> tuple[_Segment, ...]:
+    def _cut(self, key: tuple[bool, ...]) -> _Cut:
         """Render the template with markers for the non-empty values and cut it up."""
         count = len(self._names)
         arguments = {
@@ -189,14 +217,32 @@ class Piece:
             segments += [*cut(run_statics, run_indices, count), index - count]
             run_statics, run_indices = [after[1:]], []
         segments += cut(run_statics, run_indices, count)
-        variant = tuple(s for s in segments if not isinstance(s, _Run) or any(s.statics) or s.pick)
-        self._variants[key] = variant
+        kept = tuple(segment for segment in segments if segment != "")
+        static_fits = all(
+            max(map(len, segment.split("\r\n"))) <= MAX_BODY_LINE
+            for segment in kept
+            if isinstance(segment, str)
+        )
+        self._cuts[key] = result = _Cut(kept, static_fits)
         if all(key) and len(key) == count:
-            self._full = variant
-        return variant
+            self._full = result
+        return result
 
 
-def _run(statics: Sequence[str], indices: Sequence[int], count: int, *, encode: bool) -> _Run:
+def _encoded_line(run: _Run, filled: tuple[str, ...]) -> str:
+    """A plain-text run's line filled and encoded; remembered when it holds one value."""
+    if run.single < 0:
+        return quoted_printable("".join(run.pick(filled + run.statics)))
+    value = filled[run.single]
+    line = run.memo.get(value)
+    if line is None:
+        if len(run.memo) >= _MEMO_LIMIT:
+            run.memo.clear()
+        line = run.memo[value] = quoted_printable("".join(run.pick(filled + run.statics)))
+    return line
+
+
+def _run(statics: Sequence[str], indices: Sequence[int], count: int, before: str = "") -> _Run:
     """`statics[0] value[indices[0]] statics[1] …` of a piece with `count` values, in CRLF."""
     widest = max(map(len, "".join(statics).split("\n")))
     kept = tuple(static.replace("\n", "\r\n") for static in statics)
@@ -205,17 +251,20 @@ def _run(statics: Sequence[str], indices: Sequence[int], count: int, *, encode: 
         order += [index, count + position]
     return _Run(
         statics=kept,
-        pick=itemgetter(*order) if indices else None,
+        pick=itemgetter(*order),
         limit=sum(map(len, kept)) + MAX_BODY_LINE - widest,
-        encode=encode,
+        before=before,
+        single=indices[0] if len(set(indices)) == 1 else -1,
     )
 
 
-def _html_run(statics: Sequence[str], indices: Sequence[int], count: int) -> list[_Run]:
-    return [_run(statics, indices, count, encode=False)]
+def _html_run(statics: Sequence[str], indices: Sequence[int], count: int) -> list[_Segment]:
+    if not indices:
+        return ["".join(statics).replace("\n", "\r\n")]
+    return [_run(statics, indices, count)]
 
 
-def _text_runs(statics: Sequence[str], indices: Sequence[int], count: int) -> list[_Run]:
+def _text_runs(statics: Sequence[str], indices: Sequence[int], count: int) -> list[_Segment]:
     """The run cut into lines: static lines encoded now, lines with values once filled."""
     lines: list[tuple[list[str], list[int]]] = [([""], [])]
     for position, static in enumerate(statics):
@@ -227,17 +276,12 @@ def _text_runs(statics: Sequence[str], indices: Sequence[int], count: int) -> li
                 lines[-1][0][-1] += "\n"
                 lines.append(([""], []))
             lines[-1][0][-1] += text
-    if lines[-1] == ([""], []):
-        lines.pop()
-    runs: list[_Run] = []
+    runs: list[_Segment] = []
+    before = ""
     for line_statics, line_indices in lines:
-        previous = runs[-1] if runs else None
-        if not line_indices and previous is not None and previous.pick is None:
-            static = quoted_printable(line_statics[0].replace("\n", "\r\n"))
-            runs[-1] = _Run((previous.statics[0] + static,), None, _ANY_LENGTH)
-        elif not line_indices:
-            static = quoted_printable(line_statics[0].replace("\n", "\r\n"))
-            runs.append(_Run((static,), None, _ANY_LENGTH))
+        if line_indices:
+            runs.append(_run(line_statics, line_indices, count, before))
+            before = ""
         else:
-            runs.append(_run(line_statics, line_indices, count, encode=True))
-    return runs
+            before += quoted_printable(line_statics[0].replace("\n", "\r\n"))
+    return [*runs, before]

@@ -166,16 +166,15 @@ class Renderer:
         pending: bool = False,
         unsubscribed: bool = False,
     ) -> FooterView:
+        email = one_line(subscriber.email)
         if pending:
-            reason = f"Someone, probably you, asked for {self._brand} at {subscriber.email}."
+            reason = f"Someone, probably you, asked for {self._brand} at {email}."
         elif unsubscribed:
-            reason = f"You unsubscribed {subscriber.email} from {self._brand}."
+            reason = f"You unsubscribed {email} from {self._brand}."
         else:
             topics = _topics(subscriber.topics)
             about = f" for: {topics}" if topics else ""
-            reason = (
-                f"You receive this because {subscriber.email} subscribed to {self._brand}{about}."
-            )
+            reason = f"You receive this because {email} subscribed to {self._brand}{about}."
         return FooterView(
             reason=reason,
             reason_text=wrap(reason),

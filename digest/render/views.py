@@ -155,13 +155,10 @@ def _heading_label(topic: str | None) -> str | None:
     return (topic_label(topic) or None) if topic else None
 
 
-def _groups(
-    picks: Sequence[Pick], labels: Sequence[str | None]
+def _headed(
+    picks: Sequence[Pick], groups: dict[str | None, list[Pick]]
 ) -> Sequence[tuple[str | None, Sequence[Pick]]]:
     """Picks under their topic headings, or one untitled group when headings would not help."""
-    groups: dict[str | None, list[Pick]] = {}
-    for pick, label in zip(picks, labels, strict=True):
-        groups.setdefault(label, []).append(pick)
     named = [key for key in groups if key is not None]
     # Headings help only with several topics, enough papers, and some topic holding two.
     if len(named) < 2 or len(picks) < 4 or max(map(len, groups.values())) < 2:
@@ -172,13 +169,10 @@ def _groups(
     return titled
 
 
-def _by_count(labels: Sequence[str | None]) -> tuple[str, ...]:
+def _by_count(groups: dict[str | None, list[Pick]]) -> tuple[str, ...]:
     """The matched topics, most papers first (ties: best-ranked first)."""
-    counts: dict[str, int] = {}
-    for label in labels:
-        if label is not None:
-            counts[label] = counts.get(label, 0) + 1
-    return tuple(sorted(counts, key=lambda label: -counts[label]))
+    named = [key for key in groups if key is not None]
+    return tuple(sorted(named, key=lambda label: -len(groups[label])))
 
 
 @lru_cache(maxsize=4096)
@@ -200,6 +194,7 @@ def _dates(day: date) -> tuple[str, str]:
     return day.strftime("%a %-d %b"), "Your papers for " + day.strftime("%A, %-d %B %Y")
 
 
+@lru_cache(maxsize=4096)
 def _subject(day: str, count: int, topics: tuple[str, ...]) -> str:
     """`Tue 14 May: 7 new papers on diffusion models and RL agents` (one line, ≤ ~110)."""
     if not count:
@@ -208,6 +203,7 @@ def _subject(day: str, count: int, topics: tuple[str, ...]) -> str:
     return shorten(f"{day}: {_count_phrase(count)}{about}", 110)
 
 
+@lru_cache(maxsize=4096)
 def _lead(count: int, topics: tuple[str, ...]) -> str:
     if not count:
         return "No new papers matched your topics today. We will look again tomorrow."
@@ -215,12 +211,13 @@ def _lead(count: int, topics: tuple[str, ...]) -> str:
     return f"{_count_phrase(count)}{about}, best first."
 
 
-def _preheader(picks: Sequence[Pick]) -> str:
-    if not picks:
+@lru_cache(maxsize=4096)
+def _preheader(top_title: str | None, count: int) -> str:
+    if top_title is None:
         return "Nothing new matched your topics today."
-    text = "Top pick: " + one_line(picks[0].paper.title)
-    if len(picks) > 1:
-        text += f" · plus {len(picks) - 1} more"
+    text = "Top pick: " + one_line(top_title)
+    if count > 1:
+        text += f" · plus {count - 1} more"
     return shorten(text, 150)
 
 
@@ -232,15 +229,17 @@ def _trending(digest: Digest) -> list[Paper]:
 def plan_digest(digest: Digest) -> DigestPlan:
     """Plan the whole digest (see the module docstring)."""
     picks = digest.picks
-    labels = [_heading_label(pick.topic) for pick in picks]
-    topics = _by_count(labels)
+    groups: dict[str | None, list[Pick]] = {}
+    for pick in picks:
+        groups.setdefault(_heading_label(pick.topic), []).append(pick)
+    topics = _by_count(groups)
     day, heading = _dates(digest.digest_date)
     return DigestPlan(
         subject=_subject(day, len(picks), topics),
-        preheader=_preheader(picks),
+        preheader=_preheader(picks[0].paper.title if picks else None, len(picks)),
         heading=heading,
         lead=_lead(len(picks), topics),
-        groups=_groups(picks, labels),
+        groups=_headed(picks, groups),
         trending=_trending(digest),
     )
 
