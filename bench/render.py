@@ -5,7 +5,8 @@
 Builds realistic digests from one listing day of the shared corpus (../shared/data), each
 subscriber with their own picks, then times on one core:
 
-- `Renderer.render_digest` (Jinja HTML + text, links, headers, MIME bytes): digests/s;
+- `Renderer.render_digest` (HTML + text from the template pieces, signed links, headers,
+  MIME bytes): digests/s;
 - the same content assembled with the stdlib `EmailMessage` (set_content/add_alternative,
   as_bytes), the builder most projects use: messages/s, measured in the same run;
 - with --dkim, also render + RSA-2048 DKIM signing (key made with `openssl genrsa`).

@@ -36,7 +36,7 @@ PAGE_VALUES = (
     "unsubscribe_url",
 )
 PAGE_INSERTS = ("papers", "trending")
-_CACHE_LIMIT = 20_000  # entries kept per writer; a day needs a few thousand
+_CACHE_LIMIT = 10_000  # papers' pieces kept per writer; a day's candidates need a few thousand
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,8 @@ class _Entry:
 
 @dataclass(frozen=True, slots=True)
 class _Trend:
+    """One trending paper, as both parts show it: the same in every digest."""
+
     paper: Paper
     html: str
     text: str
@@ -178,8 +180,8 @@ class DigestWriter:
         text_values = (*values[:3], _wrapped(plan.lead), foot.reason_text, *values[5:])
         self._text_page.write(text_page, text_values, (text, [t.text for t in trends]))
         return WrittenDigest(
-            html=_joined(html_page),
-            text=_joined(text_page),
+            html="".join(html_page),
+            text="".join(text_page),
             html_fits=html_fits and all(t.fits for t in trends),
         )
 
@@ -219,10 +221,3 @@ class DigestWriter:
             trend = _Trend(paper, "".join(html), "".join(text), fits)
             self._trends[id(paper)] = trend
         return trend
-
-
-def _joined(chunks: list[str]) -> str:
-    """The chunks as one text, its last line ended too, as a MIME body part wants it."""
-    if not chunks[-1].endswith("\r\n"):
-        chunks.append("\r\n")
-    return "".join(chunks)

@@ -167,7 +167,23 @@ def quoted_printable(text: str) -> str:
     plain = text.isascii() and "=" not in text and " \r\n" not in text and "\t" not in text
     if plain and (len(text) <= MAX_QP_LINE + 2 or max(map(len, text.split("\r\n"))) <= MAX_QP_LINE):
         return text
-    return binascii.b2a_qp(text.encode("utf-8")).decode("ascii")
+    encoded = binascii.b2a_qp(text.encode("utf-8")).decode("ascii")
+    lines = encoded.split("\r\n")
+    if max(map(len, lines)) <= MAX_QP_LINE:
+        return encoded
+    # The C encoder lets a long line that ends in an encoded space reach 77 characters.
+    return "\r\n".join(map(_soft_breaks, lines))
+
+
+def _soft_breaks(line: str) -> str:
+    """An encoded line cut into lines of at most 76 with soft breaks, between escapes."""
+    pieces = []
+    while len(line) > MAX_QP_LINE:
+        cut = MAX_QP_LINE - 1
+        cut -= 1 if line[cut - 1] == "=" else 2 if line[cut - 2] == "=" else 0
+        pieces.append(line[:cut] + "=")
+        line = line[cut:]
+    return "\r\n".join([*pieces, line])
 
 
 def _base64_lines(data: bytes) -> bytes:

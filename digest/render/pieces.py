@@ -12,19 +12,19 @@ Rules for a template rendered as a piece:
   each pattern of empty and non-empty values gets its own cut, made on first use. A filter
   would see the marker, not the value: a mangled marker stops the load, so shape values
   (wrapping, say) before filling them in;
-- an insert (`{{ papers }}`) stands alone on its line; a list of chunks (whole lines)
-  written by other pieces goes there;
-- a plain-text piece ends its last line.
+- an insert (`{{ papers }}`) stands alone on its line; what other pieces wrote goes there
+  (a piece always ends its last line, so that is whole lines).
 
 Values are text as `one_line` leaves it (no control characters), or lines of it; line
 breaks in an HTML value become spaces. Pieces write their part in its final transfer
-encoding. HTML: values escaped (but those the caller marks `verbatim`, already in their
-final form), non-ASCII
-characters as numeric references (`é` → `&#233;`), lines ending in CRLF, so the part is
-7-bit as it stands; each run knows its longest static line, so a filled piece tells whether
-every line fits in the 998 octets of a mail line, and looks at its lines only when the
-values are long. Plain text: quoted-printable, its static lines encoded once, when the
-piece is cut, and only the lines that hold values encoded per message.
+encoding, lines ending in CRLF:
+
+- HTML: values escaped (but those the caller gives `verbatim`, in final form), non-ASCII
+  characters as numeric references (`é` → `&#233;`), so the part is 7-bit as it stands.
+  Each run knows its longest static line, so a filled piece tells whether every line fits
+  in the 998 octets of a mail line, and looks at its lines only when the values are long;
+- plain text: quoted-printable, its static lines encoded once, when the piece is cut, and
+  the lines that hold values encoded as they are filled in (remembered when they hold one).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _NONCE = secrets.token_hex(8)
 _MARKER = re.compile(f"\x1a{_NONCE}:(\\d+)\x1a")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LF = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
-_MEMO_LIMIT = 256  # encoded lines remembered per plain-text line of a piece
+_MEMO_LIMIT = 64  # encoded lines remembered per plain-text line of a piece
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,14 +192,14 @@ class Piece:
             for index, name in enumerate((*self._names, *self._inserts))
         }
         output = self._render(**arguments).replace("\r\n", "\n")
+        if output and not output.endswith("\n"):
+            output += "\n"
         if self._html:
             output = ascii_html(output).replace("\n", "\r\n")
             output = fit_lines(output)[0].replace("\r\n", "\n")
-        elif output and not output.endswith("\n"):
-            raise TemplateError("a plain-text piece must end its last line")
         pieces = _MARKER.split(output)
         statics, indices = pieces[::2], [int(index) for index in pieces[1::2]]
-        if any(_NONCE in static for static in statics):
+        if any("\x1a" in static for static in statics):
             raise TemplateError("a piece's template changed a value's marker: print it as is")
         cut = _html_run if self._html else _text_runs
         segments: list[_Segment] = []

@@ -40,17 +40,27 @@ SIGNED_HEADERS = (
 )
 
 _WSP_RUN = re.compile(rb"[ \t]+")
+_LONG_WSP_RUN = re.compile(rb"\t[ \t]*| [ \t]+")  # the runs that change: tabs, 2+ spaces
+_SPACE_RUN = re.compile(rb"  +")  # the same without tabs, found much faster (literal prefix)
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 §3.4.4: runs of WSP to one space, no WSP at line ends, no empty lines at
-    the end, and a non-empty body ends with CRLF."""
-    lines = [_WSP_RUN.sub(b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
-    while lines and lines[-1] == b"":
-        lines.pop()
-    return b"".join(line + b"\r\n" for line in lines)
+    the end, and a non-empty body ends with CRLF.
+
+    Done on the whole body at C speed, not line by line: a message is tens of kilobytes.
+    """
+    if b"\t" in body:
+        body = _LONG_WSP_RUN.sub(b" ", body)
+    elif b"  " in body:
+        body = _SPACE_RUN.sub(b" ", body)
+    body = body.replace(b" \r\n", b"\r\n").rstrip(b" ")
+    end = len(body)
+    while body.endswith(b"\r\n", 0, end):
+        end -= 2
+    return body[:end] + b"\r\n" if end else b""
 
 
 def relaxed_header(name: bytes, value: bytes) -> bytes:

@@ -11,9 +11,12 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from digest.errors import ConfigError
 from digest.render import Renderer
+from digest.render.signing import relaxed_body
 from tests.render.conftest import make_digest, make_settings, make_subscriber, parse
 
 
@@ -127,3 +130,17 @@ def test_key_without_selector_is_a_clear_config_error(tmp_path: Path, key_file: 
     settings = make_settings(tmp_path, dkim_key_file=str(key_file))
     with pytest.raises(ConfigError, match="dkim_selector"):
         Renderer(settings)
+
+
+def reference_relaxed_body(body: bytes) -> bytes:
+    """RFC 6376 §3.4.4 line by line, as the RFC words it."""
+    lines = [re.sub(rb"[ \t]+", b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
+    while lines and lines[-1] == b"":
+        lines.pop()
+    return b"".join(line + b"\r\n" for line in lines)
+
+
+@given(st.lists(st.sampled_from([b"a", b"b ", b" ", b"  ", b"\t", b"\r\n", b"\r", b"\n"])))
+def test_relaxed_body_canonicalisation_follows_the_rfc(pieces: list[bytes]) -> None:
+    body = b"".join(pieces)
+    assert relaxed_body(body) == reference_relaxed_body(body)
