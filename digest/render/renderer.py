@@ -65,8 +65,10 @@ class Renderer:
         mail = settings.mail
         self._brand = one_line(mail.from_name) or "Paper Digest"
         self._context = {"brand": self._brand, "preheader_padding": _PREHEADER_PADDING}
+        # The postal address and the like: its lines kept, control characters dropped.
+        self._footer_text = "\n".join(map(one_line, mail.footer_text.strip().splitlines()))
         self._digests = DigestWriter(
-            self._env, self.links, context=self._context, footer_text=mail.footer_text.strip()
+            self._env, self.links, context=self._context, footer_text=self._footer_text
         )
         self._fixed_headers = [address_header_line("From", mail.from_name, mail.from_address)]
         if mail.reply_to:
@@ -182,7 +184,7 @@ class Renderer:
             preferences_url=None
             if pending or unsubscribed
             else self.links.preferences(subscriber.id, _version(subscriber)),
-            footer_text=self.settings.mail.footer_text.strip(),
+            footer_text=self._footer_text,
         )
 
     def _render(

@@ -141,3 +141,16 @@ def test_any_text_yields_a_clean_parseable_message(
     text, html = parts(message)
     assert "<script" not in html.replace("&lt;script", "")
     assert "Thank you to arXiv" in text
+
+
+def test_control_characters_in_the_footer_text_are_dropped(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, footer_text="Lab\x1a\x00 Street\r\n12345\x07 Town")
+    renderer = Renderer(settings)
+    for email in (
+        renderer.render_digest(make_digest()),
+        renderer.render_welcome(make_subscriber()),
+    ):
+        text, html = parts(parse(email.data))
+        assert "Lab Street" in read_html(html)[0]
+        assert "12345 Town" in text
+        assert not any(char in text + html for char in "\x1a\x00\x07")
