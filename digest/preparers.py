@@ -9,8 +9,10 @@ builds the day's paper index once and then turns claimed batches into finished e
 Small runs (the usual minute-by-minute tick) stay in a thread: starting a helper costs
 about a second.
 
-    with preparer_for(settings, engine, now=now, rows=total) as preparer:
-        run_deliveries(..., preparer.prepare, LoopOptions(..., prepare_parallel=preparer.parallel))
+    preparer = preparer_for(settings, engine, now=now, rows=pending)
+    with preparer:
+        options = LoopOptions(..., prepare_parallel=preparer.parallel)
+        await run_deliveries(engine, transport, preparer.prepare, options)
 
 Helpers are started with `spawn` (no state inherited from the delivering process: no open
 sockets, no threads, no locks), ignore SIGINT and SIGTERM (the delivering process decides
@@ -44,21 +46,18 @@ PROCESS_THRESHOLD = 1000  # rows to deliver from which helper processes pay for 
 _composer: DigestComposer | None = None  # in a helper process: its composer
 
 
-class ThreadPreparer:
-    """Ranks and renders in the delivering process (the loop runs it in a thread)."""
+class Preparer:
+    """Turns claimed batches into prepared messages; `parallel` batches at once."""
 
     parallel = 1
 
-    def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
-        self.composer = DigestComposer(settings, engine, now=now)
-
     def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
-        return self.composer.prepare(claims)
+        raise NotImplementedError
 
     def close(self) -> None:
         return None
 
-    def __enter__(self) -> ThreadPreparer:
+    def __enter__(self) -> Preparer:
         return self
 
     def __exit__(
@@ -70,7 +69,17 @@ class ThreadPreparer:
         self.close()
 
 
-class ProcessPreparer(ThreadPreparer):
+class ThreadPreparer(Preparer):
+    """Ranks and renders in the delivering process (the loop runs it in a thread)."""
+
+    def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
+        self.composer = DigestComposer(settings, engine, now=now)
+
+    def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
+        return self.composer.prepare(claims)
+
+
+class ProcessPreparer(Preparer):
     """Ranks and renders in `processes` helper processes, one batch each at a time."""
 
     def __init__(self, settings: Settings, *, now: datetime, processes: int) -> None:
@@ -92,7 +101,7 @@ class ProcessPreparer(ThreadPreparer):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def preparer_for(settings: Settings, engine: Engine, *, now: datetime, rows: int) -> ThreadPreparer:
+def preparer_for(settings: Settings, engine: Engine, *, now: datetime, rows: int) -> Preparer:
     """Helper processes for a run of at least `PROCESS_THRESHOLD` rows (when configured),
     else the delivering process's own thread."""
     processes = settings.digest.render_processes
