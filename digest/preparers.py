@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -46,13 +47,14 @@ PROCESS_THRESHOLD = 1000  # rows to deliver from which helper processes pay for 
 _composer: DigestComposer | None = None  # in a helper process: its composer
 
 
-class Preparer:
+class Preparer(ABC):
     """Turns claimed batches into prepared messages; `parallel` batches at once."""
 
     parallel = 1
 
+    @abstractmethod
     def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
-        raise NotImplementedError
+        """The prepared messages of `claims`, in their order."""
 
     def close(self) -> None:
         return None
