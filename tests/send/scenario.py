@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -73,3 +74,18 @@ def smtp_settings(base: Settings, host: str, port: int, **smtp: object) -> Setti
     data = base.model_dump(exclude={"config_file"})
     data["smtp"] = {"host": host, "port": port, "security": "none", "timeout": 2.0} | smtp
     return load_settings(**data)
+
+
+def write_config(tmp_path: Path, engine: Engine, host: str, port: int, *, timeout: float) -> Path:
+    """A config file for a `digest` subprocess: this test's database and SMTP server."""
+    path = tmp_path / "digest.toml"
+    url = engine.url.render_as_string(hide_password=False)
+    path.write_text(
+        f'[service]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[database]\nurl = "{url}"\n'
+        '[web]\nsecret_key = "subprocess-test-key"\n'
+        '[mail]\nfrom_address = "digest@example.org"\n'
+        f'[smtp]\nhost = "{host}"\nport = {port}\nsecurity = "none"\n'
+        f"timeout = {timeout}\nmax_connections = 4\n"
+    )
+    return path

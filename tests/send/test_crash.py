@@ -21,26 +21,12 @@ from sqlalchemy import Engine
 
 from digest.store.deliveries import ledger_entries
 from digest.store.engine import transaction
-from tests.send.scenario import add_papers, add_subscribers
+from tests.send.scenario import add_papers, add_subscribers, write_config
 from tests.send.smtpd import FaultySmtpServer
 
 SUBSCRIBERS = 1000
 KILLS = 3
 PYTHON = (sys.executable, "-c", "from digest.cli import main; main()")
-
-
-def write_config(tmp_path: Path, engine: Engine, server: FaultySmtpServer) -> Path:
-    path = tmp_path / "crash.toml"
-    url = engine.url.render_as_string(hide_password=False)
-    path.write_text(
-        f'[service]\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[database]\nurl = "{url}"\n'
-        '[web]\nsecret_key = "crash-test-key"\n'
-        '[mail]\nfrom_address = "digest@example.org"\n'
-        f'[smtp]\nhost = "{server.host}"\nport = {server.port}\nsecurity = "none"\n'
-        "timeout = 5\nmax_connections = 4\n"
-    )
-    return path
 
 
 def start_send(config: Path) -> subprocess.Popen[bytes]:
@@ -60,7 +46,7 @@ def test_sigkill_at_random_points_never_sends_twice(
     now = datetime.now(UTC)
     add_papers(engine, now - timedelta(hours=6), per_topic=5)
     emails = add_subscribers(engine, SUBSCRIBERS, now=now, send_at="00:00")
-    config = write_config(tmp_path, engine, smtp_server)
+    config = write_config(tmp_path, engine, smtp_server.host, smtp_server.port, timeout=5)
     chance = random.Random(20260701)
     kills = 0
     for _ in range(KILLS):

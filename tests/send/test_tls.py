@@ -111,18 +111,23 @@ def _email() -> OutgoingEmail:
     )
 
 
-def test_tls_and_auth_deliver(
-    tls_server: tuple[str, int, _Inbox], certificate: tuple[Path, Path]
-) -> None:
-    security, port, inbox = tls_server
-    settings = SmtpSettings(
+def _settings(security: str, port: int) -> SmtpSettings:
+    """The server's TLS mode with a login, as an operator would configure it."""
+    return SmtpSettings(
         host="127.0.0.1",
         port=port,
-        security=security,  # type: ignore[arg-type]
+        security=security,
         username="u",
         password="p",
         timeout=5,
     )
+
+
+def test_tls_and_auth_deliver(
+    tls_server: tuple[str, int, _Inbox], certificate: tuple[Path, Path]
+) -> None:
+    security, port, inbox = tls_server
+    settings = _settings(security, port)
     trust = ssl.create_default_context(cafile=str(certificate[0]))
 
     async def run() -> None:
@@ -138,14 +143,7 @@ def test_tls_and_auth_deliver(
 
 def test_an_untrusted_certificate_is_refused(tls_server: tuple[str, int, _Inbox]) -> None:
     security, port, inbox = tls_server
-    settings = SmtpSettings(
-        host="127.0.0.1",
-        port=port,
-        security=security,  # type: ignore[arg-type]
-        username="u",
-        password="p",
-        timeout=5,
-    )
+    settings = _settings(security, port)
 
     async def run() -> None:
         transport = SmtpTransport(settings)

@@ -28,7 +28,7 @@ from digest.store import migrations
 from digest.store.deliveries import LedgerEntry, ledger_entries
 from digest.store.engine import open_engine, transaction
 from digest.store.schema import DeliveryRow, SubscriberRow
-from tests.send.scenario import TOPICS, add_papers, add_subscribers
+from tests.send.scenario import TOPICS, add_papers, add_subscribers, write_config
 from tests.send.smtpd import FaultPlan, FaultySmtpServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -53,20 +53,6 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
         )
     yield engine
     engine.dispose()
-
-
-def write_config(tmp_path: Path, engine: Engine, server: FaultySmtpServer) -> Path:
-    path = tmp_path / "workers.toml"
-    url = engine.url.render_as_string(hide_password=False)
-    path.write_text(
-        f'[service]\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[database]\nurl = "{url}"\n'
-        '[web]\nsecret_key = "workers-test-key"\n'
-        '[mail]\nfrom_address = "digest@example.org"\n'
-        f'[smtp]\nhost = "{server.host}"\nport = {server.port}\nsecurity = "none"\n'
-        "timeout = 60\nmax_connections = 4\n"
-    )
-    return path
 
 
 class Workers:
@@ -151,7 +137,9 @@ def test_three_workers_share_the_day_and_each_subscriber_gets_one_message(
     pg_engine: Engine, smtp_server: FaultySmtpServer, tmp_path: Path
 ) -> None:
     expected = subscriber_count(pg_engine)
-    workers = Workers(write_config(tmp_path, pg_engine, smtp_server), WORKERS)
+    workers = Workers(
+        write_config(tmp_path, pg_engine, smtp_server.host, smtp_server.port, timeout=60), WORKERS
+    )
     try:
         wait_for(lambda: all_final(pg_engine, expected), "every row to be final", workers)
         codes = workers.stop()
@@ -176,7 +164,9 @@ def test_a_killed_worker_leaves_only_its_in_flight_rows_unknown(
     # first rows claimed, so most of the day is still ahead for the survivors.
     stuck = "t0reader100@example.org"
     smtp_server.plan = FaultPlan(hang_at="data", for_addresses=frozenset({stuck}))
-    workers = Workers(write_config(tmp_path, pg_engine, smtp_server), WORKERS)
+    workers = Workers(
+        write_config(tmp_path, pg_engine, smtp_server.host, smtp_server.port, timeout=60), WORKERS
+    )
     try:
         owner = wait_for(
             lambda: leases_in_sending(pg_engine, emails=[stuck]).get(stuck),
