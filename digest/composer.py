@@ -98,7 +98,8 @@ class DigestComposer:
         return tuple(fresh[:TRENDING_ITEMS])
 
     def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
-        """Rank and render a claimed batch (run in a worker thread by the delivery loop)."""
+        """Rank and render a claimed batch (in a thread of the delivery loop, or in a helper
+        process: see `digest.preparers`)."""
 
         digests = self.digests([(c.subscriber, c.digest_date) for c in claims])
         prepared = []
