@@ -75,3 +75,42 @@ class ChildPeaks:
     ) -> None:
         self._stop.set()
         self._thread.join()
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """CPU time (user + system) `pid` has used; with `reaped_children`, plus that of the
+    children it has already waited for (a server's exited backends)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / _TICK
+
+
+def server_cpu_seconds(name: bytes) -> float:
+    """CPU time of every process called `name` and of the children they reaped: the
+    whole of a forking server such as PostgreSQL, exited backends included."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_bytes().strip()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if comm == name:
+            total += cpu_seconds(int(entry.name), reaped_children=True)
+    return total

@@ -38,7 +38,7 @@ DAY = "2026-06-02"
 sys.path.insert(0, str(ROOT))
 
 from _databases import fresh_database  # noqa: E402
-from _processes import ChildPeaks  # noqa: E402
+from _processes import ChildPeaks, cpu_seconds, server_cpu_seconds  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from digest import pipeline  # noqa: E402
@@ -185,6 +185,19 @@ def stage_rates(settings: Settings, url: str, now: datetime, sample: int) -> tup
     return rank_rate, render_rate
 
 
+def cpu_snapshot(sink_pid: int) -> tuple[float, float, float, float]:
+    """CPU seconds so far of this process, its reaped children (the render helpers), the
+    sink and the PostgreSQL server."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        own.ru_utime + own.ru_stime,
+        children.ru_utime + children.ru_stime,
+        cpu_seconds(sink_pid),
+        server_cpu_seconds(b"postgres"),
+    )
+
+
 def run_sink(port: int) -> subprocess.Popen[bytes]:
     sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     command = [sink, f"127.0.0.1:{port}", "1000"]
@@ -243,8 +256,10 @@ def bench_one(kind: str, n: int, connections: int, processes: int) -> None:
             settings = bench_settings(url, port, tmp / "data", connections, processes)
             rank_rate, render_rate = stage_rates(settings, url, now, min(n, 5000))
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            before = cpu_snapshot(sink.pid)
             with ChildPeaks(marker=b"spawn_main") as helpers:
                 elapsed, report = end_to_end(settings, url, now)
+            cpu = [b - a for a, b in zip(before, cpu_snapshot(sink.pid), strict=True)]
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             helper_rss = helpers.largest_mb
             ceiling = source_ceiling(port, min(n, 50_000), 20_000, connections)
@@ -262,6 +277,12 @@ def bench_one(kind: str, n: int, connections: int, processes: int) -> None:
         f"end to end:          {sent / elapsed:10,.0f} digests/s   "
         f"({sent:,} sent, {report.skipped_empty:,} empty, "  # type: ignore[attr-defined]
         f"{report.failed + report.retry + report.unknown} not sent, {elapsed:.1f} s)"  # type: ignore[attr-defined]
+    )
+    per = 1000 / max(sent, 1)
+    print(
+        f"CPU per digest:      {sum(cpu) * per:10.2f} ms  (delivering process {cpu[0] * per:.2f}, "
+        f"helpers {cpu[1] * per:.2f}, smtp-sink {cpu[2] * per:.2f}, PostgreSQL {cpu[3] * per:.2f}; "
+        f"{os.cpu_count()} cores)"
     )
     print(f"smtp-source ceiling: {ceiling:10,.0f} messages/s (20 kB, same sink, same sessions)")
     print(f"peak RSS:            {rss:10,.0f} MB (before the run: {rss_before:,.0f} MB)")
