@@ -46,6 +46,8 @@ from digest.store.signups import Signup, begin_signup, undo_signup
 from digest.store.subscribers import SubscriberInput, get_subscriber
 
 LOG = logging.getLogger("digest.fetch")
+# Queueing at least this many rows refreshes the planner statistics of the ledger.
+STATISTICS_AFTER = 1000
 
 
 async def request_confirmation(
@@ -318,6 +320,9 @@ def _queue(
     recovered = recover(engine, worker_id=worker, now=now)
     with transaction(engine) as session:
         queued = queueing.queue_due(session, due, now=now, subscriber_id=subscriber_id)
+    if queued >= STATISTICS_AFTER:
+        with transaction(engine) as session:
+            ledger.refresh_statistics(session)
     with transaction(engine) as session:
         total = ledger.pending_count(
             session, now=now, subscriber_id=subscriber_id, digest_date=digest_date

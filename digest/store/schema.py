@@ -180,7 +180,9 @@ class DeliveryItemRow(Base):
         ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    # No index on paper_id: nothing looks items up by paper, and keeping one costs a
+    # delivery day a scattered index page written for nearly every item.
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     score: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
 
