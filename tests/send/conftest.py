@@ -11,6 +11,7 @@ from tests.send.smtpd import FaultySmtpServer, running_server
 
 @pytest.fixture
 def smtp_server() -> Iterator[FaultySmtpServer]:
-    """An aiosmtpd server on 127.0.0.1 that records messages; set `.plan` to inject faults."""
-    with running_server() as server:
+    """An aiosmtpd server on 127.0.0.1 that records messages; set `.plan` to inject faults.
+    It offers PIPELINING, as Postfix does (test_transport also runs without)."""
+    with running_server(pipelining=True) as server:
         yield server

@@ -1,5 +1,6 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts and can be told
 to misbehave: refuse at connect, at RCPT or at DATA, drop the line mid-DATA, stop answering.
+It offers PIPELINING (RFC 2920) when asked to, as Postfix does.
 """
 
 from __future__ import annotations
@@ -55,16 +56,36 @@ class FaultySmtpServer:
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     plan: FaultPlan = field(default_factory=FaultPlan)
+    pipelining: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: list[SMTP] = field(default_factory=list)
+    loop: asyncio.AbstractEventLoop | None = None
 
     def recipients(self) -> list[str]:
         with self.lock:
             return [r.rcpt_to for r in self.received]
 
+    def drop_connections(self) -> None:
+        """Hang up on every open connection, as a server does after its idle timeout."""
+        assert self.loop is not None
+        with self.lock:
+            sessions, self.sessions = self.sessions, []
+        for session in sessions:
+            if session.transport is not None:
+                self.loop.call_soon_threadsafe(session.transport.close)
+
 
 class _Handler:
     def __init__(self, server: FaultySmtpServer) -> None:
         self.server = server
+
+    async def handle_EHLO(
+        self, smtp: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.server.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(
         self, smtp: SMTP, session: Any, envelope: Any, address: str, options: list[str]
@@ -100,6 +121,8 @@ class _FaultySMTP(SMTP):
     async def _handle_client(self) -> None:
         with self.record.lock:
             self.record.connections += 1
+            self.record.sessions.append(self)
+            self.record.loop = asyncio.get_running_loop()
         reply = self.record.plan.connect_reply
         if reply and self.record.plan.fires():
             await self.push(reply)
@@ -143,8 +166,10 @@ class _Controller(Controller):
 class running_server:
     """Context manager: a FaultySmtpServer listening on 127.0.0.1 for the duration."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
-        self.record = FaultySmtpServer("127.0.0.1", free_port())
+    def __init__(
+        self, credentials: tuple[str, str] | None = None, *, pipelining: bool = False
+    ) -> None:
+        self.record = FaultySmtpServer("127.0.0.1", free_port(), pipelining=pipelining)
         self.controller = _Controller(self.record, credentials)
 
     def __enter__(self) -> FaultySmtpServer:

@@ -1,4 +1,5 @@
-"""STARTTLS and implicit TLS with AUTH, against a real SMTP server with its own certificate."""
+"""STARTTLS and implicit TLS with AUTH, against a real SMTP server with its own certificate
+that offers PIPELINING, as Postfix does."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 class _Inbox:
     def __init__(self) -> None:
         self.received: list[tuple[str, list[str]]] = []
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # type: ignore[no-untyped-def]
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos)))
@@ -133,12 +138,14 @@ def test_tls_and_auth_deliver(
     async def run() -> None:
         transport = SmtpTransport(settings, tls_context=trust)
         try:
-            await transport.send(_email())
+            for _ in range(3):
+                await transport.send(_email())
+            assert transport.pipelining  # over the encrypted connection
         finally:
             await transport.close()
 
     asyncio.run(run())
-    assert inbox.received == [("bounces+t@example.org", ["ada@example.org"])]
+    assert inbox.received == [("bounces+t@example.org", ["ada@example.org"])] * 3
 
 
 def test_an_untrusted_certificate_is_refused(tls_server: tuple[str, int, _Inbox]) -> None:

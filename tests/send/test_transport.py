@@ -1,9 +1,13 @@
-"""SMTP and outbox transports against a real SMTP server on 127.0.0.1, faults injected."""
+"""SMTP and outbox transports against a real SMTP server on 127.0.0.1, faults injected.
+
+Every SMTP test runs twice: against a server that offers PIPELINING (commands sent
+together) and one that does not (one command at a time); the outcomes must be the same."""
 
 from __future__ import annotations
 
 import asyncio
 import email
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,12 @@ from digest.send.transport import (
     make_transport,
 )
 from tests.send.smtpd import FaultPlan, FaultySmtpServer, running_server
+
+
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[FaultySmtpServer]:
+    with running_server(pipelining=request.param) as server:
+        yield server
 
 
 def message(to: str = "ada@example.org", n: int = 0) -> OutgoingEmail:
@@ -114,6 +124,51 @@ def test_550_at_rcpt_is_permanent(smtp_server: FaultySmtpServer) -> None:
     assert error.permanent
     assert error.code == 550
     assert "No such user" in str(error)
+
+
+def test_multi_line_refusal_at_rcpt(smtp_server: FaultySmtpServer) -> None:
+    smtp_server.plan = FaultPlan(rcpt_reply="550-5.1.1 No such user here\r\n550 5.1.1 Goodbye")
+    transport = SmtpTransport(smtp_settings(smtp_server, max_connections=1))
+    errors = send_all(transport, [message("gone@example.org"), message("gone2@example.org", 1)])
+    assert all(isinstance(e, TransportError) and e.permanent for e in errors)
+    assert "No such user here" in str(errors[0])
+    assert "Goodbye" in str(errors[0])
+
+
+def test_pipelining_is_used_exactly_when_the_server_offers_it(
+    smtp_server: FaultySmtpServer,
+) -> None:
+    transport = SmtpTransport(smtp_settings(smtp_server, max_connections=1))
+    assert transport.pipelining is None  # not known before the first connection
+
+    async def run() -> None:
+        for n in range(5):
+            await transport.send(message(f"u{n}@example.org", n))
+        assert transport.pipelining is smtp_server.pipelining
+        await transport.close()
+
+    asyncio.run(run())
+    assert smtp_server.connections == 1
+    assert sorted(smtp_server.recipients()) == [f"u{n}@example.org" for n in range(5)]
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced(
+    smtp_server: FaultySmtpServer,
+) -> None:
+    transport = SmtpTransport(smtp_settings(smtp_server, max_connections=1))
+
+    async def run() -> None:
+        await transport.send(message("before@example.org"))
+        # The server hangs up on every connection (as after its idle timeout) …
+        smtp_server.drop_connections()
+        await asyncio.sleep(0.2)
+        # … and the next message still goes out, on a fresh connection.
+        await transport.send(message("after@example.org", 1))
+        await transport.close()
+
+    asyncio.run(run())
+    assert smtp_server.recipients() == ["before@example.org", "after@example.org"]
+    assert smtp_server.connections == 2
 
 
 @pytest.mark.parametrize(
