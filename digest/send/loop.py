@@ -3,7 +3,9 @@
     producer:  claim a batch (one short transaction) → prepare it (rank + render, in a
                thread) → hand it over; the next batch is prepared while this one is sent
     consumer:  per chunk: mark `sending` (one UPDATE, items written) → send concurrently
-               over the transport's connection pool → record outcomes (one transaction)
+               over the transport's connection pool → record outcomes (one transaction);
+               the next chunk is marked while this one is sent, and this one recorded
+               while the next is sent, so the ledger never holds up the SMTP work
 
 Many workers share one ledger (PostgreSQL): claims skip rows another worker holds, so a
 slow worker never blocks the others. A worker that runs out of rows checks for siblings on
@@ -320,26 +322,60 @@ class DeliveryRun:
         )
 
     async def _consume(self, batches: asyncio.Queue[list[Prepared] | None]) -> None:
+        """Send chunk after chunk. The next chunk is marked `sending` while this one is sent,
+        and its outcomes are recorded while the next is sent, so the ledger's work overlaps
+        the SMTP work; a stop unmarks the chunk marked ahead (it was never sent)."""
         pending: asyncio.Future[None] | None = None
-        while (batch := await batches.get()) is not None:
-            now = self.options.clock()
-            skipped = [self._skipped(p) for p in batch if p.email is None]
-            sendable = [p for p in batch if p.email is not None]
-            pending = await self._record(pending, skipped)
-            size = self.options.chunk_size
-            for start in range(0, len(sendable), size):
-                chunk = sendable[start : start + size]
+        ahead: tuple[list[Prepared], asyncio.Future[set[int]]] | None = None
+        try:
+            while (batch := await batches.get()) is not None:
+                skipped = [self._skipped(p) for p in batch if p.email is None]
+                sendable = [p for p in batch if p.email is not None]
+                pending = await self._record(pending, skipped)
+                size = self.options.chunk_size
+                for start in range(0, len(sendable), size):
+                    if self._stopping():
+                        await self._release([p.claim.delivery_id for p in sendable[start:]])
+                        break
+                    chunk = sendable[start : start + size]
+                    # `ahead` always names the chunk marked but not yet sent: if sending
+                    # the current one fails, only that one is unmarked below.
+                    current, ahead = ahead, (chunk, self._mark(chunk))
+                    if current is not None:
+                        pending = await self._send_marked(pending, *current)
                 if self._stopping():
-                    await self._release([p.claim.delivery_id for p in sendable[start:]])
                     break
-                outcomes = await self._send_chunk(chunk, now)
-                pending = await self._record(pending, outcomes)
-            if self._stopping():
-                break
-        else:
-            self._end_seen = True
-        if pending is not None:
-            await pending
+            else:
+                self._end_seen = True
+            if ahead is not None and not self._stopping():
+                last, ahead = ahead, None
+                pending = await self._send_marked(pending, *last)
+        finally:
+            if ahead is not None:
+                await self._unmark(*ahead)
+            if pending is not None:
+                await pending
+
+    def _mark(self, chunk: list[Prepared]) -> asyncio.Future[set[int]]:
+        """Start turning `chunk` `sending` (with its items); the ids actually marked."""
+        planned = {p.claim.delivery_id: p.items for p in chunk}
+        now = self.options.clock()
+        lease_until = now + timedelta(seconds=self.options.lease_seconds)
+        worker = self.options.worker_id
+        return asyncio.ensure_future(
+            self._in_db(
+                lambda s: ledger.mark_sending(
+                    s, planned, worker_id=worker, now=now, lease_until=lease_until
+                )
+            )
+        )
+
+    async def _unmark(self, chunk: list[Prepared], marking: asyncio.Future[set[int]]) -> None:
+        """Put a chunk that was marked but never sent back in the queue."""
+        await asyncio.wait([marking])
+        ids = [p.claim.delivery_id for p in chunk]
+        worker = self.options.worker_id
+        await self._in_db(lambda s: ledger.unmark_sending(s, ids, worker_id=worker))
 
     async def _release(self, delivery_ids: list[int]) -> None:
         if delivery_ids:
@@ -372,14 +408,14 @@ class DeliveryRun:
         self.progress(self.report)
         return future
 
-    async def _send_chunk(self, chunk: list[Prepared], now: datetime) -> list[Outcome]:
-        planned = {p.claim.delivery_id: p.items for p in chunk}
-        lease_until = now + timedelta(seconds=self.options.lease_seconds)
-        marked = await self._in_db(
-            lambda s: ledger.mark_sending(
-                s, planned, worker_id=self.options.worker_id, now=now, lease_until=lease_until
-            )
-        )
+    async def _send_marked(
+        self,
+        pending: asyncio.Future[None] | None,
+        chunk: list[Prepared],
+        marking: asyncio.Future[set[int]],
+    ) -> asyncio.Future[None] | None:
+        """Send the rows of `chunk` that were marked, concurrently; start recording."""
+        marked = await marking
         chunk = [p for p in chunk if p.claim.delivery_id in marked]
         results = await asyncio.gather(*(self._send_one(p) for p in chunk), return_exceptions=True)
         now = self.options.clock()
@@ -388,7 +424,7 @@ class DeliveryRun:
             error = result if isinstance(result, BaseException) else None
             outcomes.append(outcome_of(prepared, error, now))
             self._count_failure(error)
-        return outcomes
+        return await self._record(pending, outcomes)
 
     async def _send_one(self, prepared: Prepared) -> None:
         assert prepared.email is not None

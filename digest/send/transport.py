@@ -25,6 +25,7 @@ TransportError                 the message was not (knowingly) delivered
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import ssl
@@ -140,6 +141,7 @@ class _Replies(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._lost: str | None = None
         self._error: aiosmtplib.SMTPException | None = None
+        self._closed = asyncio.get_running_loop().create_future()
 
     @property
     def connected(self) -> bool:
@@ -165,6 +167,14 @@ class _Replies(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = f"connection lost: {exc}" if exc else (self._lost or "connection lost")
         self._wake()
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait until the connection is fully shut down (TLS included), at most `timeout`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._closed)
 
     def _take_reply(self) -> aiosmtplib.SMTPResponse | None:
         """The first complete reply in the buffer (removed from it), if there is one."""
@@ -530,6 +540,7 @@ async def _quit(conn: _Connection, timeout: float) -> None:
             conn.pipe.write(b"QUIT\r\n")
             await conn.pipe.reply(timeout)
             conn.close()
+            await conn.pipe.wait_closed(timeout)
         else:
             await conn.client.quit()
     except (aiosmtplib.SMTPException, OSError):

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -310,6 +311,34 @@ def mark_sending(
         ],
     )
     return marked
+
+
+def unmark_sending(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:
+    """Undo `mark_sending` for rows this worker marked but then did not send (it was asked
+    to stop): back to `queued` (or `retry`, if an earlier attempt failed), lease released,
+    the attempt and the items it had planned removed."""
+    ids = list(delivery_ids)
+    if not ids:
+        return
+    unmarked = list(
+        session.scalars(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id.in_(ids),
+                DeliveryRow.lease_owner == worker_id,
+                _status_of_named_rows() == "sending",
+            )
+            .values(
+                status=case((DeliveryRow.attempts > 1, "retry"), else_="queued"),
+                attempts=DeliveryRow.attempts - 1,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .returning(DeliveryRow.id)
+        )
+    )
+    if unmarked:
+        session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(unmarked)))
 
 
 def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:

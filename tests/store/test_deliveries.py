@@ -18,6 +18,7 @@ from digest.store.deliveries import (
     recover_interrupted,
     release,
     sent_paper_ids,
+    unmark_sending,
 )
 from digest.store.engine import transaction
 from digest.store.queueing import queue_due, send_groups
@@ -226,3 +227,33 @@ def test_retry_and_suppression_outcomes(engine: Engine) -> None:
         release(session, [ids[0]], worker_id="w2")
     assert bounced == "bounced"
     assert claim(engine, "w3", now=later) == [ids[0]]
+
+
+def test_a_chunk_marked_but_never_sent_goes_back_as_it_was(engine: Engine) -> None:
+    subs = add_subscribers(engine, 2)
+    papers = add_papers(engine, 1)
+    queue_all(engine)
+    first, second = claim(engine, "w1")
+    later = NOW + timedelta(minutes=5)
+    # `second` failed once already: it is a retry row.
+    with transaction(engine) as session:
+        mark_sending(session, {second: ()}, worker_id="w1", now=NOW, lease_until=later)
+        record_outcomes(
+            session,
+            [Outcome(second, subs[1], DAY, "retry", error="451 later", next_attempt_at=NOW)],
+            now=NOW,
+        )
+    assert claim(engine, "w1") == [second]
+    items = (Item(papers[0], 1.0, "r"),)
+    with transaction(engine) as session:
+        planned = {first: items, second: items}
+        mark_sending(session, planned, worker_id="w1", now=NOW, lease_until=later)
+    with transaction(engine) as session:
+        unmark_sending(session, [first, second], worker_id="w2")  # not its rows: no change
+        assert {e.status for e in ledger_entries(session)} == {"sending"}
+        unmark_sending(session, [first, second], worker_id="w1")
+    with transaction(engine) as session:
+        entries = {e.email: (e.status, e.attempts, e.item_count) for e in ledger_entries(session)}
+        assert sent_paper_ids(session, subs, papers) == {subs[0]: set(), subs[1]: set()}
+    assert entries == {"user0@example.org": ("queued", 0, 0), "user1@example.org": ("retry", 1, 0)}
+    assert sorted(claim(engine, "w3")) == sorted([first, second])  # leases were released
