@@ -82,10 +82,13 @@ class ThreadPreparer(Preparer):
 
 
 class ProcessPreparer(Preparer):
-    """Ranks and renders in `processes` helper processes, one batch each at a time."""
+    """Ranks and renders in `processes` helper processes, one batch each at a time, with
+    a second batch queued for each."""
 
     def __init__(self, settings: Settings, *, now: datetime, processes: int) -> None:
-        self.parallel = processes
+        # Two batches per helper: the next one is already waiting when a helper finishes,
+        # instead of being claimed and shipped only then while the helper idles.
+        self.parallel = 2 * processes
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
