@@ -86,7 +86,7 @@ def test_small_runs_stay_in_the_delivering_process(engine: Engine, settings: Set
     large = preparer_for(settings, engine, now=NOW, rows=PROCESS_THRESHOLD)
     try:
         assert isinstance(large, ProcessPreparer)
-        assert large.parallel == settings.digest.render_processes
+        assert large.parallel == 2 * settings.digest.render_processes  # one queued each
     finally:
         large.close()
 
