@@ -38,10 +38,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # A delivery day rewrites the same ledger pages over and over: keep them in this
-    # process (64 MB page cache, reads through a memory map) instead of re-reading them
-    # from the OS with a system call per page.
+    # process (a 64 MB page cache) instead of re-reading them from the OS page by page.
     cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
 
 
