@@ -534,7 +534,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
     parser.add_argument("--quick", action="store_true", help="5,000 subscribers")
     parser.add_argument(
-        "--render-processes", type=int, default=1, help="per worker (digest.render_processes)"
+        "--render-processes", type=int, default=2, help="per worker (digest.render_processes)"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)

@@ -298,7 +298,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument(
-        "--render-processes", type=int, default=1, help="digest.render_processes (0: none)"
+        "--render-processes", type=int, default=2, help="digest.render_processes (0: none)"
     )
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

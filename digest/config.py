@@ -126,7 +126,7 @@ class DigestSettings(_Section):
     default_send_at: str = "07:00"
     default_timezone: str = "UTC"
     skip_when_empty: bool = True
-    render_processes: int = Field(default=1, ge=0, le=64)
+    render_processes: int = Field(default=2, ge=0, le=64)
 
     @field_validator("default_send_at")
     @classmethod
