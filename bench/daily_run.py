@@ -15,7 +15,7 @@ created and dropped here; DIGEST_TEST_PG_URL overrides the server):
 3. queue    one ledger row per subscriber for their local date (as every worker tick does);
 4. deliver  W worker processes claim, rank, render, send into Postfix's `smtp-sink` and
             record, exactly as `digest worker` does (same loop, composer, SMTP pool and
-            `--render-processes` helper processes per worker, default 1, that rank and render).
+            `--render-processes` helper processes per worker, default 2, that rank and render).
 
 Prints per-stage times (prepare, the wall time batches spent ranked and rendered by the
 helpers, and ledger SQL are summed over the workers; SMTP is the time a worker had a message
