@@ -180,9 +180,10 @@ class DeliveryItemRow(Base):
         ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # No index on paper_id: nothing looks items up by paper, and keeping one costs a
-    # delivery day a scattered index page written for nearly every item.
-    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    # A paper id without an index or a foreign key (papers are never deleted): a delivery
+    # day writes about thirteen items a digest, and each would otherwise have written a
+    # scattered index page and locked its paper row (migration 0002).
+    paper_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
 
@@ -195,9 +196,8 @@ class SentPaperRow(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
     )
-    paper_id: Mapped[int] = mapped_column(
-        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key to papers, as for delivery items (migration 0002).
+    paper_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sent_on: Mapped[date] = mapped_column(Date)
 
 
