@@ -15,7 +15,8 @@ created and dropped here; DIGEST_TEST_PG_URL overrides the server):
 3. queue    one ledger row per subscriber for their local date (as every worker tick does);
 4. deliver  W worker processes claim, rank, render, send into Postfix's `smtp-sink` and
             record, exactly as `digest worker` does (same loop, composer, SMTP pool and
-            `--render-processes` helper processes per worker, default 2, that rank and render).
+            `--render-processes` helper processes per worker that rank and render; by
+            default as many helpers in all as there are CPU cores, at least one a worker).
 
 Prints per-stage times (prepare, the wall time batches spent ranked and rendered by the
 helpers, and ledger SQL are summed over the workers; SMTP is the time a worker had a message
@@ -366,6 +367,7 @@ class DayFigures:
     db: str
     workers: int
     subscribers: int
+    helpers: int = 1  # helper processes per worker
     papers: int = 0
     seed: float = 0.0
     ingest: float = 0.0
@@ -439,7 +441,7 @@ def check(engine: Engine, sink: Sink, figures: DayFigures) -> None:
 
 
 def run_day(kind: str, workers: int, n: int, connections: int, processes: int) -> DayFigures:
-    figures = DayFigures(kind, workers, n)
+    figures = DayFigures(kind, workers, n, helpers=processes)
     day_rows, others = load_corpus(DAY)
     people = subscriber_inputs(n, others)
     with tempfile.TemporaryDirectory() as tmp_name, fresh_database(kind, Path(tmp_name)) as url:
@@ -473,7 +475,10 @@ def run_day(kind: str, workers: int, n: int, connections: int, processes: int) -
 
 def print_day(f: DayFigures) -> None:
     rss = ", ".join(f"{w['peak_rss_mb']:.0f}" for w in f.per_worker)
-    print(f"\n== {f.db}, {f.workers} worker(s): {f.subscribers:,} subscribers, {f.papers} papers")
+    print(
+        f"\n== {f.db}, {f.workers} worker(s) with {f.helpers} helper(s) each: "
+        f"{f.subscribers:,} subscribers, {f.papers} papers"
+    )
     print(f"seed (CSV import path)   {f.seed:8.1f} s")
     print(f"ingest                   {f.ingest:8.1f} s")
     print(f"queue                    {f.queue:8.1f} s")
@@ -502,14 +507,15 @@ def verdict(f: DayFigures) -> str:
 
 def print_table(days: Sequence[DayFigures]) -> None:
     print(
-        "\n| database | workers | subscribers | queue | rank + render | ledger SQL | end to end "
-        "| digests/s | smtp-source msg/s | peak RSS / process | dup | miss | targets |"
+        "\n| database | workers | helpers / worker | subscribers | queue | rank + render "
+        "| ledger SQL | end to end | digests/s | smtp-source msg/s | peak RSS / process | dup "
+        "| miss | targets |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for f in days:
         rss = max(w["peak_rss_mb"] for w in f.per_worker)
         print(
-            f"| {f.db} | {f.workers} | {f.subscribers:,} | {f.queue:.1f} s "
+            f"| {f.db} | {f.workers} | {f.helpers} | {f.subscribers:,} | {f.queue:.1f} s "
             f"| {f.total('prepare'):.1f} s "
             f"| {f.total('ledger_sql'):.1f} s "
             f"| {f.end_to_end:.1f} s | {f.rate:,.0f} | {f.ceiling:,.0f} | {rss:.0f} MB "
@@ -534,7 +540,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
     parser.add_argument("--quick", action="store_true", help="5,000 subscribers")
     parser.add_argument(
-        "--render-processes", type=int, default=2, help="per worker (digest.render_processes)"
+        "--render-processes",
+        type=int,
+        help="helpers per worker (digest.render_processes); default: cores / workers, at least 1",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
@@ -544,7 +552,10 @@ def main() -> None:
         return
     if args.day:
         kind, workers, n = args.day.split(":")
-        figures = run_day(kind, int(workers), int(n), args.connections, args.render_processes)
+        helpers = args.render_processes
+        if helpers is None:
+            helpers = max(1, (os.cpu_count() or 1) // int(workers))
+        figures = run_day(kind, int(workers), int(n), args.connections, helpers)
         print(json.dumps(asdict(figures)))
         return
     n = 5_000 if args.quick else args.subscribers
@@ -559,8 +570,10 @@ def main() -> None:
         # Each configuration in its own process: its seeding parent's peak RSS is its own.
         command = [sys.executable, __file__, "--day", f"{kind}:{count}:{n}"]
         command += ["--connections", str(args.connections)]
+        if args.render_processes is not None:
+            command += ["--render-processes", str(args.render_processes)]
         out = subprocess.run(
-            [*command, "--render-processes", str(args.render_processes)],
+            command,
             check=True,
             stdout=subprocess.PIPE,
         ).stdout
