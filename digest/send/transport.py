@@ -372,12 +372,7 @@ class SmtpTransport:
         try:
             await _data(client, email.data)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            what = "timed out" if isinstance(exc, aiosmtplib.SMTPTimeoutError) else "dropped"
-            raise TransportError(
-                f"connection to {self.where} {what} during DATA ({exc}); the message may "
-                "or may not have been accepted",
-                in_data=True,
-            ) from None
+            raise self._lost_in_data(exc) from None
 
     async def _transact_pipelined(
         self, conn: _Connection, pipe: _Replies, email: OutgoingEmail
@@ -412,14 +407,18 @@ class SmtpTransport:
             pipe.write(wire_data(email.data))
             done = await pipe.reply(timeout)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            what = "timed out" if isinstance(exc, aiosmtplib.SMTPTimeoutError) else "dropped"
-            raise TransportError(
-                f"connection to {self.where} {what} during DATA ({exc}); the message may "
-                "or may not have been accepted",
-                in_data=True,
-            ) from None
+            raise self._lost_in_data(exc) from None
         if done.code != 250:
             raise aiosmtplib.SMTPDataError(done.code, done.message)
+
+    def _lost_in_data(self, exc: aiosmtplib.SMTPException) -> TransportError:
+        """The connection dropped or timed out after the message data was handed over."""
+        what = "timed out" if isinstance(exc, aiosmtplib.SMTPTimeoutError) else "dropped"
+        return TransportError(
+            f"connection to {self.where} {what} during DATA ({exc}); the message may "
+            "or may not have been accepted",
+            in_data=True,
+        )
 
     def _classify(self, exc: Exception, email: OutgoingEmail) -> TransportError:
         if isinstance(exc, aiosmtplib.SMTPDataError):
