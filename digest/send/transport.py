@@ -390,19 +390,15 @@ class SmtpTransport:
             raise _StaleConnection from None
         rcpt = await pipe.reply(timeout)
         data = await pipe.reply(timeout)
-        refused: aiosmtplib.SMTPException | None = None
-        if mail.code != 250:
-            refused = aiosmtplib.SMTPSenderRefused(mail.code, mail.message, email.envelope_from)
-        elif rcpt.code not in (250, 251):
-            refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, email.to)
-        elif data.code != 354:
-            refused = aiosmtplib.SMTPDataError(data.code, data.message)
         # On any refusal the connection is dropped (see `send`), with no message data
         # sent, even by a server that opened DATA after refusing the envelope.
-        if isinstance(refused, aiosmtplib.SMTPRecipientRefused):
-            raise _refused(refused, email.to) from None
-        if refused is not None:
-            raise refused
+        if mail.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, email.envelope_from)
+        if rcpt.code not in (250, 251):
+            refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, email.to)
+            raise _refused(refused, email.to)
+        if data.code != 354:
+            raise aiosmtplib.SMTPDataError(data.code, data.message)
         try:
             pipe.write(wire_data(email.data))
             done = await pipe.reply(timeout)

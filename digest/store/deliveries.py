@@ -8,7 +8,8 @@
   conditional UPDATE inside SQLite's `BEGIN IMMEDIATE` write lock. The rows stay `queued`.
 - `mark_sending` turns a sub-batch `sending` right before its SMTP transactions and writes
   the papers each message carries (`delivery_items`); `record_outcomes` then stores the
-  result, with `sent_papers`, in one transaction.
+  result, with `sent_papers`, in one transaction. `unmark_sending` undoes the mark for a
+  sub-batch that was never sent (the worker was asked to stop).
 - `recover_interrupted` turns `sending` rows of a dead worker (or an expired lease) into
   `unknown`: the message may have gone out, so it is never resent blindly, and its papers
   count as sent. Leases of a dead worker's `queued` rows are released.
@@ -197,10 +198,12 @@ def _status_of_named_rows() -> ColumnElement[str]:
     return DeliveryRow.status.concat("")
 
 
-def _claimable(session: Session, now: datetime) -> ColumnElement[bool]:
-    """Rows that may be claimed now, as a condition on rows already named by id."""
+def _claimable(now: datetime, *, named: bool = False) -> ColumnElement[bool]:
+    """Rows that may be claimed now. `named`: as a condition on rows a statement already
+    names by id (see `_status_of_named_rows`); otherwise one the status index answers."""
+    status = _status_of_named_rows() if named else DeliveryRow.status
     return and_(
-        _status_of_named_rows().in_(CLAIMABLE),
+        status.in_(CLAIMABLE),
         or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
         or_(DeliveryRow.lease_owner.is_(None), DeliveryRow.lease_expires_at < now),
     )
@@ -225,12 +228,7 @@ def claim_deliveries(
     digest_date: date | None = None,
 ) -> list[Claim]:
     """Lease up to `limit` claimable rows that are due for an attempt (see module docstring)."""
-    claimable = and_(
-        DeliveryRow.status.in_(CLAIMABLE),
-        or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-        or_(DeliveryRow.lease_owner.is_(None), DeliveryRow.lease_expires_at < now),
-    )
-    pick = select(DeliveryRow.id).where(claimable).limit(limit)
+    pick = select(DeliveryRow.id).where(_claimable(now)).limit(limit)
     if subscriber_id is not None:
         pick = pick.where(DeliveryRow.subscriber_id == subscriber_id)
     if digest_date is not None:
@@ -247,7 +245,7 @@ def claim_deliveries(
     claimed = list(
         session.scalars(
             update(DeliveryRow)
-            .where(DeliveryRow.id.in_(picked), _claimable(session, now))
+            .where(DeliveryRow.id.in_(picked), _claimable(now, named=True))
             .values(lease_owner=worker_id, lease_expires_at=lease_until)
             .returning(DeliveryRow.id)
         )
@@ -462,11 +460,7 @@ def pending_count(
     digest_date: date | None = None,
 ) -> int:
     """Rows a worker could claim now (for progress bars)."""
-    query = select(func.count()).where(
-        DeliveryRow.status.in_(CLAIMABLE),
-        or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-        or_(DeliveryRow.lease_owner.is_(None), DeliveryRow.lease_expires_at < now),
-    )
+    query = select(func.count()).where(_claimable(now))
     if subscriber_id is not None:
         query = query.where(DeliveryRow.subscriber_id == subscriber_id)
     if digest_date is not None:
