@@ -2,24 +2,28 @@
 compiled once (`queries`), stacked for the batch products, and what selection needs
 about them later: which rows are topics, the papers behind paper rows and their
 embeddings (with the optional dense model), excluded phrases, and the wording of
-matches.
+matches. Compiled topics, the wording of their matches and excluded phrases are kept in
+the index's `RankMemo` for the next runs over the same index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
 
 from digest.rank.dense import paper_text
 from digest.rank.explain import explain_match
-from digest.rank.index import PaperIndex
+from digest.rank.index import MEMO_LIMIT, PaperIndex
 from digest.rank.neighbours import operand
 from digest.rank.queries import QueryRow, compile_paper, compile_topic
 from digest.records import Paper
 
+K = TypeVar("K")
+V = TypeVar("V")
 _BLANK = -2  # a topic of white space only
 _EMPTY = -1  # a topic none of whose terms is in the day's index
 
@@ -32,8 +36,8 @@ class Compiled:
     rows: list[QueryRow] = field(default_factory=list)
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
     by_text: dict[str, int] = field(default_factory=dict)  # topic as written -> row
-    excluded: dict[str, frozenset[int]] = field(default_factory=dict)
     matches: dict[int, str] = field(default_factory=dict)  # row * papers + paper -> reason
+    wordings: dict[int, str] = field(default_factory=dict)  # topic row -> its memo key
     is_topic: np.ndarray | None = None
     sources: dict[int, Paper] = field(default_factory=dict)  # row -> liked/disliked paper
     vectors: dict[int, np.ndarray] = field(default_factory=dict)  # row -> its embedding
@@ -45,7 +49,14 @@ class Compiled:
     def topic(self, text: str) -> int:
         key = ("topic", " ".join(text.lower().split()))
         if key not in self.keys:
-            self.keys[key] = self._add(compile_topic(self.index, text))
+            # Kept by the exact wording: a row's label is the wording its reasons quote.
+            topics = self.index.memo.topics
+            row = topics.get(text)
+            if row is None:
+                row = compile_topic(self.index, text)
+                _bounded(topics)[text] = row
+            self.keys[key] = self._add(row)
+            self.wordings[self.keys[key]] = text
         return self.keys[key]
 
     def topic_rows(self, topics: Sequence[str], limit: int) -> list[int]:
@@ -101,6 +112,14 @@ class Compiled:
 
     def match_reason(self, row: int, paper: int) -> str:
         """`explain_match` of query row `row` and `paper`, worded once per run."""
+        wording = self.wordings.get(row)
+        if wording is not None:
+            reasons = self.index.memo.reasons
+            reason = reasons.get((wording, paper))
+            if reason is None:
+                reason = explain_match(self.index, self.rows[row], paper)
+                _bounded(reasons)[wording, paper] = reason
+            return reason
         key = row * len(self.index) + paper
         reason = self.matches.get(key)
         if reason is None:
@@ -130,7 +149,8 @@ class Compiled:
     def excluded_papers(self, phrase: str) -> frozenset[int]:
         """Rows of papers that contain every term of `phrase` (words and word pairs),
         and of their near-duplicates (the same paper again)."""
-        if phrase not in self.excluded:
+        excluded = self.index.memo.excluded
+        if phrase not in excluded:
             terms = self.index.analyse(phrase, keep=frozenset(phrase.lower().split()))
             papers = None
             for term in terms:
@@ -144,5 +164,12 @@ class Compiled:
             rows = np.array(sorted(papers or ()), dtype=np.int64)
             groups = self.index.duplicate_of
             again = np.flatnonzero(np.isin(groups, groups[rows])) if rows.size else rows
-            self.excluded[phrase] = frozenset(again.tolist())
-        return self.excluded[phrase]
+            _bounded(excluded)[phrase] = frozenset(again.tolist())
+        return excluded[phrase]
+
+
+def _bounded(memo: dict[K, V]) -> dict[K, V]:
+    """`memo`, emptied first when it is full (see `MEMO_LIMIT`)."""
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    return memo

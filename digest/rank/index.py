@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -29,6 +30,9 @@ from digest.rank.neighbours import build_neighbours
 from digest.rank.text import Analyzer, bigrams, find_acronyms, normalise_name
 from digest.records import Paper
 
+if TYPE_CHECKING:
+    from digest.rank.queries import QueryRow
+
 TITLE_WEIGHT = 2.5
 K1 = 1.2
 TITLE_B = 0.3
@@ -36,6 +40,22 @@ ABSTRACT_B = 0.75
 MAX_TEXT = 20_000  # characters of an abstract that are read; the rest is noise
 DUPLICATE_COSINE = 0.9
 AcronymTable = dict[str, list[tuple[tuple[str, ...], str]]]
+
+
+MEMO_LIMIT = 200_000  # entries of each kind a `RankMemo` keeps before starting afresh
+
+
+@dataclass
+class RankMemo:
+    """What ranking runs over one index share, worked out once: each topic compiled (by
+    its exact wording, which its reasons quote), each match of a topic and a paper
+    worded, the papers behind each excluded phrase. A delivery day ranks the same few
+    thousand topics for thousands of batches. Each kind is bounded by `MEMO_LIMIT`
+    entries."""
+
+    topics: dict[str, QueryRow] = field(default_factory=dict)
+    reasons: dict[tuple[str, int], str] = field(default_factory=dict)
+    excluded: dict[str, frozenset[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +80,7 @@ class PaperIndex:
     position: dict[str, int]  # paper id -> row
     embedder: Embedder | None = None  # the optional sentence model (see `dense`)
     embeddings: np.ndarray | None = None  # per paper, unit vectors from `embedder`
+    memo: RankMemo = field(default_factory=RankMemo, repr=False)  # shared by ranking runs
 
     def __len__(self) -> int:
         return len(self.papers)

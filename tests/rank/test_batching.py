@@ -90,6 +90,31 @@ def test_together_alone_and_in_any_batches_agree(
     assert rank_profiles(index, wanted, max_items=max_items, skip=skip) == together
 
 
+def test_runs_over_one_index_agree_with_runs_over_a_fresh_one() -> None:
+    """Later runs reuse what earlier runs over the same index worked out (compiled
+    topics, worded matches, excluded phrases) and get exactly what a fresh index gives."""
+    papers = day()
+    wanted, skip = profiles(papers), skips(profiles(papers), papers)
+    warm = build_index(papers)
+    for start in range(0, len(wanted), 7):
+        rank_profiles(warm, wanted[start : start + 7], max_items=3, skip=skip[start : start + 7])
+    assert warm.memo.topics
+    assert warm.memo.reasons
+    assert warm.memo.excluded
+    for profile, seen in zip(wanted, skip, strict=True):
+        fresh = rank_profiles(build_index(papers), [profile], max_items=3, skip=[seen])
+        assert rank_profiles(warm, [profile], max_items=3, skip=[seen]) == fresh
+
+
+def test_each_run_quotes_its_own_wording_of_a_topic() -> None:
+    index = build_index(day())
+    for wording in ("Tool Use", "tool use", "TOOL  use"):
+        (picks,) = rank_profiles(index, [Profile(id="p", topics=(wording,))], max_items=2)
+        label = " ".join(wording.split())
+        assert picks
+        assert all(f"'{label}'" in pick.reason for pick in picks)
+
+
 def test_categories_alone_break_ties_the_same_way_in_any_batch() -> None:
     papers = day()
     index = build_index(papers)
