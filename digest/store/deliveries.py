@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
-from digest.store.engine import dialect_insert
+from digest.store.engine import among, dialect_insert
 from digest.store.schema import (
     DeliveryItemRow,
     DeliveryRow,
@@ -122,7 +122,7 @@ def recover_interrupted(session: Session, *, now: datetime, dead_owners: Collect
         _insert_sent_papers_from_items(session, ids)
         session.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.id.in_(ids), _status_of_named_rows() == "sending")
+            .where(among(session, DeliveryRow.id, ids), _status_of_named_rows() == "sending")
             .values(
                 status="unknown",
                 last_error="interrupted while the message was with the SMTP server; it may "
@@ -151,7 +151,9 @@ def _insert_sent_papers_from_items(session: Session, delivery_ids: Sequence[int]
         .join(DeliveryItemRow, DeliveryItemRow.delivery_id == DeliveryRow.id)
         # The ids on both sides: PostgreSQL does not carry an IN list across a join, and
         # without it scans all of delivery_items for every batch (quadratic over a day).
-        .where(DeliveryRow.id.in_(ids), DeliveryItemRow.delivery_id.in_(ids))
+        .where(
+            among(session, DeliveryRow.id, ids), among(session, DeliveryItemRow.delivery_id, ids)
+        )
     )
     session.execute(
         dialect_insert(session)(SentPaperRow)
@@ -245,7 +247,7 @@ def claim_deliveries(
     claimed = list(
         session.scalars(
             update(DeliveryRow)
-            .where(DeliveryRow.id.in_(picked), _claimable(now, named=True))
+            .where(among(session, DeliveryRow.id, picked), _claimable(now, named=True))
             .values(lease_owner=worker_id, lease_expires_at=lease_until)
             .returning(DeliveryRow.id)
         )
@@ -261,7 +263,7 @@ def claim_deliveries(
             SubscriberRow.__table__,
         )
         .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-        .where(DeliveryRow.id.in_(claimed))
+        .where(among(session, DeliveryRow.id, claimed))
         .order_by(DeliveryRow.id)
     ).all()
     return [
@@ -286,7 +288,7 @@ def mark_sending(
         session.scalars(
             update(DeliveryRow)
             .where(
-                DeliveryRow.id.in_(list(planned)),
+                among(session, DeliveryRow.id, planned),
                 DeliveryRow.lease_owner == worker_id,
                 _status_of_named_rows().in_(CLAIMABLE),
             )
@@ -299,7 +301,9 @@ def mark_sending(
             .returning(DeliveryRow.id)
         )
     )
-    session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(marked)))
+    session.execute(
+        delete(DeliveryItemRow).where(among(session, DeliveryItemRow.delivery_id, marked))
+    )
     _insert_items(
         session,
         [
@@ -322,7 +326,7 @@ def unmark_sending(session: Session, delivery_ids: Iterable[int], *, worker_id: 
         session.scalars(
             update(DeliveryRow)
             .where(
-                DeliveryRow.id.in_(ids),
+                among(session, DeliveryRow.id, ids),
                 DeliveryRow.lease_owner == worker_id,
                 _status_of_named_rows() == "sending",
             )
@@ -336,7 +340,9 @@ def unmark_sending(session: Session, delivery_ids: Iterable[int], *, worker_id: 
         )
     )
     if unmarked:
-        session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(unmarked)))
+        session.execute(
+            delete(DeliveryItemRow).where(among(session, DeliveryItemRow.delivery_id, unmarked))
+        )
 
 
 def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:
@@ -346,7 +352,7 @@ def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) ->
         session.execute(
             update(DeliveryRow)
             .where(
-                DeliveryRow.id.in_(ids),
+                among(session, DeliveryRow.id, ids),
                 DeliveryRow.lease_owner == worker_id,
                 _status_of_named_rows().in_(CLAIMABLE),
             )
@@ -364,7 +370,9 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
     _insert_sent_papers_from_items(session, delivered)
     undelivered = [o.delivery_id for o in outcomes if o.status in ("retry", "failed")]
     if undelivered:
-        session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id.in_(undelivered)))
+        session.execute(
+            delete(DeliveryItemRow).where(among(session, DeliveryItemRow.delivery_id, undelivered))
+        )
     bounced = [(o.email, o.error or "refused") for o in outcomes if o.suppress and o.email]
     suppress_addresses(session, bounced, source="smtp", now=now)
 
@@ -443,8 +451,8 @@ def sent_paper_ids(
         return result
     rows = session.execute(
         select(SentPaperRow.subscriber_id, SentPaperRow.paper_id).where(
-            SentPaperRow.subscriber_id.in_(list(subscriber_ids)),
-            SentPaperRow.paper_id.in_(list(paper_ids)),
+            among(session, SentPaperRow.subscriber_id, subscriber_ids),
+            among(session, SentPaperRow.paper_id, paper_ids),
         )
     )
     for subscriber_id, paper_id in rows:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from digest.errors import NotFound, UsageError
 from digest.records import Paper
+from digest.store.engine import among
 from digest.store.papers import to_paper
 from digest.store.schema import FeedbackRow, PaperRow, SubscriberRow
 
@@ -79,7 +80,7 @@ def feedback_for(
         query = (
             select(FeedbackRow.subscriber_id, FeedbackRow.vote, PaperRow)
             .join(PaperRow, PaperRow.id == FeedbackRow.paper_id)
-            .where(FeedbackRow.subscriber_id.in_(ids[start : start + _CHUNK]))
+            .where(among(session, FeedbackRow.subscriber_id, ids[start : start + _CHUNK]))
             .order_by(FeedbackRow.created_at.desc(), PaperRow.id.desc())
         )
         for subscriber_id, vote, paper in session.execute(query):
