@@ -7,7 +7,7 @@
 - `claim_deliveries` leases a batch atomically: `FOR UPDATE SKIP LOCKED` on PostgreSQL, a
   conditional UPDATE inside SQLite's `BEGIN IMMEDIATE` write lock. The rows stay `queued`.
 - `mark_sending` turns a sub-batch `sending` right before its SMTP transactions and writes
-  the papers each message carries (`delivery_items`); `record_outcomes` then stores the
+  the papers each message carries (the row's `items`); `record_outcomes` then stores the
   result, with `sent_papers`, in one transaction. `unmark_sending` undoes the mark for a
   sub-batch that was never sent (the worker was asked to stop).
 - `recover_interrupted` turns `sending` rows of a dead worker (or an expired lease) into
@@ -17,14 +17,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Table,
+    Text,
     and_,
     bindparam,
     case,
@@ -38,13 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
-from digest.store.engine import among, dialect_insert
-from digest.store.schema import (
-    DeliveryItemRow,
-    DeliveryRow,
-    SentPaperRow,
-    SubscriberRow,
-)
+from digest.store.engine import among
+from digest.store.schema import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.store.subscribers import to_record
 from digest.store.suppressions import suppress_addresses
 
@@ -115,11 +114,21 @@ def recover_interrupted(session: Session, *, now: datetime, dead_owners: Collect
     """`sending` rows of dead workers or with expired leases → `unknown` (their papers count as
     sent); dead workers' leases on queued rows are released. Returns the rows made unknown."""
     stale = or_(DeliveryRow.lease_owner.in_(dead_owners), DeliveryRow.lease_expires_at < now)
-    ids = list(
-        session.scalars(select(DeliveryRow.id).where(DeliveryRow.status == "sending", stale))
-    )
+    rows = session.execute(
+        select(
+            DeliveryRow.id, DeliveryRow.subscriber_id, DeliveryRow.digest_date, DeliveryRow.items
+        ).where(DeliveryRow.status == "sending", stale)
+    ).all()
+    ids = [row.id for row in rows]
     if ids:
-        _insert_sent_papers_from_items(session, ids)
+        _insert_sent_papers(
+            session,
+            [
+                (row.subscriber_id, item.paper_id, row.digest_date)
+                for row in rows
+                for item in decode_items(row.items)
+            ],
+        )
         session.execute(
             update(DeliveryRow)
             .where(among(session, DeliveryRow.id, ids), _status_of_named_rows() == "sending")
@@ -141,55 +150,45 @@ def recover_interrupted(session: Session, *, now: datetime, dead_owners: Collect
     return len(ids)
 
 
-def _insert_sent_papers_from_items(session: Session, delivery_ids: Sequence[int]) -> None:
-    """Mark the papers of these deliveries sent, from their `delivery_items`, server-side."""
-    if not delivery_ids:
-        return
-    ids = list(delivery_ids)
-    rows = (
-        select(DeliveryRow.subscriber_id, DeliveryItemRow.paper_id, DeliveryRow.digest_date)
-        .join(DeliveryItemRow, DeliveryItemRow.delivery_id == DeliveryRow.id)
-        # The ids on both sides: PostgreSQL does not carry an IN list across a join, and
-        # without it scans all of delivery_items for every batch (quadratic over a day).
-        .where(
-            among(session, DeliveryRow.id, ids), among(session, DeliveryItemRow.delivery_id, ids)
-        )
-    )
-    session.execute(
-        dialect_insert(session)(SentPaperRow)
-        .from_select(["subscriber_id", "paper_id", "sent_on"], rows)
-        .on_conflict_do_nothing()
-    )
+def encode_items(items: Sequence[Item]) -> str | None:
+    """A delivery's items as stored in its row: JSON [[paper id, score, reason], …]."""
+    if not items:
+        return None
+    return json.dumps([[i.paper_id, i.score, i.reason] for i in items], separators=(",", ":"))
 
 
-def _insert_items(session: Session, values: Sequence[tuple[int, int, int, float, str]]) -> None:
-    """Write (delivery_id, position, paper_id, score, reason) rows: on PostgreSQL as one
-    statement over five arrays (no per-row parameters to build or send), on SQLite as one
-    driver-level executemany."""
-    if not values:
+def decode_items(stored: str | None) -> list[Item]:
+    """The items `encode_items` stored (none for NULL)."""
+    if not stored:
+        return []
+    return [Item(int(p), float(score), str(reason)) for p, score, reason in json.loads(stored)]
+
+
+def _insert_sent_papers(session: Session, rows: Sequence[tuple[int, int, date]]) -> None:
+    """Mark (subscriber id, paper id, date) sent; a pair already marked stays as it is. On
+    PostgreSQL one statement over three arrays, on SQLite a driver-level executemany."""
+    if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        columns = (list(column) for column in zip(*values, strict=True))
-        ids, positions, papers, scores, reasons = columns
+        subscribers, papers, days = (list(column) for column in zip(*rows, strict=True))
         session.execute(
             text(
-                "INSERT INTO delivery_items (delivery_id, position, paper_id, score, reason) "
-                "SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:positions AS integer[]), "
-                "CAST(:papers AS integer[]), CAST(:scores AS float8[]), CAST(:reasons AS text[]))"
+                "INSERT INTO sent_papers (subscriber_id, paper_id, sent_on) "
+                "SELECT * FROM unnest(CAST(:subscribers AS integer[]), "
+                "CAST(:papers AS integer[]), CAST(:days AS date[])) "
+                "ON CONFLICT DO NOTHING"
             ),
-            {"ids": ids, "positions": positions, "papers": papers, "scores": scores}
-            | {"reasons": reasons},
+            {"subscribers": subscribers, "papers": papers, "days": days},
         )
         return
-    # SQLite: the driver's executemany over plain tuples (13 rows a digest, so the
-    # per-row parameter handling of a compiled statement would dominate).
-    connection = session.connection()
     statement = (
-        "INSERT INTO delivery_items (delivery_id, position, paper_id, score, reason) "
-        "VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO sent_papers (subscriber_id, paper_id, sent_on) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING"
     )
+    values = [(subscriber, paper, day.isoformat()) for subscriber, paper, day in rows]
+    connection = session.connection()
     for start in range(0, len(values), INSERT_CHUNK):
-        connection.exec_driver_sql(statement, list(values[start : start + INSERT_CHUNK]))
+        connection.exec_driver_sql(statement, values[start : start + INSERT_CHUNK])
 
 
 def _status_of_named_rows() -> ColumnElement[str]:
@@ -284,34 +283,37 @@ def mark_sending(
     actually marked (a row whose lease was lost is not, and must not be sent)."""
     if not planned:
         return set()
-    marked = set(
-        session.scalars(
-            update(DeliveryRow)
-            .where(
-                among(session, DeliveryRow.id, planned),
-                DeliveryRow.lease_owner == worker_id,
-                _status_of_named_rows().in_(CLAIMABLE),
+    table = cast(Table, DeliveryRow.__table__)
+    mark = update(table).where(
+        table.c.lease_owner == worker_id, _status_of_named_rows().in_(CLAIMABLE)
+    )
+    values: dict[str, object] = {
+        "status": "sending",
+        "attempts": table.c.attempts + 1,
+        "lease_expires_at": lease_until,
+        "updated_at": now,
+    }
+    encoded = {delivery_id: encode_items(items) for delivery_id, items in planned.items()}
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement: the rows and their items joined in as two arrays.
+        new = (
+            func.unnest(
+                bindparam("marked_ids", list(encoded), type_=ARRAY(BigInteger)),
+                bindparam("marked_items", list(encoded.values()), type_=ARRAY(Text)),
             )
-            .values(
-                status="sending",
-                attempts=DeliveryRow.attempts + 1,
-                lease_expires_at=lease_until,
-                updated_at=now,
-            )
-            .returning(DeliveryRow.id)
+            .table_valued("id", "stored")
+            .render_derived()
         )
-    )
-    session.execute(
-        delete(DeliveryItemRow).where(among(session, DeliveryItemRow.delivery_id, marked))
-    )
-    _insert_items(
-        session,
-        [
-            (delivery_id, position, item.paper_id, item.score, item.reason)
-            for delivery_id in marked
-            for position, item in enumerate(planned[delivery_id], start=1)
-        ],
-    )
+        statement = mark.where(table.c.id == new.c.id).values({**values, "items": new.c.stored})
+        return set(session.scalars(statement.returning(table.c.id)))
+    # SQLite: mark, then write the items of the rows marked (same transaction).
+    statement = mark.where(among(session, table.c.id, encoded)).values(values)
+    marked = set(session.scalars(statement.returning(table.c.id)))
+    if marked:
+        session.connection().exec_driver_sql(
+            "UPDATE deliveries SET items = ? WHERE id = ?",
+            [(encoded[delivery_id], delivery_id) for delivery_id in marked],
+        )
     return marked
 
 
@@ -322,27 +324,21 @@ def unmark_sending(session: Session, delivery_ids: Iterable[int], *, worker_id: 
     ids = list(delivery_ids)
     if not ids:
         return
-    unmarked = list(
-        session.scalars(
-            update(DeliveryRow)
-            .where(
-                among(session, DeliveryRow.id, ids),
-                DeliveryRow.lease_owner == worker_id,
-                _status_of_named_rows() == "sending",
-            )
-            .values(
-                status=case((DeliveryRow.attempts > 1, "retry"), else_="queued"),
-                attempts=DeliveryRow.attempts - 1,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-            .returning(DeliveryRow.id)
+    session.execute(
+        update(DeliveryRow)
+        .where(
+            among(session, DeliveryRow.id, ids),
+            DeliveryRow.lease_owner == worker_id,
+            _status_of_named_rows() == "sending",
+        )
+        .values(
+            status=case((DeliveryRow.attempts > 1, "retry"), else_="queued"),
+            attempts=DeliveryRow.attempts - 1,
+            lease_owner=None,
+            lease_expires_at=None,
+            items=None,
         )
     )
-    if unmarked:
-        session.execute(
-            delete(DeliveryItemRow).where(among(session, DeliveryItemRow.delivery_id, unmarked))
-        )
 
 
 def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:
@@ -364,15 +360,14 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
     """Store what happened to a batch, in the caller's (single) transaction."""
     if not outcomes:
         return
+    # The items were written when the rows turned `sending` (mark_sending); those of
+    # messages that did not go out are dropped with the outcome (see `_row_values`).
     _update_rows(session, [_row_values(outcome, now) for outcome in outcomes])
-    # The items were written when the rows turned `sending` (mark_sending).
-    delivered = [o.delivery_id for o in outcomes if o.status in ("sent", "unknown") and o.items]
-    _insert_sent_papers_from_items(session, delivered)
-    undelivered = [o.delivery_id for o in outcomes if o.status in ("retry", "failed")]
-    if undelivered:
-        session.execute(
-            delete(DeliveryItemRow).where(among(session, DeliveryItemRow.delivery_id, undelivered))
-        )
+    delivered = [o for o in outcomes if o.status in ("sent", "unknown")]
+    _insert_sent_papers(
+        session,
+        [(o.subscriber_id, item.paper_id, o.digest_date) for o in delivered for item in o.items],
+    )
     bounced = [(o.email, o.error or "refused") for o in outcomes if o.suppress and o.email]
     suppress_addresses(session, bounced, source="smtp", now=now)
 
@@ -389,6 +384,7 @@ _ARRAY_TYPES = {
     "item_count": "integer",
     "message_id": "text",
     "sent_at": "timestamptz",
+    "items": "text",
 }
 
 
@@ -435,6 +431,8 @@ def _row_values(outcome: Outcome, now: datetime) -> dict[str, object]:
     }
     if outcome.status in ("sent", "unknown", "skipped"):
         values["item_count"] = len(outcome.items)
+    else:
+        values["items"] = None  # not sent: its papers may go out another time
     if outcome.message_id is not None:
         values["message_id"] = outcome.message_id
     if outcome.status == "sent":
@@ -513,14 +511,15 @@ def reopen_delivery(
     if row is None:
         return None
     previous = row.status
-    items = select(DeliveryItemRow.paper_id).where(DeliveryItemRow.delivery_id == row.id)
-    session.execute(
-        delete(SentPaperRow).where(
-            SentPaperRow.subscriber_id == subscriber_id, SentPaperRow.paper_id.in_(items)
+    papers = [item.paper_id for item in decode_items(row.items)]
+    if papers:
+        session.execute(
+            delete(SentPaperRow).where(
+                SentPaperRow.subscriber_id == subscriber_id,
+                among(session, SentPaperRow.paper_id, papers),
+            )
         )
-    )
-    session.execute(delete(DeliveryItemRow).where(DeliveryItemRow.delivery_id == row.id))
-    row.status, row.attempts, row.item_count = "queued", 0, 0
+    row.status, row.attempts, row.item_count, row.items = "queued", 0, 0, None
     row.message_id = row.last_error = row.lease_owner = None
     row.lease_expires_at = row.next_attempt_at = row.sent_at = None
     row.updated_at = now

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from digest.store.deliveries import decode_items
+from digest.store.engine import among
 from digest.store.schema import (
-    DeliveryItemRow,
     DeliveryRow,
     EventRow,
     FeedbackRow,
@@ -45,15 +46,24 @@ def _deliveries(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
         .where(DeliveryRow.subscriber_id == subscriber_id)
         .order_by(DeliveryRow.digest_date)
     ).all()
-    items = session.execute(
-        select(DeliveryItemRow.delivery_id, DeliveryItemRow.reason, PaperRow.key, PaperRow.title)
-        .join(PaperRow, PaperRow.id == DeliveryItemRow.paper_id)
-        .where(DeliveryItemRow.delivery_id.in_([d.id for d in deliveries] or [-1]))
-        .order_by(DeliveryItemRow.delivery_id, DeliveryItemRow.position)
-    ).all()
-    papers: dict[int, list[dict[str, str]]] = {}
-    for delivery_id, reason, key, title in items:
-        papers.setdefault(delivery_id, []).append({"id": key, "title": title, "reason": reason})
+    items = {d.id: decode_items(d.items) for d in deliveries}
+    wanted = {item.paper_id for listed in items.values() for item in listed}
+    known = {
+        row.id: (row.key, row.title)
+        for row in session.execute(
+            select(PaperRow.id, PaperRow.key, PaperRow.title).where(
+                among(session, PaperRow.id, wanted)
+            )
+        )
+    }
+    papers = {
+        delivery_id: [
+            {"id": known[i.paper_id][0], "title": known[i.paper_id][1], "reason": i.reason}
+            for i in listed
+            if i.paper_id in known
+        ]
+        for delivery_id, listed in items.items()
+    }
     return [
         {
             "date": d.digest_date.isoformat(),

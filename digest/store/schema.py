@@ -13,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -157,6 +156,10 @@ class DeliveryRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(300))
     last_error: Mapped[str | None] = mapped_column(Text)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The papers the message carries, in order, as JSON [[paper id, score, reason], …]:
+    # written when the row turns `sending`, kept when it ends sent or unknown. One column
+    # instead of a row per paper (migration 0003); they are only ever read per delivery.
+    items: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -171,23 +174,6 @@ class DeliveryRow(Base):
     )
 
 
-class DeliveryItemRow(Base):
-    """The papers one delivery carried, in order, with score and reason."""
-
-    __tablename__ = "delivery_items"
-
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # A paper id without an index or a foreign key (papers are never deleted): a delivery
-    # day writes about thirteen items a digest, and each would otherwise have written a
-    # scattered index page and locked its paper row (migration 0002).
-    paper_id: Mapped[int] = mapped_column(Integer)
-    score: Mapped[float] = mapped_column(Float)
-    reason: Mapped[str] = mapped_column(Text)
-
-
 class SentPaperRow(Base):
     """Every paper a subscriber has received, so nobody gets the same paper twice."""
 
@@ -196,7 +182,7 @@ class SentPaperRow(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
     )
-    # No foreign key to papers, as for delivery items (migration 0002).
+    # No foreign key to papers: papers are never deleted (migration 0002).
     paper_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sent_on: Mapped[date] = mapped_column(Date)
 

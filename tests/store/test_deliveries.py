@@ -11,6 +11,7 @@ from digest.store.deliveries import (
     Item,
     Outcome,
     claim_deliveries,
+    decode_items,
     lease_owners,
     ledger_entries,
     mark_sending,
@@ -22,7 +23,7 @@ from digest.store.deliveries import (
 )
 from digest.store.engine import transaction
 from digest.store.queueing import queue_due, send_groups
-from digest.store.schema import PaperRow, SubscriberRow
+from digest.store.schema import DeliveryRow, PaperRow, SubscriberRow
 from digest.store.subscribers import SubscriberInput, upsert_subscriber
 from digest.store.suppressions import suppress
 
@@ -45,6 +46,13 @@ def add_subscribers(engine: Engine, count: int, *, status: str = "active") -> li
             )
             ids.append(sub.id)
         return ids
+
+
+def stored_items(engine: Engine) -> dict[int, list[Item]]:
+    """Each ledger row's items, as the row holds them."""
+    with transaction(engine) as session:
+        rows = session.execute(select(DeliveryRow.id, DeliveryRow.items)).all()
+    return {delivery_id: decode_items(items) for delivery_id, items in rows}
 
 
 def add_papers(engine: Engine, count: int) -> list[int]:
@@ -135,6 +143,7 @@ def test_sent_outcome_records_items_and_sent_papers(engine: Engine) -> None:
     with transaction(engine) as session:
         marked = mark_sending(session, {delivery: items}, worker_id="w1", now=NOW, lease_until=NOW)
     assert marked == {delivery}
+    assert stored_items(engine) == {delivery: list(items)}
     with transaction(engine) as session:
         record_outcomes(
             session,
@@ -147,6 +156,7 @@ def test_sent_outcome_records_items_and_sent_papers(engine: Engine) -> None:
     assert (entry.status, entry.attempts, entry.item_count) == ("sent", 1, 2)
     assert entry.message_id == "<m@x>"
     assert sent == {sid: {papers[0], papers[2]}}
+    assert stored_items(engine) == {delivery: list(items)}
 
 
 def test_a_lost_lease_is_not_marked_sending(engine: Engine) -> None:
@@ -237,17 +247,20 @@ def test_a_chunk_marked_but_never_sent_goes_back_as_it_was(engine: Engine) -> No
     later = NOW + timedelta(minutes=5)
     # `second` failed once already: it is a retry row.
     with transaction(engine) as session:
-        mark_sending(session, {second: ()}, worker_id="w1", now=NOW, lease_until=later)
+        once = (Item(papers[0], 0.5, "tried"),)
+        mark_sending(session, {second: once}, worker_id="w1", now=NOW, lease_until=later)
         record_outcomes(
             session,
             [Outcome(second, subs[1], DAY, "retry", error="451 later", next_attempt_at=NOW)],
             now=NOW,
         )
+    assert stored_items(engine)[second] == []  # not sent: its papers may go out later
     assert claim(engine, "w1") == [second]
     items = (Item(papers[0], 1.0, "r"),)
     with transaction(engine) as session:
         planned = {first: items, second: items}
         mark_sending(session, planned, worker_id="w1", now=NOW, lease_until=later)
+    assert stored_items(engine) == {first: list(items), second: list(items)}
     with transaction(engine) as session:
         unmark_sending(session, [first, second], worker_id="w2")  # not its rows: no change
         assert {e.status for e in ledger_entries(session)} == {"sending"}
@@ -256,4 +269,5 @@ def test_a_chunk_marked_but_never_sent_goes_back_as_it_was(engine: Engine) -> No
         entries = {e.email: (e.status, e.attempts, e.item_count) for e in ledger_entries(session)}
         assert sent_paper_ids(session, subs, papers) == {subs[0]: set(), subs[1]: set()}
     assert entries == {"user0@example.org": ("queued", 0, 0), "user1@example.org": ("retry", 1, 0)}
+    assert stored_items(engine) == {first: [], second: []}
     assert sorted(claim(engine, "w3")) == sorted([first, second])  # leases were released

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from digest.errors import SchemaError
 from digest.store import migrations
+from digest.store.deliveries import Item, decode_items
 from digest.store.schema import Base
 
 
@@ -19,7 +20,6 @@ def test_upgrade_then_downgrade_round_trip(empty_engine: Engine) -> None:
         "papers",
         "subscribers",
         "deliveries",
-        "delivery_items",
         "suppressions",
         "feedback",
         "paper_listings",
@@ -41,3 +41,62 @@ def test_models_match_migrations(engine: Engine) -> None:
 def test_unmigrated_database_is_refused_with_a_hint(empty_engine: Engine) -> None:
     with pytest.raises(SchemaError, match="digest db upgrade"):
         migrations.require_current(empty_engine)
+
+
+def test_delivery_items_move_into_the_delivery_row_and_back(empty_engine: Engine) -> None:
+    """Revision 0003 moves each delivery's item rows, in order, into `deliveries.items`;
+    going back to 0002 makes them rows again."""
+    migrations.upgrade(empty_engine, "0002")
+    now = "2026-06-02 08:00:00+00:00"
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO subscribers (id, email, status, topics, categories, authors, "
+                "exclude, timezone, send_at, token_version, created_at, updated_at) VALUES "
+                "(1, 'a@example.org', 'active', '[]', '[]', '[]', '[]', 'UTC', '08:00', 0, "
+                ":now, :now)"
+            ),
+            {"now": now},
+        )
+        for delivery_id, day in ((1, "2026-06-01"), (2, "2026-06-02"), (3, "2026-06-03")):
+            conn.execute(
+                text(
+                    "INSERT INTO deliveries (id, subscriber_id, digest_date, status, attempts, "
+                    "item_count, created_at, updated_at) VALUES (:id, 1, :day, 'sent', 1, 0, "
+                    ":now, :now)"
+                ),
+                {"id": delivery_id, "day": day, "now": now},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO delivery_items (delivery_id, position, paper_id, score, reason) "
+                "VALUES (:d, :p, :paper, :score, :reason)"
+            ),
+            [
+                {"d": 1, "p": 2, "paper": 11, "score": 0.5, "reason": "second"},
+                {"d": 1, "p": 1, "paper": 10, "score": 0.75, "reason": 'first, "quoted"'},
+                {"d": 3, "p": 1, "paper": 12, "score": 0.0, "reason": "Trending"},
+            ],
+        )
+    migrations.upgrade(empty_engine)
+    assert "delivery_items" not in inspect(empty_engine).get_table_names()
+    with empty_engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT id, items FROM deliveries")).all())
+    assert {k: decode_items(v) for k, v in stored.items()} == {
+        1: [Item(10, 0.75, 'first, "quoted"'), Item(11, 0.5, "second")],
+        2: [],
+        3: [Item(12, 0.0, "Trending")],
+    }
+    migrations.downgrade(empty_engine, "0002")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT delivery_id, position, paper_id, score, reason FROM delivery_items "
+                "ORDER BY delivery_id, position"
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (1, 1, 10, 0.75, 'first, "quoted"'),
+        (1, 2, 11, 0.5, "second"),
+        (3, 1, 12, 0.0, "Trending"),
+    ]
