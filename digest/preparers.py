@@ -141,7 +141,7 @@ def _prepare_in_helper(claims: list[Claim]) -> list[_Packed]:
 
 # A prepared row as plain tuples: a tenth of the cost of unpickling the records themselves,
 # paid in the delivering process for every message. The claim stays on the sending side.
-_Email = tuple[str, str, str, str, bytes, dict[str, str]]
+_Email = tuple[str, str, str, str, bytes, dict[str, str], bool]
 _Packed = tuple[int, _Email | None, tuple[tuple[int, float, str], ...], str | None, str]
 
 
@@ -150,7 +150,7 @@ def _pack(prepared: Prepared) -> _Packed:
     wire: _Email | None = None
     if email is not None:
         envelope = (email.to, email.envelope_from, email.subject, email.message_id)
-        wire = (*envelope, email.data, email.headers)
+        wire = (*envelope, email.data, email.headers, email.crlf)
     items = tuple((item.paper_id, item.score, item.reason) for item in prepared.items)
     return (prepared.claim.delivery_id, wire, items, prepared.skip_reason, prepared.status)
 

@@ -154,3 +154,7 @@ class OutgoingEmail:
     message_id: str
     data: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # `data` is in CRLF form throughout: every line ends in CRLF, there is no bare CR or
+    # LF. The renderer's messages are, by construction; the SMTP transport then need not
+    # look for line ends to fix (a pass over every message in the delivering process).
+    crlf: bool = False

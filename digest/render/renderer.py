@@ -229,6 +229,7 @@ class Renderer:
             message_id=message_id,
             data=data,
             headers={"To": subscriber.email, **headers, **_FIXED},
+            crlf=True,
         )
 
 

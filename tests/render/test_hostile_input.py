@@ -138,6 +138,10 @@ def test_any_text_yields_a_clean_parseable_message(
     assert "\n" not in message["Subject"]
     assert "\r" not in message["Subject"]
     assert max(len(line) for line in email.data.split(b"\r\n")) <= 998
+    # CRLF form throughout, as the message says of itself (the SMTP transport trusts it).
+    assert email.crlf
+    assert email.data.count(b"\n") == email.data.count(b"\r\n") == email.data.count(b"\r")
+    assert email.data.endswith(b"\r\n")
     text, html = parts(message)
     assert "<script" not in html.replace("&lt;script", "")
     assert "Thank you to arXiv" in text

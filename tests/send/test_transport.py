@@ -22,6 +22,7 @@ from digest.send.transport import (
     RateLimiter,
     SmtpTransport,
     make_transport,
+    wire_data,
 )
 from tests.send.smtpd import FaultPlan, FaultySmtpServer, running_server
 
@@ -300,3 +301,18 @@ def test_make_transport_chooses_outbox_without_smtp_host(tmp_path: Path) -> None
     assert isinstance(make_transport(settings), OutboxTransport)
     smtp = load_settings(service={"data_dir": str(tmp_path)}, smtp={"host": "127.0.0.1"})
     assert isinstance(make_transport(smtp), SmtpTransport)
+
+
+@pytest.mark.parametrize(
+    ("message", "crlf", "wire"),
+    [
+        (b".one\r\n..two\r\nthree.\r\n", True, b"..one\r\n...two\r\nthree.\r\n.\r\n"),
+        (b"no end\r\n.dot", True, b"no end\r\n..dot\r\n.\r\n"),
+        (b".bare\nlf\rcr\r\n.end", False, b"..bare\r\nlf\r\ncr\r\n..end\r\n.\r\n"),
+        (b"plain\r\n", False, b"plain\r\n.\r\n"),
+    ],
+)
+def test_wire_data_stuffs_dots_and_ends_lines_in_crlf(
+    message: bytes, crlf: bool, wire: bytes
+) -> None:
+    assert wire_data(message, crlf=crlf) == wire
