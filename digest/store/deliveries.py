@@ -39,15 +39,21 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import (
+    cast as sql_cast,
+)
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
-from digest.store.engine import among
+from digest.store.engine import among, array_literal
 from digest.store.schema import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.store.subscribers import to_record
 from digest.store.suppressions import suppress_addresses
 
 CLAIMABLE = ("queued", "retry")
+# The ledger as a Core table: the statements of a delivery run are built on it, without
+# the ORM's per-statement bookkeeping (they never load or change ORM objects).
+_LEDGER = cast(Table, DeliveryRow.__table__)
 INSERT_CHUNK = 5000
 
 
@@ -170,7 +176,7 @@ def _insert_sent_papers(session: Session, rows: Sequence[tuple[int, int, date]])
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        subscribers, papers, days = (list(column) for column in zip(*rows, strict=True))
+        subscribers, papers, days = zip(*rows, strict=True)
         session.execute(
             text(
                 "INSERT INTO sent_papers (subscriber_id, paper_id, sent_on) "
@@ -178,7 +184,11 @@ def _insert_sent_papers(session: Session, rows: Sequence[tuple[int, int, date]])
                 "CAST(:papers AS integer[]), CAST(:days AS date[])) "
                 "ON CONFLICT DO NOTHING"
             ),
-            {"subscribers": subscribers, "papers": papers, "days": days},
+            {
+                "subscribers": array_literal(subscribers),
+                "papers": array_literal(papers),
+                "days": array_literal(days),
+            },
         )
         return
     statement = (
@@ -196,17 +206,18 @@ def _status_of_named_rows() -> ColumnElement[str]:
     index can answer it. Given a few dozen ids and a condition on `status`, both SQLite and
     PostgreSQL would otherwise walk every queued row of the status index instead of looking
     the ids up, so that each batch cost as much as the whole day's queue."""
-    return DeliveryRow.status.concat("")
+    return _LEDGER.c.status.concat("")
 
 
 def _claimable(now: datetime, *, named: bool = False) -> ColumnElement[bool]:
     """Rows that may be claimed now. `named`: as a condition on rows a statement already
     names by id (see `_status_of_named_rows`); otherwise one the status index answers."""
-    status = _status_of_named_rows() if named else DeliveryRow.status
+    status = _status_of_named_rows() if named else _LEDGER.c.status
+    ledger = _LEDGER.c
     return and_(
         status.in_(CLAIMABLE),
-        or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-        or_(DeliveryRow.lease_owner.is_(None), DeliveryRow.lease_expires_at < now),
+        or_(ledger.next_attempt_at.is_(None), ledger.next_attempt_at <= now),
+        or_(ledger.lease_owner.is_(None), ledger.lease_expires_at < now),
     )
 
 
@@ -229,11 +240,12 @@ def claim_deliveries(
     digest_date: date | None = None,
 ) -> list[Claim]:
     """Lease up to `limit` claimable rows that are due for an attempt (see module docstring)."""
-    pick = select(DeliveryRow.id).where(_claimable(now)).limit(limit)
+    ledger = _LEDGER.c
+    pick = select(ledger.id).where(_claimable(now)).limit(limit)
     if subscriber_id is not None:
-        pick = pick.where(DeliveryRow.subscriber_id == subscriber_id)
+        pick = pick.where(ledger.subscriber_id == subscriber_id)
     if digest_date is not None:
-        pick = pick.where(DeliveryRow.digest_date == digest_date)
+        pick = pick.where(ledger.digest_date == digest_date)
     # No ORDER BY: sorting every claimable row for each batch made a day of 100,000 rows
     # quadratic; the scan stops after `limit` rows, in about queue order.
     if session.get_bind().dialect.name == "postgresql":
@@ -245,25 +257,21 @@ def claim_deliveries(
         return []
     claimed = list(
         session.scalars(
-            update(DeliveryRow)
-            .where(among(session, DeliveryRow.id, picked), _claimable(now, named=True))
+            update(_LEDGER)
+            .where(among(session, ledger.id, picked), _claimable(now, named=True))
             .values(lease_owner=worker_id, lease_expires_at=lease_until)
-            .returning(DeliveryRow.id)
+            .returning(ledger.id)
         )
     )
     if not claimed:
         return []
     # Plain rows, not ORM objects: a claimed batch is read once and never changed here.
+    subscribers = cast(Table, SubscriberRow.__table__)
     rows = session.execute(
-        select(
-            DeliveryRow.id.label("delivery_id"),
-            DeliveryRow.digest_date,
-            DeliveryRow.attempts,
-            SubscriberRow.__table__,
-        )
-        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-        .where(among(session, DeliveryRow.id, claimed))
-        .order_by(DeliveryRow.id)
+        select(ledger.id.label("delivery_id"), ledger.digest_date, ledger.attempts, subscribers)
+        .join_from(_LEDGER, subscribers, subscribers.c.id == ledger.subscriber_id)
+        .where(among(session, ledger.id, claimed))
+        .order_by(ledger.id)
     ).all()
     return [
         Claim(row.delivery_id, to_record(row), row.digest_date, row.attempts, row.token_version)
@@ -283,7 +291,7 @@ def mark_sending(
     actually marked (a row whose lease was lost is not, and must not be sent)."""
     if not planned:
         return set()
-    table = cast(Table, DeliveryRow.__table__)
+    table = _LEDGER
     mark = update(table).where(
         table.c.lease_owner == worker_id, _status_of_named_rows().in_(CLAIMABLE)
     )
@@ -298,7 +306,10 @@ def mark_sending(
         # One statement: the rows and their items joined in as two arrays.
         new = (
             func.unnest(
-                bindparam("marked_ids", list(encoded), type_=ARRAY(BigInteger)),
+                sql_cast(
+                    bindparam("marked_ids", array_literal(encoded), type_=Text),
+                    ARRAY(BigInteger),
+                ),
                 bindparam("marked_items", list(encoded.values()), type_=ARRAY(Text)),
             )
             .table_valued("id", "stored")
@@ -396,18 +407,31 @@ def _update_rows(session: Session, rows: Sequence[dict[str, object]]) -> None:
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)
     postgresql = session.get_bind().dialect.name == "postgresql"
-    table = cast(Table, DeliveryRow.__table__)
+    table = _LEDGER
     for columns, group in groups.items():
         changed = [c for c in columns if c != "id"]
         if postgresql:
-            arrays = ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES[c]}[])" for c in columns)
+            # Values the whole group shares (most: the status, the time) go as one
+            # parameter; only those that differ from row to row as arrays.
+            shared = [c for c in changed if all(r[c] == group[0][c] for r in group)]
+            varying = ["id", *(c for c in changed if c not in shared)]
+            arrays = ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES[c]}[])" for c in varying)
+            assignments = [f"{c} = CAST(:{c} AS {_ARRAY_TYPES[c]})" for c in shared]
+            assignments += [f"{c} = v.{c}" for c in varying if c != "id"]
+            values = {c: group[0][c] for c in shared}
+            values |= {
+                c: array_literal(cast(int, r[c]) for r in group)
+                if _ARRAY_TYPES[c] in ("bigint", "integer")
+                else [r[c] for r in group]
+                for c in varying
+            }
             session.execute(
                 text(
-                    f"UPDATE deliveries SET {', '.join(f'{c} = v.{c}' for c in changed)} "
-                    f"FROM unnest({arrays}) AS v({', '.join(columns)}) "
+                    f"UPDATE deliveries SET {', '.join(assignments)} "
+                    f"FROM unnest({arrays}) AS v({', '.join(varying)}) "
                     "WHERE deliveries.id = v.id"
                 ),
-                {c: [r[c] for r in group] for c in columns},
+                values,
             )
             continue
         statement = (

@@ -7,10 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Engine,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -92,8 +101,16 @@ def among(
 ) -> ColumnElement[bool]:
     """`column IN (values)`; on PostgreSQL `column = ANY(array)`: one parameter however many
     values, so the statement's text stays the same from call to call (the driver parses a
-    long IN list again on every call, and the server plans it again)."""
+    long IN list again on every call, and the server plans it again). The array goes as an
+    array, not as `array_literal` text: the planner must see its values to look the rows
+    up by index (as text, the server spent twice the CPU on the ledger)."""
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def array_literal(values: Iterable[int] | Iterable[date]) -> str:
+    """A PostgreSQL array literal of integers or dates, `{1,2,3}`, to CAST on the server:
+    made at C speed, where the driver's array dumper handles each element in Python."""
+    return "{" + ",".join(map(str, values)) + "}"
