@@ -32,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import wait
 from types import TracebackType
+from typing import cast
 
 from sqlalchemy import Engine
 
@@ -151,7 +152,8 @@ def _pack(prepared: Prepared) -> _Packed:
     if email is not None:
         envelope = (email.to, email.envelope_from, email.subject, email.message_id)
         wire = (*envelope, email.data, email.headers, email.crlf)
-    items = tuple((item.paper_id, item.score, item.reason) for item in prepared.items)
+    # Plain tuples, remade into `Item`s on the other side: half the cost of pickling them.
+    items = cast(tuple[tuple[int, float, str], ...], tuple(map(tuple, prepared.items)))
     return (prepared.claim.delivery_id, wire, items, prepared.skip_reason, prepared.status)
 
 
@@ -160,7 +162,7 @@ def _unpack(claim: Claim, packed: _Packed) -> Prepared:
     return Prepared(
         claim,
         None if wire is None else OutgoingEmail(*wire),
-        tuple(Item(*item) for item in items),
+        tuple(map(Item._make, items)),
         skip_reason,
         status,
     )
