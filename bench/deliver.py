@@ -79,7 +79,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def corpus_day() -> list[dict[str, object]]:
+def corpus_day() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     with (DATA / "corpus" / "arxiv-daily-cs" / "papers.jsonl").open() as lines:
         rows = [json.loads(line) for line in lines]
     return [r for r in rows if r["listing_date"] == DAY], rows

@@ -18,6 +18,7 @@ import shutil
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from playwright.sync_api import sync_playwright
 
@@ -73,7 +74,7 @@ def main() -> None:
     html = Renderer(sample_settings(args.out)).digest_html(ranked_digest(args.items))
     page_file = args.out / "digest.html"
     page_file.write_text(html, encoding="utf-8")
-    schemes = ("light", "dark") if args.dark else ("light",)
+    schemes: tuple[Literal["light", "dark"], ...] = ("light", "dark") if args.dark else ("light",)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         for scheme in schemes:

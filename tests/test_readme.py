@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,7 +32,7 @@ def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str,
 
 
 def _help(path: tuple[str, ...]) -> str:
-    width = {"terminal_width": 100, "max_content_width": 100}
+    width: dict[str, Any] = {"terminal_width": 100, "max_content_width": 100}
     ctx = cli.make_context("digest", [], resilient_parsing=True, **width)
     command: click.Command = cli
     for name in path:
@@ -67,9 +69,13 @@ def _pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(<!-- {name} -->\n)(.*?)(\n<!-- /{name} -->)", re.S)
 
 
+def _fill(name: str, match: re.Match[str]) -> str:
+    return match[1] + _generated(name) + match[3]
+
+
 def regenerate(text: str) -> str:
     for name in SECTIONS:
-        text = _pattern(name).sub(lambda m, n=name: m[1] + _generated(n) + m[3], text)
+        text = _pattern(name).sub(partial(_fill, name), text)
     return text
 
 

@@ -21,7 +21,7 @@ from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -218,7 +218,7 @@ def last_tick(base_url: str) -> str | None:
         body = httpx.get(f"{base_url}/healthz", timeout=5).json()
     except httpx.HTTPError:
         return None
-    return body.get("delivery", {}).get("last_tick")
+    return cast("str | None", body.get("delivery", {}).get("last_tick"))
 
 
 def test_serve_delivers_a_due_digest_stops_on_sigterm_and_never_sends_it_twice(
@@ -287,7 +287,7 @@ def test_ready_means_web_and_inbound_mail_listen_and_stopping_follows_sigterm(
             assert "1 active subscribers" in ready
             unsubscribe_by_mail(inbound, address)
             assert serve.stop() == 0, serve.log()
-            notices = []
+            notices: list[str] = []
             sock.settimeout(1)
             while not any("STOPPING=1" in n for n in notices):
                 notices.append(sock.recv(4096).decode())

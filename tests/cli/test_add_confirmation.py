@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+from tests.conftest import CliResult
 
-def test_add_without_confirmed_mails_a_confirmation_link(config_file: Path, run_cli) -> None:
+
+def test_add_without_confirmed_mails_a_confirmation_link(
+    config_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     cfg = ("--config", str(config_file))
     assert run_cli(*cfg, "db", "upgrade").code == 0
     added = run_cli(*cfg, "subscribers", "add", "Ada@Example.org", "--topic", "LLM agents")
@@ -19,7 +24,9 @@ def test_add_without_confirmed_mails_a_confirmation_link(config_file: Path, run_
     assert [(s["email"], s["status"]) for s in listed] == [("ada@example.org", "pending")]
 
 
-def test_add_updates_an_active_subscriber_without_mailing(config_file: Path, run_cli) -> None:
+def test_add_updates_an_active_subscriber_without_mailing(
+    config_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     cfg = ("--config", str(config_file))
     run_cli(*cfg, "db", "upgrade")
     run_cli(*cfg, "subscribers", "add", "ada@example.org", "--topic", "a", "--confirmed")
@@ -29,7 +36,9 @@ def test_add_updates_an_active_subscriber_without_mailing(config_file: Path, run
     assert not list((config_file.parent / "data" / "outbox").glob("*.eml"))
 
 
-def test_the_daily_confirmation_cap_is_reported(config_file: Path, run_cli) -> None:
+def test_the_daily_confirmation_cap_is_reported(
+    config_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     cfg = ("--config", str(config_file))
     run_cli(*cfg, "db", "upgrade")
     outs = [

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.conftest import CliResult
+
 
 class _Sink:
-    async def handle_DATA(self, server, session, envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         return "250 OK"
 
 
@@ -28,7 +31,9 @@ def _free_port() -> int:
 def auth_smtp() -> Iterator[int]:
     """A real SMTP server on 127.0.0.1 that wants AUTH user/pass (no TLS)."""
 
-    def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:  # type: ignore[no-untyped-def]
+    def authenticate(
+        server: SMTP, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"pass"
         return AuthResult(success=ok, handled=False)
 
@@ -47,7 +52,7 @@ def _write_config(path: Path, extra: str) -> Path:
 
 
 def test_check_passes_with_reachable_smtp_and_prints_dkim_record(
-    config_file: Path, tmp_path: Path, auth_smtp: int, run_cli
+    config_file: Path, tmp_path: Path, auth_smtp: int, run_cli: Callable[..., CliResult]
 ) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "dkim.pem"
@@ -80,7 +85,7 @@ def test_check_passes_with_reachable_smtp_and_prints_dkim_record(
 
 
 def test_check_fails_on_wrong_password_and_unmigrated_db(
-    config_file: Path, auth_smtp: int, run_cli
+    config_file: Path, auth_smtp: int, run_cli: Callable[..., CliResult]
 ) -> None:
     _write_config(
         config_file,
@@ -95,7 +100,9 @@ def test_check_fails_on_wrong_password_and_unmigrated_db(
     assert "535" in result.out
 
 
-def test_check_reports_missing_starttls_and_closed_port(config_file: Path, run_cli) -> None:
+def test_check_reports_missing_starttls_and_closed_port(
+    config_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     port = _free_port()
     _write_config(config_file, f'[smtp]\nhost = "127.0.0.1"\nport = {port}\n')
     run_cli("--config", str(config_file), "db", "upgrade")
@@ -105,7 +112,7 @@ def test_check_reports_missing_starttls_and_closed_port(config_file: Path, run_c
     assert "Traceback" not in result.out + result.err
 
 
-def test_stats_on_a_fresh_database(config_file: Path, run_cli) -> None:
+def test_stats_on_a_fresh_database(config_file: Path, run_cli: Callable[..., CliResult]) -> None:
     text = config_file.read_text()
     config_file.write_text(
         text + '[[sources]]\nname = "arxiv-ai"\nkind = "arxiv-rss"\n'

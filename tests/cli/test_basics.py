@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pytest
 
 from digest.cli import cli
+from tests.conftest import CliResult
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -21,13 +23,17 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[st
 
 
 @pytest.mark.parametrize("path", _commands(cli), ids=" ".join)
-def test_every_command_has_help_with_an_example(path: tuple[str, ...], run_cli) -> None:
+def test_every_command_has_help_with_an_example(
+    path: tuple[str, ...], run_cli: Callable[..., CliResult]
+) -> None:
     result = run_cli(*path, "--help")
     assert result.code == 0, result
     assert "Example" in result.out, f"`digest {' '.join(path)} --help` shows no example"
 
 
-def test_bad_config_exits_2_with_one_line(tmp_path: Path, run_cli) -> None:
+def test_bad_config_exits_2_with_one_line(
+    tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[smtp]\nport = 'x'\n")
     result = run_cli("--config", str(bad), "subscribers", "list")
@@ -37,14 +43,18 @@ def test_bad_config_exits_2_with_one_line(tmp_path: Path, run_cli) -> None:
     assert str(bad) in result.err
 
 
-def test_commands_refuse_an_unmigrated_database(config_file: Path, run_cli) -> None:
+def test_commands_refuse_an_unmigrated_database(
+    config_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     result = run_cli("--config", str(config_file), "subscribers", "list")
     assert result.code == 2
     assert "digest db upgrade" in result.err
     assert "Traceback" not in result.err
 
 
-def test_upgrade_then_manage_subscribers(config_file: Path, run_cli) -> None:
+def test_upgrade_then_manage_subscribers(
+    config_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     cfg = ("--config", str(config_file))
     assert run_cli(*cfg, "db", "upgrade").code == 0
     assert "up to date" in run_cli(*cfg, "db", "upgrade").out
@@ -87,7 +97,7 @@ def test_upgrade_then_manage_subscribers(config_file: Path, run_cli) -> None:
     ],
 )
 def test_bad_subscriber_input(
-    config_file: Path, run_cli, args: tuple[str, ...], message: str
+    config_file: Path, run_cli: Callable[..., CliResult], args: tuple[str, ...], message: str
 ) -> None:
     cfg = ("--config", str(config_file))
     run_cli(*cfg, "db", "upgrade")
@@ -97,7 +107,7 @@ def test_bad_subscriber_input(
     assert json.loads(run_cli(*cfg, "subscribers", "list", "--format", "json").out) == []
 
 
-def test_unknown_subscriber(config_file: Path, run_cli) -> None:
+def test_unknown_subscriber(config_file: Path, run_cli: Callable[..., CliResult]) -> None:
     cfg = ("--config", str(config_file))
     run_cli(*cfg, "db", "upgrade")
     result = run_cli(*cfg, "subscribers", "show", "nobody@example.org")
@@ -105,7 +115,9 @@ def test_unknown_subscriber(config_file: Path, run_cli) -> None:
     assert "no subscriber" in result.err
 
 
-def test_update_changes_only_what_is_given(config_file: Path, run_cli) -> None:
+def test_update_changes_only_what_is_given(
+    config_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     cfg = ("--config", str(config_file))
     run_cli(*cfg, "db", "upgrade")
     run_cli(
@@ -146,7 +158,7 @@ def test_update_changes_only_what_is_given(config_file: Path, run_cli) -> None:
     assert "no subscriber" in missing.err
 
 
-def test_db_current(config_file: Path, run_cli) -> None:
+def test_db_current(config_file: Path, run_cli: Callable[..., CliResult]) -> None:
     cfg = ("--config", str(config_file))
     assert "database: empty" in run_cli(*cfg, "db", "current").out
     run_cli(*cfg, "db", "upgrade")

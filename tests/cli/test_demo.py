@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Callable
 from pathlib import Path
 
+from tests.conftest import CliResult
 
-def test_demo_writes_a_digest_to_the_outbox(config_file: Path, tmp_path: Path, run_cli) -> None:
+
+def test_demo_writes_a_digest_to_the_outbox(
+    config_file: Path, tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
     result = run_cli("--config", str(config_file), "demo")
     assert result.code == 0, result
     outbox = tmp_path / "data" / "outbox"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import CliResult
+
 
 @pytest.fixture
-def cfg(config_file: Path, run_cli) -> tuple[str, str]:
+def cfg(config_file: Path, run_cli: Callable[..., CliResult]) -> tuple[str, str]:
     args = ("--config", str(config_file))
     assert run_cli(*args, "db", "upgrade").code == 0
     added = run_cli(
@@ -19,12 +22,12 @@ def cfg(config_file: Path, run_cli) -> tuple[str, str]:
     return args
 
 
-def _status(run_cli, cfg: tuple[str, str]) -> str:
+def _status(run_cli: Callable[..., CliResult], cfg: tuple[str, str]) -> str:
     shown = run_cli(*cfg, "subscribers", "show", "ada@example.org")
     return str(json.loads(shown.out)["status"])
 
 
-def test_suppress_and_lift(run_cli, cfg: tuple[str, str]) -> None:
+def test_suppress_and_lift(run_cli: Callable[..., CliResult], cfg: tuple[str, str]) -> None:
     assert run_cli(*cfg, "suppressions", "add", "Ada@example.org", "--reason", "trap").code == 0
     assert _status(run_cli, cfg) == "bounced"
     listed = json.loads(run_cli(*cfg, "suppressions", "list", "--format", "json").out)
@@ -40,7 +43,9 @@ def test_suppress_and_lift(run_cli, cfg: tuple[str, str]) -> None:
     assert "not suppressed" in missing.err
 
 
-def test_export_data_then_erase(tmp_path: Path, run_cli, cfg: tuple[str, str]) -> None:
+def test_export_data_then_erase(
+    tmp_path: Path, run_cli: Callable[..., CliResult], cfg: tuple[str, str]
+) -> None:
     out = tmp_path / "ada.json"
     assert run_cli(*cfg, "export-data", "ada@example.org", "--output", str(out)).code == 0
     data = json.loads(out.read_text())
@@ -53,7 +58,7 @@ def test_export_data_then_erase(tmp_path: Path, run_cli, cfg: tuple[str, str]) -
     assert "no subscriber" in gone.err
 
 
-def test_erase_asks_first(run_cli, cfg: tuple[str, str]) -> None:
+def test_erase_asks_first(run_cli: Callable[..., CliResult], cfg: tuple[str, str]) -> None:
     result = run_cli(*cfg, "erase", "ada@example.org")  # no terminal: the prompt aborts
     assert result.code == 1
     assert _status(run_cli, cfg) == "active"

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import CliResult
 
 HEADER = "email,topics,categories,authors,exclude,timezone,send_at,status\n"
 
 
 @pytest.fixture
-def cfg(config_file: Path, run_cli) -> tuple[str, str]:
+def cfg(config_file: Path, run_cli: Callable[..., CliResult]) -> tuple[str, str]:
     args = ("--config", str(config_file))
     assert run_cli(*args, "db", "upgrade").code == 0
     return args
 
 
-def _emails(run_cli, cfg: tuple[str, str]) -> list[str]:
+def _emails(run_cli: Callable[..., CliResult], cfg: tuple[str, str]) -> list[str]:
     return [
         s["email"] for s in json.loads(run_cli(*cfg, "subscribers", "list", "--format", "json").out)
     ]
 
 
-def test_import_then_export_round_trips(tmp_path: Path, run_cli, cfg: tuple[str, str]) -> None:
+def test_import_then_export_round_trips(
+    tmp_path: Path, run_cli: Callable[..., CliResult], cfg: tuple[str, str]
+) -> None:
     source = tmp_path / "in.csv"
     source.write_text(
         HEADER + "ada@example.org,LLM agents;tool use,cs.AI;cs.CL,Yann LeCun,survey,Europe/Berlin,"
@@ -40,7 +45,7 @@ def test_import_then_export_round_trips(tmp_path: Path, run_cli, cfg: tuple[str,
 
 
 def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
-    tmp_path: Path, run_cli, cfg: tuple[str, str]
+    tmp_path: Path, run_cli: Callable[..., CliResult], cfg: tuple[str, str]
 ) -> None:
     source = tmp_path / "in.csv"
     source.write_text(
@@ -63,7 +68,9 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
     assert _emails(run_cli, cfg) == []
 
 
-def test_dry_run_writes_nothing(tmp_path: Path, run_cli, cfg: tuple[str, str]) -> None:
+def test_dry_run_writes_nothing(
+    tmp_path: Path, run_cli: Callable[..., CliResult], cfg: tuple[str, str]
+) -> None:
     source = tmp_path / "in.csv"
     source.write_text(HEADER + "ada@example.org,agents,,,,UTC,07:00,\n")
     result = run_cli(*cfg, "subscribers", "import", "--dry-run", str(source))
@@ -72,7 +79,9 @@ def test_dry_run_writes_nothing(tmp_path: Path, run_cli, cfg: tuple[str, str]) -
     assert _emails(run_cli, cfg) == []
 
 
-def test_bad_header_and_missing_file(tmp_path: Path, run_cli, cfg: tuple[str, str]) -> None:
+def test_bad_header_and_missing_file(
+    tmp_path: Path, run_cli: Callable[..., CliResult], cfg: tuple[str, str]
+) -> None:
     source = tmp_path / "in.csv"
     source.write_text("mail,interests\nada@example.org,agents\n")
     result = run_cli(*cfg, "subscribers", "import", str(source))

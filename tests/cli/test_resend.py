@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.conftest import CliResult
 
-def test_resend_sends_again_only_when_asked(config_file: Path, tmp_path: Path, run_cli) -> None:
+
+def test_resend_sends_again_only_when_asked(
+    config_file: Path, tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
     cfg = ("--config", str(config_file))
     assert run_cli(*cfg, "demo").code == 0
     outbox = tmp_path / "data" / "outbox"
@@ -30,7 +35,7 @@ def test_resend_sends_again_only_when_asked(config_file: Path, tmp_path: Path, r
     assert [d["status"] for d in history["deliveries"]] == ["sent"]
 
 
-def test_resend_unknown_subscriber(config_file: Path, run_cli) -> None:
+def test_resend_unknown_subscriber(config_file: Path, run_cli: Callable[..., CliResult]) -> None:
     cfg = ("--config", str(config_file))
     run_cli(*cfg, "db", "upgrade")
     result = run_cli(*cfg, "resend", "nobody@example.org", "--date", "2026-06-02", "--yes")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from digest.records import Paper
+from tests.conftest import CliResult
 
 
-def write_jsonl(path: Path, rows: list[object]) -> Path:
+def write_jsonl(path: Path, rows: Sequence[object]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -31,7 +33,9 @@ def papers_file(tmp_path: Path, small_day: list[Paper]) -> Path:
     return write_jsonl(tmp_path / "papers.jsonl", rows)
 
 
-def test_rank_prints_one_line_per_profile(tmp_path: Path, papers_file: Path, run_cli) -> None:
+def test_rank_prints_one_line_per_profile(
+    tmp_path: Path, papers_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     profiles = write_jsonl(
         tmp_path / "profiles.jsonl",
         [
@@ -51,7 +55,9 @@ def test_rank_prints_one_line_per_profile(tmp_path: Path, papers_file: Path, run
     assert lines[2]["ranked"] == ["q1"]
 
 
-def test_top_limits_the_picks(tmp_path: Path, papers_file: Path, run_cli) -> None:
+def test_top_limits_the_picks(
+    tmp_path: Path, papers_file: Path, run_cli: Callable[..., CliResult]
+) -> None:
     profiles = write_jsonl(tmp_path / "p.jsonl", [{"id": 1, "topics": ["gaussian splatting"]}])
     result = run_cli(
         "rank", "--papers", str(papers_file), "--profiles", str(profiles), "--top", "1"
@@ -71,7 +77,7 @@ def test_top_limits_the_picks(tmp_path: Path, papers_file: Path, run_cli) -> Non
     ],
 )
 def test_bad_profiles_exit_2_with_one_line(
-    tmp_path: Path, papers_file: Path, run_cli, content: str, message: str
+    tmp_path: Path, papers_file: Path, run_cli: Callable[..., CliResult], content: str, message: str
 ) -> None:
     profiles = tmp_path / "p.jsonl"
     profiles.write_text(content, encoding="utf-8")
@@ -81,7 +87,7 @@ def test_bad_profiles_exit_2_with_one_line(
     assert result.err.count("\n") == 1
 
 
-def test_bad_papers_exit_2(tmp_path: Path, run_cli) -> None:
+def test_bad_papers_exit_2(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
     papers = write_jsonl(tmp_path / "day.jsonl", [{"id": "a", "title": "A"}, {"id": "b"}])
     profiles = write_jsonl(tmp_path / "p.jsonl", [{"id": "u", "topics": ["a"]}])
     result = run_cli("rank", "--papers", str(papers), "--profiles", str(profiles))
@@ -90,7 +96,7 @@ def test_bad_papers_exit_2(tmp_path: Path, run_cli) -> None:
 
 
 def test_dense_flag_ranks_liked_papers_by_meaning_too(
-    tmp_path: Path, papers_file: Path, run_cli
+    tmp_path: Path, papers_file: Path, run_cli: Callable[..., CliResult]
 ) -> None:
     from digest.rank.dense import dense_available
 
@@ -108,7 +114,10 @@ def test_dense_flag_ranks_liked_papers_by_meaning_too(
 
 
 def test_dense_flag_without_the_model_exits_2_with_one_line(
-    tmp_path: Path, papers_file: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    papers_file: Path,
+    run_cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from digest.rank import dense
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from digest.rank import build_index, rank_papers, rank_profiles
-from digest.records import Paper, Profile
+from digest.records import Paper, Pick, Profile
 
 
-def ids(picks: list) -> list[str]:
+def ids(picks: list[Pick]) -> list[str]:
     return [p.paper.id for p in picks]
 
 

@@ -16,7 +16,8 @@ from jinja2 import Environment, TemplateError
 
 from digest.render import Renderer
 from digest.render.links import TokenMinter
-from digest.render.pieces import MAX_BODY_LINE, Piece
+from digest.render.mime import MAX_BODY_LINE
+from digest.render.pieces import Piece
 from digest.render.templates import build_environment
 from digest.render.text import ascii_html
 from digest.tokens import make_token

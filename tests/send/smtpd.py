@@ -104,6 +104,7 @@ class _Handler:
         if plan.hang_at == "data" and plan.fires(to):
             await asyncio.sleep(3600)
         if plan.drop_in_data and plan.fires(to):
+            assert smtp.transport is not None
             smtp.transport.close()
             return "250 OK (never seen)"
         if plan.data_reply and plan.fires(to):
@@ -126,6 +127,7 @@ class _FaultySMTP(SMTP):
         reply = self.record.plan.connect_reply
         if reply and self.record.plan.fires():
             await self.push(reply)
+            assert self.transport is not None
             self.transport.close()
             return
         await super()._handle_client()

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from digest.send.due import due_date, due_groups, end_of_local_day, send_instant
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_due_once_the_local_send_time_has_passed() -> None:

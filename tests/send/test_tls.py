@@ -10,10 +10,11 @@ import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -62,16 +63,20 @@ class _Inbox:
     def __init__(self) -> None:
         self.received: list[tuple[str, list[str]]] = []
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # type: ignore[no-untyped-def]
+    async def handle_EHLO(
+        self, server: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
 
-def _authenticate(server, session, envelope, mechanism, data) -> AuthResult:  # type: ignore[no-untyped-def]
+def _authenticate(
+    server: SMTP, session: Any, envelope: Any, mechanism: str, data: Any
+) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"u", b"p")
     return AuthResult(success=ok, handled=False)
 
@@ -89,7 +94,7 @@ def tls_server(
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(*certificate)
     inbox, port = _Inbox(), _port()
-    common = {"hostname": "127.0.0.1", "port": port, "authenticator": _authenticate}
+    common: dict[str, Any] = {"hostname": "127.0.0.1", "port": port, "authenticator": _authenticate}
     if request.param == "starttls":
         controller = Controller(
             inbox,

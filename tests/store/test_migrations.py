@@ -81,7 +81,9 @@ def test_delivery_items_move_into_the_delivery_row_and_back(empty_engine: Engine
     migrations.upgrade(empty_engine)
     assert "delivery_items" not in inspect(empty_engine).get_table_names()
     with empty_engine.connect() as conn:
-        stored = dict(conn.execute(text("SELECT id, items FROM deliveries")).all())
+        stored: dict[int, str | None] = dict(
+            conn.execute(text("SELECT id, items FROM deliveries")).all()
+        )
     assert {k: decode_items(v) for k, v in stored.items()} == {
         1: [Item(10, 0.75, 'first, "quoted"'), Item(11, 0.5, "second")],
         2: [],

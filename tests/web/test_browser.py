@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +24,9 @@ from digest.store.engine import transaction
 from digest.store.papers import ingest_entries
 from digest.store.schema import SubscriberRow
 from tests.web.conftest import Site
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,7 +44,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"],
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         reason = f"Chromium not found at {CHROMIUM} (install the Debian package 'chromium')"
         if os.environ.get("DIGEST_REQUIRE_CHROMIUM") == "1":
@@ -94,7 +98,7 @@ def status_of(site: Site, email: str) -> str:
     return str(status)
 
 
-def test_subscribe_confirm_and_unsubscribe_in_a_real_browser(site: Site, browser) -> None:
+def test_subscribe_confirm_and_unsubscribe_in_a_real_browser(site: Site, browser: Browser) -> None:
     seed_papers(site)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     phone = browser.new_context(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from digest.records import FeedEntry
@@ -116,7 +117,7 @@ def test_an_expired_confirm_link_says_so(site: Site) -> None:
     serializer = URLSafeTimedSerializer(SECRET, salt="paper-digest/confirm")
     old = serializer.dumps([sid, 0])
     # re-sign with a timestamp 73 hours ago
-    signer = serializer.make_signer(serializer.salt)
+    signer = cast(TimestampSigner, serializer.make_signer(serializer.salt))
     payload = old.rsplit(".", 2)[0]
     signer.get_timestamp = lambda: int((datetime.now(UTC) - timedelta(hours=73)).timestamp())  # type: ignore[method-assign]
     expired = signer.sign(payload).decode()

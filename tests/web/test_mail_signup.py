@@ -15,6 +15,7 @@ from digest.send.inbound import InboundListener
 from digest.send.transport import SmtpTransport
 from digest.store.engine import transaction
 from digest.store.schema import SubscriberRow
+from digest.store.subscribers import SubscriberInput
 from digest.web.mail_signup import SubscribeByEmail, signup_from_message
 from tests.send.smtpd import FaultySmtpServer, free_port
 from tests.web.conftest import both_databases
@@ -31,7 +32,7 @@ def message(body: str, *, sender: str = "Ada <Ada@Example.org>", **headers: str)
     return msg.as_bytes()
 
 
-def parse(data: bytes, mail_from: str = "ada@example.org") -> object:
+def parse(data: bytes, mail_from: str = "ada@example.org") -> SubscriberInput | None:
     parsed = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return signup_from_message(parsed, mail_from)
