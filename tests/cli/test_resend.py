@@ -33,6 +33,10 @@ def test_resend_sends_again_only_when_asked(
     history = json.loads(run_cli(*cfg, "export-data", "demo@example.org").out)
     assert any(e["kind"] == "resend" and today in e["detail"] for e in history["events"])
     assert [d["status"] for d in history["deliveries"]] == ["sent"]
+    # The papers of the digest sent again, as its ledger row keeps them, with their titles.
+    papers = history["deliveries"][0]["papers"]
+    assert papers
+    assert all(p["id"] and p["title"] and p["reason"] for p in papers)
 
 
 def test_resend_unknown_subscriber(config_file: Path, run_cli: Callable[..., CliResult]) -> None:
