@@ -162,7 +162,7 @@ def encode_items(items: Sequence[Item]) -> str | None:
     """A delivery's items as stored in its row: JSON [[paper id, score, reason], …]."""
     if not items:
         return None
-    return json.dumps([[i.paper_id, i.score, i.reason] for i in items], separators=(",", ":"))
+    return json.dumps(items, separators=(",", ":"))  # each `Item` tuple a JSON array
 
 
 def decode_items(stored: str | None) -> list[Item]:
@@ -337,16 +337,17 @@ def unmark_sending(session: Session, delivery_ids: Iterable[int], *, worker_id: 
     ids = list(delivery_ids)
     if not ids:
         return
+    ledger = _LEDGER.c
     session.execute(
-        update(DeliveryRow)
+        update(_LEDGER)
         .where(
-            among(session, DeliveryRow.id, ids),
-            DeliveryRow.lease_owner == worker_id,
+            among(session, ledger.id, ids),
+            ledger.lease_owner == worker_id,
             _status_of_named_rows() == "sending",
         )
         .values(
-            status=case((DeliveryRow.attempts > 1, "retry"), else_="queued"),
-            attempts=DeliveryRow.attempts - 1,
+            status=case((ledger.attempts > 1, "retry"), else_="queued"),
+            attempts=ledger.attempts - 1,
             lease_owner=None,
             lease_expires_at=None,
             items=None,
@@ -359,10 +360,10 @@ def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) ->
     ids = list(delivery_ids)
     if ids:
         session.execute(
-            update(DeliveryRow)
+            update(_LEDGER)
             .where(
-                among(session, DeliveryRow.id, ids),
-                DeliveryRow.lease_owner == worker_id,
+                among(session, _LEDGER.c.id, ids),
+                _LEDGER.c.lease_owner == worker_id,
                 _status_of_named_rows().in_(CLAIMABLE),
             )
             .values(lease_owner=None, lease_expires_at=None)

@@ -171,14 +171,7 @@ def apply_import(
     for start in range(0, len(plan.changed), WRITE_CHUNK):
         chunk = plan.changed[start : start + WRITE_CHUNK]
         existing = _existing(session, (d.email for d in chunk))
-        session.execute(
-            statement,
-            [
-                {"row_id": existing[data.email].id}
-                | {f"new_{k}": v for k, v in _changed_row(existing[data.email], data, now).items()}
-                for data in chunk
-            ],
-        )
+        session.execute(statement, [_changed_row(existing[d.email], d, now) for d in chunk])
 
 
 # The columns an import may change in an existing subscriber's row (see `_changed_row`).
@@ -209,20 +202,23 @@ def _new_row(
 
 
 def _changed_row(row: Row[Any], data: SubscriberInput, now: datetime) -> dict[str, Any]:
-    """The new values of an existing subscriber's row (the file's, where it gives them)."""
+    """The UPDATE parameters of an existing subscriber's row: its id, and the new values
+    (the file's, where it gives them) under `new_` names (a bound parameter may not take
+    the name of a column it sets)."""
     confirmed = row.confirmed_at
     if data.status == "active" and confirmed is None:
         confirmed = now
     return {
-        "topics": list(data.topics),
-        "categories": list(data.categories),
-        "authors": list(data.authors),
-        "exclude": list(data.exclude),
-        "timezone": data.timezone or row.timezone,
-        "send_at": data.send_at or row.send_at,
-        "status": data.status or row.status,
-        "confirmed_at": confirmed,
-        "updated_at": now,
+        "row_id": row.id,
+        "new_topics": list(data.topics),
+        "new_categories": list(data.categories),
+        "new_authors": list(data.authors),
+        "new_exclude": list(data.exclude),
+        "new_timezone": data.timezone or row.timezone,
+        "new_send_at": data.send_at or row.send_at,
+        "new_status": data.status or row.status,
+        "new_confirmed_at": confirmed,
+        "new_updated_at": now,
     }
 
 
