@@ -7,5 +7,6 @@ score any number of profiles against it with `rank_profiles` (vectorised in batc
 
 from digest.rank.index import PaperIndex, build_index
 from digest.rank.select import rank_papers, rank_profiles
+from digest.rank.vectors import Vectors
 
-__all__ = ["PaperIndex", "build_index", "rank_papers", "rank_profiles"]
+__all__ = ["PaperIndex", "Vectors", "build_index", "rank_papers", "rank_profiles"]

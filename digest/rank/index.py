@@ -103,6 +103,7 @@ def build_index(
     *,
     analyzer: Analyzer | None = None,
     embedder: Embedder | None = None,
+    vectors: np.ndarray | None = None,
 ) -> PaperIndex:
     """Index a day's papers once; every profile is then scored against the result.
 
@@ -141,7 +142,13 @@ def build_index(
         neighbours=build_neighbours(matrix, idf_values),
         position={p.id: i for i, p in enumerate(papers)},
         embedder=embedder,
-        embeddings=embedder.embed([paper_text(p) for p in papers]) if embedder else None,
+        embeddings=(
+            vectors
+            if vectors is not None
+            else embedder.embed([paper_text(p) for p in papers])
+            if embedder
+            else None
+        ),
     )
 
 

@@ -42,6 +42,7 @@ from digest.rank.explain import explain_author, explain_signals, join_reason
 from digest.rank.index import PaperIndex, build_index
 from digest.rank.neighbours import spread
 from digest.rank.text import names_match, normalise_name
+from digest.rank.vectors import Vectors
 from digest.records import Paper, Pick, Profile
 
 MIN_RELEVANCE = 0.3
@@ -101,6 +102,7 @@ def rank_profiles(
     *,
     max_items: int = 10,
     skip: Sequence[Collection[str]] | None = None,
+    vectors: Vectors | None = None,
 ) -> list[list[Pick]]:
     """The digest picks of each profile, best first, in the order of `profiles`.
 
