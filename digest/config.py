@@ -140,6 +140,14 @@ class DigestSettings(_Section):
         return check_timezone(value)
 
 
+class RankSettings(_Section):
+    # Another ONNX sentence-transformers export (a directory with model.onnx or
+    # onnx/model.onnx and tokenizer.json); default: the packaged all-MiniLM-L6-v2.
+    model_dir: Path | None = None
+    # CPU threads the sentence model may use; 0: all cores.
+    threads: int = Field(default=0, ge=0, le=256)
+
+
 class SourceSettings(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: SourceKind
@@ -191,6 +199,7 @@ class Settings(BaseSettings):
     inbound: InboundSettings = InboundSettings()
     web: WebSettings = WebSettings()
     digest: DigestSettings = DigestSettings()
+    rank: RankSettings = RankSettings()
     sources: list[SourceSettings] = Field(default_factory=default_sources)
 
     # Where the settings came from, for messages; not a configuration key.

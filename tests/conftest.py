@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from digest.config import Settings, load_settings
+from digest.rank.embed import Embedder, load_embedder
 from digest.store import migrations
 from digest.store.engine import open_engine
 
@@ -47,6 +48,12 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The packaged sentence model, loaded once for the whole run."""
+    return load_embedder()
 
 
 def _pg_admin() -> Engine:

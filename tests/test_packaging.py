@@ -27,3 +27,5 @@ def test_wheel_bundles_templates_migrations_and_demo_data(tmp_path: Path) -> Non
                 bundled = f"digest/_bundled/{path.relative_to(ROOT).as_posix()}"
                 assert bundled in names, f"{bundled} is missing from the wheel"
     assert "digest/demo/papers.jsonl" in names
+    assert "digest/rank/model/tokenizer.json" in names
+    assert "digest/rank/model/NOTICE" in names

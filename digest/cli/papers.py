@@ -54,14 +54,8 @@ def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
     type=click.IntRange(1, 1000),
     help="At most this many papers a profile (default: digest.max_items).",
 )
-@click.option(
-    "--dense",
-    is_flag=True,
-    help="Also match liked papers by meaning, with the offline sentence model "
-    "(needs the 'dense' extra).",
-)
 @pass_app
-def rank(app: App, papers: Path, profiles: Path, top: int | None, dense: bool) -> None:
+def rank(app: App, papers: Path, profiles: Path, top: int | None) -> None:
     """Rank papers against topic profiles without a database; prints JSONL.
 
     One line per profile, in input order: {"profile", "ranked": [paper ids, best first,
@@ -78,12 +72,7 @@ def rank(app: App, papers: Path, profiles: Path, top: int | None, dense: bool) -
     day = parse_papers(_read_lines(papers), source=papers.name)
     wanted = parse_profiles(_read_lines(profiles), source=profiles.name)
     max_items = top if top is not None else app.settings.digest.max_items
-    embedder = None
-    if dense:
-        from digest.rank.dense import load_embedder
-
-        embedder = load_embedder()
-    results = rank_profiles(build_index(day, embedder=embedder), wanted, max_items=max_items)
+    results = rank_profiles(build_index(day), wanted, max_items=max_items)
     for profile, picks in zip(wanted, results, strict=True):
         click.echo(picks_line(profile, picks))
 

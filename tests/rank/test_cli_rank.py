@@ -93,37 +93,3 @@ def test_bad_papers_exit_2(tmp_path: Path, run_cli: Callable[..., CliResult]) ->
     result = run_cli("rank", "--papers", str(papers), "--profiles", str(profiles))
     assert result.code == 2
     assert "day.jsonl line 2: missing field 'title'" in result.err
-
-
-def test_dense_flag_ranks_liked_papers_by_meaning_too(
-    tmp_path: Path, papers_file: Path, run_cli: Callable[..., CliResult]
-) -> None:
-    from digest.rank.dense import dense_available
-
-    liked = {"id": "old", "title": "Real-time Gaussian Splatting", "abstract": "Splats."}
-    profiles = write_jsonl(tmp_path / "p.jsonl", [{"id": "u", "topics": [], "liked": [liked]}])
-    result = run_cli("rank", "--papers", str(papers_file), "--profiles", str(profiles), "--dense")
-    if not dense_available():
-        assert result.code == 2
-        assert "paper-digest[dense]" in result.err
-        return
-    assert result.code == 0, result
-    line = json.loads(result.out)
-    assert line["ranked"][:2] in (["g1", "g2"], ["g2", "g1"])
-    assert "which you liked" in line["reasons"][0]
-
-
-def test_dense_flag_without_the_model_exits_2_with_one_line(
-    tmp_path: Path,
-    papers_file: Path,
-    run_cli: Callable[..., CliResult],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from digest.rank import dense
-
-    monkeypatch.setattr(dense, "MODEL_PACKAGE", "no_such_model_package")
-    profiles = write_jsonl(tmp_path / "p.jsonl", [{"id": "u", "topics": ["splats"]}])
-    result = run_cli("rank", "--papers", str(papers_file), "--profiles", str(profiles), "--dense")
-    assert result.code == 2
-    assert "paper-digest[dense]" in result.err
-    assert result.err.count("\n") == 1
