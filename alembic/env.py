@@ -21,7 +21,8 @@ def _engine() -> Engine:
     from digest.config import load_settings
     from digest.store.engine import open_engine
 
-    return open_engine(load_settings().database_url)
+    settings = load_settings()
+    return open_engine(settings.database_url, lock_timeout=settings.database.lock_timeout)
 
 
 def run_migrations_online() -> None:

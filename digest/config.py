@@ -67,6 +67,7 @@ class ServiceSettings(_Section):
 class DatabaseSettings(_Section):
     url: str | None = None
     url_file: Path | None = None
+    lock_timeout: float = Field(default=30.0, gt=0, le=3600)
 
 
 class SmtpSettings(_Section):

@@ -1,12 +1,18 @@
 """The project's exceptions, one small tree. Each message says what went wrong and what to do.
 
-DigestError                 base; the CLI prints its message as one line
+DigestError                 base; the CLI prints its message as one line (exit 1)
 ├── ConfigError             bad configuration (exit 2)
 ├── UsageError              bad input on the command line or in a file (exit 2)
 ├── SchemaError             database missing or behind the code: run `digest db upgrade` (exit 2)
 ├── NotFound                no such subscriber, paper … (exit 2)
+├── DatabaseUnavailable     the database cannot be reached or written: read-only, locked, down,
+│                           full or damaged; the unit of work was rolled back (exit 4, web 503,
+│                           inbound SMTP 451)
 ├── SourceError             one source could not be fetched or parsed
 └── TransportError          the mail transport failed; `permanent` tells 5xx from 4xx
+
+`digest.store.engine` raises DatabaseUnavailable in place of the driver's error for every
+statement and connection attempt, so no caller needs to know SQLite's or PostgreSQL's codes.
 """
 
 from __future__ import annotations
@@ -32,6 +38,23 @@ class SchemaError(DigestError):
 
 class NotFound(DigestError):
     exit_code = 2
+
+
+class DatabaseUnavailable(DigestError):
+    """The database cannot be used right now; trying again after the fix will work.
+
+    `problem` is a short fixed name for monitors (read-only, locked, unreachable, full,
+    damaged, disk error …) and `fix` what to do, without naming the file or host; the
+    message says all three. Raised from inside a unit of work, which is then rolled back:
+    nothing is half-written.
+    """
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, problem: str, fix: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.fix = fix
 
 
 class SourceError(DigestError):

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from digest.composer import DigestComposer
 from digest.config import Settings, SourceSettings
-from digest.errors import UsageError
+from digest.errors import DatabaseUnavailable, UsageError
 from digest.preparers import preparer_for
 from digest.records import Digest, SourceReport, Subscriber
 from digest.render.renderer import Renderer
@@ -166,6 +166,8 @@ async def _fetch_and_store(
             source, client, validators=validators, today=now.date(), politeness=politeness
         )
         return await asyncio.to_thread(_store_fetch, engine, source.name, fetched, state, now)
+    except DatabaseUnavailable:
+        raise  # not this source's fault: the whole fetch stops with the database's reason
     except Exception as exc:  # one broken source must never stop the others
         LOG.exception("fetching source %s failed", source.name)
         return SourceReport(source.name, error=f"unexpected error: {type(exc).__name__}: {exc}")

@@ -123,7 +123,7 @@ def _start_helper(settings: Settings, now: datetime) -> None:
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-    engine = open_engine(settings.database_url)
+    engine = open_engine(settings.database_url, lock_timeout=settings.database.lock_timeout)
     _composer = DigestComposer(settings, engine, now=now)
     _composer.index  # noqa: B018 - built once, before the first batch arrives
 

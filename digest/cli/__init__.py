@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 1 unexpected error; 2 usage or configuration error (bad option, bad
 config, unknown subscriber, database not migrated); 3 partial failure (some sources or
-messages failed, the rest done).
+messages failed, the rest done); 4 database unavailable (`DatabaseUnavailable`: read-only,
+locked, unreachable, full or damaged; the unit of work was rolled back).
 
 Each command module registers its commands on `cli`; `main()` turns the project's errors
 into one clean line on stderr and the documented exit code.

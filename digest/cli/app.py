@@ -23,6 +23,9 @@ Exit codes:
   2  usage or configuration error (bad option or input, bad config,
      unknown subscriber, database not migrated: run `digest db upgrade`)
   3  partial failure (some sources or messages failed; the rest were done)
+  4  database unavailable (read-only, locked, unreachable, full or damaged);
+     what was being written was rolled back: fix the named problem and run
+     the command again
 """
 
 
@@ -46,7 +49,9 @@ class App:
     def engine(self, *, migrated: bool = True) -> Engine:
         """The database engine; by default refuses unless the schema is current."""
         if self._engine is None:
-            self._engine = open_engine(self.settings.database_url)
+            self._engine = open_engine(
+                self.settings.database_url, lock_timeout=self.settings.database.lock_timeout
+            )
         if migrated:
             require_current(self._engine)
         return self._engine

@@ -1,7 +1,7 @@
 """What the running service reads and tidies in the database.
 
-Reads for the scheduler, `/healthz` and the systemd status line (is the database
-reachable, when did each source last succeed, how many subscribers are active), and the
+Reads for the scheduler, `/healthz` and the systemd status line (does the database
+take a write, when did each source last succeed, how many subscribers are active), and the
 daily housekeeping: forget sign-ups whose confirmation link has expired, and drop the fetch
 state of sources that are no longer configured.
 """
@@ -10,23 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from uuid import uuid4
 
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from digest.errors import DatabaseUnavailable
 from digest.store.engine import transaction
 from digest.store.papers import SourceState, list_source_states
 from digest.store.schema import DeliveryRow, SourceStateRow, SubscriberRow
 
 
-def database_problem(engine: Engine) -> str | None:
-    """None when the database answers a query, else a one-line reason (no credentials)."""
+def database_problem(engine: Engine) -> DatabaseUnavailable | None:
+    """None when the database takes a write, else why not (read-only, locked, down …).
+
+    Reading is not enough: a read-only file or server answers every SELECT. So this writes
+    a row and rolls it back, waiting for the write lock as long as any writer would.
+    """
+    probe = f"health probe {uuid4().hex}"
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
+        with engine.connect() as conn, conn.begin() as work:
+            conn.execute(insert(SourceStateRow).values(name=probe))
+            work.rollback()
+    except DatabaseUnavailable as exc:
+        return exc
+    except SQLAlchemyError as exc:  # e.g. no schema yet
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        return (reason[0] if reason else type(exc).__name__)[:200]
+        first = (reason[0] if reason else type(exc).__name__)[:200]
+        fix = "see the service's log; `digest check` tells what the database needs"
+        return DatabaseUnavailable(
+            f"the database refused a write ({first}): {fix}", problem="error", fix=fix
+        )
     return None
 
 

@@ -3,7 +3,9 @@
 It assembles the subscriber pages (front page and sign-up, confirm, unsubscribe,
 preferences, feedback), `/healthz` when the service module provides it, the static files,
 and the defences that wrap every request: security headers, a body-size cap and a per-IP
-request rate limit. Errors become a plain page with the right status, never a traceback.
+request rate limit. Errors become a plain page with the right status, never a traceback;
+a database that cannot be used (read-only, locked, down) is a 503 page that asks the visitor
+to try again later, and one line in the log that tells the operator what to fix.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest.config import Settings
+from digest.errors import DatabaseUnavailable
 from digest.render.links import LinkMaker
 from digest.send.transport import Transport
 from digest.web import feedback, front, preferences, subscription
@@ -37,6 +40,8 @@ STATUS_TITLES = {
     413: "Request too large",
     429: "Too many requests",
 }
+# Seconds a visitor (or a client honouring Retry-After) waits before trying again on a 503.
+RETRY_AFTER_UNAVAILABLE = 60
 
 
 class RequestRateLimit:
@@ -80,6 +85,26 @@ async def too_large(request: Request, exc: Exception) -> Response:
     return web_of(request).message(
         request, "Request too large", "The form sent far more data than it can hold.", 413
     )
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    problem = exc.problem if isinstance(exc, DatabaseUnavailable) else "unknown"
+    log.error(
+        "database unavailable while serving %s %s: %s",
+        request.method,
+        request.url.path,
+        exc,
+        extra={"problem": problem},
+    )
+    response = web_of(request).message(
+        request,
+        "Temporarily unavailable",
+        "The service cannot save or look up your details right now. Nothing was changed: "
+        "please try again in a few minutes.",
+        503,
+    )
+    response.headers["retry-after"] = str(RETRY_AFTER_UNAVAILABLE)
+    return response
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -129,6 +154,7 @@ def create_app(
         exception_handlers={
             HTTPException: http_error,
             BodyTooLarge: too_large,
+            DatabaseUnavailable: database_unavailable,
             Exception: server_error,
         },
     )

@@ -1,8 +1,10 @@
 """`GET /healthz`: is the service doing its job? For load balancers, monitors and people.
 
-200 with `"status": "ok"` when the database answers, every source's latest scheduled fetch
+200 with `"status": "ok"` when the database takes a write (a row inserted and rolled
+back: a read-only or locked database answers reads), every source's latest scheduled fetch
 succeeded (allowing an hour for it to run and retry) and the delivery tick ran in the last
-five minutes; 503 with `"status": "stale"` (or `"error"` when the database is down) and
+five minutes; 503 with `"status": "stale"` (or `"error"` when the database cannot be
+written, with `"database": {"status": "error", "problem": "read-only", "fix": "…"}`) and
 the details otherwise:
 
     {"status": "ok", "checked_at": "…", "database": {"status": "ok"},
@@ -16,6 +18,7 @@ elsewhere and sources are judged by the database alone.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,9 +30,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from digest.config import Settings, SourceSettings
+from digest.errors import DatabaseUnavailable
 from digest.schedule import previous_fire_time, source_trigger
 from digest.store.papers import SourceState
 from digest.store.service_state import database_problem, fetch_states
+
+log = logging.getLogger("digest.web")
 
 FETCH_GRACE = timedelta(hours=1)
 TICK_STALE_AFTER = timedelta(minutes=5)
@@ -85,6 +91,15 @@ def delivery_health(beats: Heartbeats | None, now: datetime) -> dict[str, Any]:
     return {"status": status, "last_tick": _iso(beats.last_tick_at), "error": beats.last_tick_error}
 
 
+def database_health(problem: DatabaseUnavailable | None) -> dict[str, Any]:
+    """The database's verdict: the problem's short name and its fix, but not where the
+    database is (the full line, with the file or host, goes to the service's log)."""
+    if problem is None:
+        return {"status": "ok"}
+    log.warning("health check: %s", problem, extra={"problem": problem.problem})
+    return {"status": "error", "problem": problem.problem, "fix": problem.fix}
+
+
 def health_report(
     settings: Settings, engine: Engine, beats: Heartbeats | None, *, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -94,7 +109,7 @@ def health_report(
     report: dict[str, Any] = {
         "status": "ok",
         "checked_at": _iso(now),
-        "database": {"status": "error", "error": problem} if problem else {"status": "ok"},
+        "database": database_health(problem),
         "delivery": delivery_health(beats, now),
     }
     if problem:

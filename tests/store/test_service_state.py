@@ -60,5 +60,6 @@ def test_database_problem_is_none_when_reachable_and_a_reason_when_not(engine: E
         problem = database_problem(down)
     finally:
         down.dispose()
-    assert problem
-    assert "pw-secret" not in problem
+    assert problem is not None
+    assert problem.problem == "unreachable"
+    assert "pw-secret" not in str(problem)
