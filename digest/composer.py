@@ -75,12 +75,14 @@ class DigestComposer:
                 sub.categories,
                 sub.authors,
                 sub.exclude,
-                tuple(votes[sub.id][0]),
-                tuple(votes[sub.id][1]),
+                tuple(votes[sub.id].liked),
+                tuple(votes[sub.id].disliked),
+                frozenset(votes[sub.id].library),
             )
             for sub, _ in subscribers
         ]
-        skip = [{self.keys[i] for i in sent[sid]} for sid in ids]
+        # Never a paper they have: sent before, or liked (a library paper may be new today).
+        skip = [{self.keys[i] for i in sent[sid]} | {p.id for p in votes[sid].liked} for sid in ids]
         ranked: list[list[Pick]] = [[] for _ in profiles]
         if self.candidates:
             max_items = self.settings.digest.max_items

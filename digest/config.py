@@ -149,6 +149,18 @@ class RankSettings(_Section):
     threads: int = Field(default=0, ge=0, le=256)
 
 
+class LibrarySettings(_Section):
+    # Where papers a subscriber adds from their library are looked up by id.
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+
+    @field_validator("arxiv_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
 class SourceSettings(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: SourceKind
@@ -201,6 +213,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     digest: DigestSettings = DigestSettings()
     rank: RankSettings = RankSettings()
+    library: LibrarySettings = LibrarySettings()
     sources: list[SourceSettings] = Field(default_factory=default_sources)
 
     # Where the settings came from, for messages; not a configuration key.

@@ -11,6 +11,9 @@ from datetime import date, datetime, time
 
 SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "retry", "failed", "unknown", "skipped")
+# `FeedEntry.announce_type` of a paper fetched by its id (a subscriber's library) rather
+# than listed as news: it is stored but never becomes a candidate for a digest.
+LOOKED_UP = "lookup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +95,11 @@ class Paper:
 class Profile:
     """What one subscriber wants, as ranking sees it.
 
-    `liked` and `disliked` are papers the subscriber voted on (feedback); they may be from
-    earlier days, so they carry their text.
+    `liked` and `disliked` are papers the subscriber voted on (feedback) or added from their
+    own library; they may be from earlier days, so they carry their text. `library` holds
+    the ids of the `liked` papers that came from the subscriber's library (the others are
+    👍 votes), so a reason can say "from your library". `topics` may be empty: a subscriber
+    can follow only authors, or only the papers they like.
     """
 
     id: str
@@ -103,6 +109,7 @@ class Profile:
     exclude: tuple[str, ...] = ()
     liked: tuple[Paper, ...] = ()
     disliked: tuple[Paper, ...] = ()
+    library: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,21 @@ class Pick:
     score: float
     reason: str
     topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryReference:
+    """One paper a subscriber named in a library file or paste, before it is looked up.
+
+    `line` is the 1-based line where it starts in what they gave; `given` is their own
+    text (shortened) for messages. At least one of `arxiv_id` (without version) and `doi`
+    (lower case) is set.
+    """
+
+    line: int
+    given: str
+    arxiv_id: str | None = None
+    doi: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

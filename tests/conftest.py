@@ -20,6 +20,7 @@ from digest.config import Settings, load_settings
 from digest.rank.embed import Embedder, load_embedder
 from digest.store import migrations
 from digest.store.engine import open_engine
+from tests.arxiv_api import ArxivApi, serve_arxiv_api
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("DIGEST_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -159,3 +160,10 @@ def config_file(tmp_path: Path, db_url: str) -> Path:
         '[mail]\nfrom_address = "digest@example.org"\n'
     )
     return path
+
+
+@pytest.fixture
+def arxiv_api(shared_data: Path) -> Iterator[ArxivApi]:
+    """The arXiv API on 127.0.0.1, answering `id_list` queries from recorded responses."""
+    with serve_arxiv_api(*sorted((shared_data / "raw").glob("arxiv_api_*.xml"))) as api:
+        yield api

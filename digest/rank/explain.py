@@ -1,7 +1,8 @@
 """Why a paper was picked, in one short sentence.
 
 "matches 'gaussian splatting' in the title; 41 upvotes", "by Jane Doe, whom you follow",
-"similar to 'Attention Is All You Need', which you liked". Built only for the papers that
+"similar to 'Attention Is All You Need', which you liked", "close to 'Attention Is All
+You Need', from your library". Built only for the papers that
 go into a digest, from what the index already knows, so it costs a few set look-ups.
 """
 
@@ -24,6 +25,8 @@ def explain_match(index: PaperIndex, row: QueryRow, paper: int) -> str:
     """
     if row.kind == "liked":
         return f"similar to '{_shorten(row.label)}', which you liked"
+    if row.kind == "library":
+        return f"close to '{_shorten(row.label)}', from your library"
     in_paper = index.paper_terms[paper]
     label = _shorten(row.label)
     pieces = _matched_pieces(row, in_paper)

@@ -39,7 +39,7 @@ class QueryRow:
     """One compiled query: sparse weights over index columns, and words for reasons."""
 
     label: str
-    kind: str  # "topic", "liked" or "disliked"
+    kind: str  # "topic", "liked" (a 👍), "library" (liked from the library) or "disliked"
     columns: np.ndarray
     weights: np.ndarray
     words: tuple[tuple[int, str], ...]  # (column, surface word) of the unigram terms

@@ -152,7 +152,9 @@ def _plan(
     """The plan of a profile that asks for more than topics, None when only its topic
     rows decide after all (its disliked papers or papers to skip are not of the day)."""
     p = profile
-    liked = [compiled.paper(paper, "liked") for paper in p.liked]
+    liked = [
+        compiled.paper(paper, "library" if paper.id in p.library else "liked") for paper in p.liked
+    ]
     negative = [compiled.paper(paper, "disliked") for paper in p.disliked]
     negative = [r for r in negative if not compiled.rows[r].empty]
     position = compiled.index.position

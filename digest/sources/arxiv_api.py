@@ -5,11 +5,15 @@ The source `url` carries the query as arXiv documents it, e.g.
 `max_results` is the total wanted; it is fetched in pages of at most `PAGE_SIZE` with
 `start`, stopping early when the results run out. Entries bring the primary category,
 comments, DOI and journal reference.
+
+`id_list_pages` is the other way in: papers by their ids (a subscriber's library), at most
+`ID_LIST_SIZE` a request.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -19,6 +23,7 @@ from digest.sources.text import detex_accents, parse_timestamp, plain_text
 from digest.sources.xmlfeed import Parsed, child_text, children_by_name, looks_like_html, read_items
 
 PAGE_SIZE = 100
+ID_LIST_SIZE = 100  # ids asked for in one `id_list` request
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS_LIMIT = 2000
 
@@ -47,6 +52,14 @@ def api_query(url: str) -> ApiQuery:
         wanted = DEFAULT_MAX_RESULTS
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     return ApiQuery(base, params, max(1, min(wanted, MAX_RESULTS_LIMIT)))
+
+
+def id_list_pages(ids: Sequence[str]) -> list[dict[str, str]]:
+    """The query parameters that fetch papers by id, `ID_LIST_SIZE` ids a request."""
+    return [
+        {"id_list": ",".join(ids[start : start + ID_LIST_SIZE]), "max_results": str(ID_LIST_SIZE)}
+        for start in range(0, len(ids), ID_LIST_SIZE)
+    ]
 
 
 def parse_api_page(text: str, *, source: str) -> Parsed:

@@ -1,13 +1,16 @@
 """Feedback votes: a subscriber's 👍 / 👎 on a paper, and reading them back for ranking.
 
-One row per (subscriber, paper); the latest vote wins. `feedback_for` hands the delivery
-stage the papers each subscriber liked and disliked, newest votes first and capped, so the
-ranking can pull similar papers up and push them down.
+One row per (subscriber, paper); the latest vote wins. A like is a 👍 (`source` "vote") or
+a paper added from the subscriber's library (`source` "library", see store.library).
+`feedback_for` hands the delivery stage the papers each subscriber liked and disliked,
+newest first and capped, and which likes came from the library, so the ranking can pull
+similar papers up and push them down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -21,6 +24,23 @@ from digest.store.schema import FeedbackRow, PaperRow, SubscriberRow
 
 MAX_VOTES_PER_SUBSCRIBER = 100
 _CHUNK = 500  # subscriber ids per query, well under any driver's parameter limit
+
+
+@dataclass(slots=True)
+class Votes:
+    """One subscriber's likes and dislikes, newest first; `library`: the ids (paper keys)
+    of the liked papers that came from their library."""
+
+    liked: list[Paper] = field(default_factory=list)
+    disliked: list[Paper] = field(default_factory=list)
+    library: set[str] = field(default_factory=set)
+
+
+def remember_liked_state(row: FeedbackRow, paper: PaperRow) -> None:
+    """Note on a like what the paper looks like now, so later changes are news."""
+    row.liked_version = paper.version
+    row.liked_with_code = paper.code_url is not None
+    row.liked_upvotes = paper.upvotes
 
 
 def record_vote(
@@ -42,15 +62,19 @@ def record_vote(
         if row is not None:
             session.delete(row)
     elif row is None:
-        session.add(
-            FeedbackRow(
-                subscriber_id=subscriber_id,
-                paper_id=paper_id,
-                vote=vote,
-                created_at=now or datetime.now(UTC),
-            )
+        row = FeedbackRow(
+            subscriber_id=subscriber_id,
+            paper_id=paper_id,
+            vote=vote,
+            created_at=now or datetime.now(UTC),
+            source="vote",
         )
+        remember_liked_state(row, paper)
+        session.add(row)
     else:
+        if row.vote != vote:
+            row.source = "vote"
+            remember_liked_state(row, paper)
         row.vote = vote
         row.created_at = now or datetime.now(UTC)
     session.flush()
@@ -68,23 +92,27 @@ def feedback_for(
     subscriber_ids: Sequence[int],
     *,
     limit: int = MAX_VOTES_PER_SUBSCRIBER,
-) -> dict[int, tuple[list[Paper], list[Paper]]]:
-    """For each subscriber id: (papers liked, papers disliked), newest votes first.
+) -> dict[int, Votes]:
+    """For each subscriber id: the papers liked and disliked, newest first.
 
     Every requested id is in the result, with empty lists when it has no votes; at most
     `limit` votes per subscriber are returned.
     """
-    result: dict[int, tuple[list[Paper], list[Paper]]] = {sid: ([], []) for sid in subscriber_ids}
+    result: dict[int, Votes] = {sid: Votes() for sid in subscriber_ids}
     ids = list(result)
     for start in range(0, len(ids), _CHUNK):
         query = (
-            select(FeedbackRow.subscriber_id, FeedbackRow.vote, PaperRow)
+            select(FeedbackRow.subscriber_id, FeedbackRow.vote, FeedbackRow.source, PaperRow)
             .join(PaperRow, PaperRow.id == FeedbackRow.paper_id)
             .where(among(session, FeedbackRow.subscriber_id, ids[start : start + _CHUNK]))
             .order_by(FeedbackRow.created_at.desc(), PaperRow.id.desc())
         )
-        for subscriber_id, vote, paper in session.execute(query):
-            liked, disliked = result[subscriber_id]
-            if len(liked) + len(disliked) < limit:
-                (liked if vote > 0 else disliked).append(to_paper(paper))
+        for subscriber_id, vote, source, paper in session.execute(query):
+            votes = result[subscriber_id]
+            if len(votes.liked) + len(votes.disliked) >= limit:
+                continue
+            record = to_paper(paper)
+            (votes.liked if vote > 0 else votes.disliked).append(record)
+            if vote > 0 and source == "library":
+                votes.library.add(record.id)
     return result

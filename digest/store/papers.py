@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from digest.records import FeedEntry, Paper
+from digest.records import LOOKED_UP, FeedEntry, Paper
 from digest.store.schema import PaperListingRow, PaperRow, SourceStateRow
 
 REPLACEMENT_TYPES = frozenset({"replace", "replace-cross"})
+_NOT_NEWS = REPLACEMENT_TYPES | {LOOKED_UP}
 _CHUNK = 500
 # Fields a later listing overwrites whenever it knows them (newer signals win).
 _LATEST_WINS = ("doi", "journal_ref", "code_url", "project_url", "hf_url", "upvotes", "stars")
@@ -121,7 +122,7 @@ def _insert_new(session: Session, entries: list[FeedEntry], *, now: datetime) ->
 
 
 def _new_row(entry: FeedEntry, *, now: datetime) -> dict[str, Any]:
-    replacement = entry.announce_type in REPLACEMENT_TYPES
+    old_news = entry.announce_type in _NOT_NEWS
     return {
         "key": entry.key,
         "arxiv_id": entry.arxiv_id,
@@ -145,8 +146,9 @@ def _new_row(entry: FeedEntry, *, now: datetime) -> dict[str, Any]:
         "published_at": entry.published,
         "updated_at": entry.updated,
         "first_seen_at": now,
-        # A paper first met as a replacement is old news: it never becomes a candidate.
-        "announced_on": None if replacement else (entry.announced_on or now.date()),
+        # A paper first met as a replacement (or looked up) is old news: it never becomes
+        # a candidate.
+        "announced_on": None if old_news else (entry.announced_on or now.date()),
         "featured_on": entry.featured_on,
         "changed_at": now,
     }

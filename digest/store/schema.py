@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -199,7 +201,13 @@ class SuppressionRow(Base):
 
 
 class FeedbackRow(Base):
-    """A subscriber's vote on a paper: +1 liked, -1 disliked. The latest vote wins."""
+    """A subscriber's vote on a paper: +1 liked, -1 disliked. The latest vote wins.
+
+    `source` says where a like came from: `vote` (👍 in a digest) or `library` (a paper
+    the subscriber added from their own library). The `liked_*` columns are what the paper
+    looked like when it was liked (version, whether it had code, Hugging Face upvotes), so
+    later changes can be told apart as news (see store.updates).
+    """
 
     __tablename__ = "feedback"
 
@@ -210,6 +218,32 @@ class FeedbackRow(Base):
         ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     vote: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(20), default="vote", server_default="vote")
+    liked_version: Mapped[int | None] = mapped_column(Integer)
+    liked_with_code: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    liked_upvotes: Mapped[int | None] = mapped_column(Integer)
+
+
+class UpdateNoticeRow(Base):
+    """An update on a liked paper put into a subscriber's digest of `digest_date`.
+
+    `kind` is `code`, `version` or `upvotes`; `value` what was told (the version number,
+    the upvote count, or the code link). Together with the ledger row of that digest it
+    says whether the subscriber has been told (see store.updates).
+    """
+
+    __tablename__ = "update_notices"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(40), primary_key=True)
+    digest_date: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -66,9 +66,8 @@ class SubscriberInput:
 
     def validate(self) -> SubscriberInput:
         """A normalised copy; UsageError naming the first problem."""
+        # No topic is fine: a subscriber may follow only authors, or only papers they like.
         topics = clean_terms(self.topics, "topic", limit=MAX_TOPICS)
-        if not topics and not self.authors:
-            raise UsageError("give at least one topic (or an author to follow)")
         if self.timezone is not None:
             try:
                 check_timezone(self.timezone)

@@ -136,8 +136,6 @@ def read_profile_form(form: FormData, *, with_email: bool) -> FormResult:
         timezone=_timezone(result, values["timezone"]),
         send_at=_send_at(result, values["send_at"]),
     )
-    if not data.topics and not data.authors and not {"topics", "authors"} & result.errors.keys():
-        result.errors["topics"] = "Give at least one topic (or an author to follow)."
     if not result.errors:
         result.data = data
     return result

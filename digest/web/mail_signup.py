@@ -45,7 +45,8 @@ _KEYED = re.compile(r"^\s*([A-Za-z _]{4,12}):\s*(.+)$")
 _ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)$", re.IGNORECASE)
 _END_OF_TEXT = re.compile(r"^(-- ?|_{5,}|-{5,}\s*original message\s*-{5,}|on .+ wrote:)$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_NOT_TOPICS = {"subscribe", "sign me up", "please subscribe", "hi", "hello", "thanks"}
+_ASKING = {"subscribe", "sign me up", "please subscribe"}
+_NOT_TOPICS = _ASKING | {"hi", "hello", "thanks"}
 
 
 def _is_automatic(message: EmailMessage, mail_from: str) -> bool:
@@ -111,7 +112,11 @@ def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInpu
     subject = " ".join(str(message.get("Subject", "")).split())
     if not fields["topics"] and subject and subject.casefold().strip(".!") not in _NOT_TOPICS:
         fields["topics"].append(subject[:MAX_TOPIC_LENGTH])
-    if not fields["topics"] and not fields["authors"]:
+    # With no topics, only a plain "subscribe" is a request: topics or papers they like can
+    # be added on the preferences page later.
+    asked = {line.casefold().strip(".!") for line in _body_lines(_body_text(message))}
+    asked.add(subject.casefold().strip(".!"))
+    if not fields["topics"] and not fields["authors"] and not asked & _ASKING:
         return None
     return SubscriberInput(
         email=address,

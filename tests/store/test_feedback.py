@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from digest.errors import NotFound, UsageError
 from digest.records import FeedEntry
 from digest.store.engine import transaction
-from digest.store.feedback import feedback_for, record_vote, vote_of
+from digest.store.feedback import Votes, feedback_for, record_vote, vote_of
 from digest.store.papers import ingest_entries
 from digest.store.schema import PaperRow
 from digest.store.subscribers import SubscriberInput, upsert_subscriber
@@ -46,11 +46,11 @@ def test_votes_are_read_back_per_subscriber_newest_first(engine: Engine) -> None
     with transaction(engine) as session:
         votes = feedback_for(session, [ada, bob, 999])
         assert vote_of(session, bob, p2) == -1
-    assert [p.title for p in votes[ada][0]] == ["P1", "P0"]
-    assert [p.title for p in votes[ada][1]] == ["P2"]
-    assert votes[bob] == ([], [votes[ada][1][0]])
-    assert votes[999] == ([], [])
-    assert votes[ada][0][0].db_id == p1
+    assert [p.title for p in votes[ada].liked] == ["P1", "P0"]
+    assert [p.title for p in votes[ada].disliked] == ["P2"]
+    assert votes[bob] == Votes([], [votes[ada].disliked[0]])
+    assert votes[999] == Votes()
+    assert votes[ada].liked[0].db_id == p1
 
 
 def test_withdrawing_and_the_cap(engine: Engine) -> None:
@@ -60,7 +60,7 @@ def test_withdrawing_and_the_cap(engine: Engine) -> None:
             record_vote(session, ada, paper, 1, now=NOW + timedelta(minutes=n))
         record_vote(session, ada, ids[-1], 0)
     with transaction(engine) as session:
-        liked, _ = feedback_for(session, [ada], limit=3)[ada]
+        liked = feedback_for(session, [ada], limit=3)[ada].liked
     assert [p.title for p in liked] == ["P3", "P2", "P1"]
 
 

@@ -252,16 +252,16 @@ def test_feedback_links_record_the_vote_and_reach_ranking(site: Site) -> None:
     site.client.get(url("feedback", sid, paper_id=disliked, vote=-1))  # twice: still one vote
     site.client.head(url("feedback", sid, paper_id=liked, vote=-1))  # link checkers record nothing
     with transaction(site.engine) as session:
-        likes, dislikes = feedback_for(session, [sid])[sid]
-    assert [p.id for p in likes] == ["2601.00001"]
-    assert [p.id for p in dislikes] == ["2601.00002"]
+        votes = feedback_for(session, [sid])[sid]
+    assert [p.id for p in votes.liked] == ["2601.00001"]
+    assert [p.id for p in votes.disliked] == ["2601.00002"]
     # change of mind on the thank-you page
     link = url("feedback", sid, paper_id=disliked, vote=-1)
     token = site.csrf_token(link)
     assert site.client.post(link, data={"csrf_token": token, "vote": "none"}).status_code == 200
     assert site.client.post(link, data={"csrf_token": token, "vote": "sideways"}).status_code == 400
     with transaction(site.engine) as session:
-        assert feedback_for(session, [sid])[sid][1] == []
+        assert feedback_for(session, [sid])[sid].disliked == []
 
 
 def test_feedback_for_a_paper_that_does_not_exist(site: Site) -> None:

@@ -66,7 +66,15 @@ def test_automatic_and_empty_mail_asks_for_nothing() -> None:
     assert parse(message("topic", Auto_Submitted="auto-replied")) is None
     assert parse(message("topic", Precedence="bulk")) is None
     assert parse(message("topic", sender="MAILER-DAEMON@example.org")) is None
-    assert parse(message("subscribe\n")) is None
+    assert parse(message("hello\n", Subject="hello")) is None
+
+
+def test_a_plain_subscribe_asks_for_a_subscription_without_topics() -> None:
+    """Topics are optional: papers the subscriber likes can be added on the preferences page."""
+    request = parse(message("subscribe\n"))
+    assert request is not None
+    assert request.topics == ()
+    assert request.validate().topics == ()
     assert parse(message("a topic"), mail_from="") is None
 
 
@@ -90,7 +98,7 @@ def test_a_subscribe_mail_starts_the_double_opt_in(
     outcomes = asyncio.run(
         deliver(
             message("diffusion models\nauthor: Jonathan Ho\n"),
-            message("x" * 300 + "\n", sender="not an address"),
+            message("x" * 300 + "\n", sender="not an address", Subject="hello"),
             message("", sender="bob@localhost", Subject="topic"),
         )
     )
