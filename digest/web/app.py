@@ -148,7 +148,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(SecurityHeaders, https=https, max_body=limits.max_body),
+            Middleware(
+                SecurityHeaders,
+                https=https,
+                max_body=limits.max_body,
+                max_upload=limits.max_upload,
+            ),
             Middleware(RequestRateLimit, limiter=limiter, limits=limits),
         ],
         exception_handlers={

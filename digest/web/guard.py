@@ -36,13 +36,18 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000"
 
 
-class SecurityHeaders:
-    """Adds the security headers; refuses oversized bodies with 413."""
+UPLOAD_SUFFIX = "/library"  # the one form that takes a file: a subscriber's library
 
-    def __init__(self, app: ASGIApp, *, https: bool, max_body: int) -> None:
+
+class SecurityHeaders:
+    """Adds the security headers; refuses oversized bodies with 413 (`max_upload` for the
+    library upload, `max_body` for everything else)."""
+
+    def __init__(self, app: ASGIApp, *, https: bool, max_body: int, max_upload: int) -> None:
         self.app = app
         self.https = https
         self.max_body = max_body
+        self.max_upload = max_upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,13 +63,14 @@ class SecurityHeaders:
                     headers.setdefault("strict-transport-security", HSTS)
             await send(message)
 
+        cap = self.max_upload if scope["path"].endswith(UPLOAD_SUFFIX) else self.max_body
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body:
+        if declared is not None and declared > cap:
             await _too_large(send_with_headers)
             return
-        await self.app(scope, self._capped(receive), send_with_headers)
+        await self.app(scope, self._capped(receive, cap), send_with_headers)
 
-    def _capped(self, receive: Receive) -> Receive:
+    def _capped(self, receive: Receive, cap: int) -> Receive:
         seen = 0
 
         async def capped() -> Message:
@@ -72,7 +78,7 @@ class SecurityHeaders:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > cap:
                     raise BodyTooLarge
             return message
 
@@ -124,6 +130,9 @@ class WebLimits:
     signups_per_ip: Limit = Limit(10, 3600)
     signups_per_address: Limit = Limit(5, 3600)
     max_body: int = 64 * 1024
+    # A library file may be 2 MB (see sources.library); this leaves room for the form.
+    max_upload: int = 2_200_000
+    library_adds_per_subscriber: Limit = Limit(20, 3600)
 
 
 class RateLimiter:

@@ -1,9 +1,10 @@
 """The preferences page, reached from the signed link in every email (no account, no password).
 
 `/preferences/{token}`: edit topics, categories, authors, exclusions, time zone and send
-time; `…/pause` and `…/resume`; `…/data.json` downloads everything held about the
-subscriber; `…/delete` erases the subscriber and their whole history. Every POST needs the
-form's CSRF token.
+time; `…/library` adds papers the subscriber likes (pasted or uploaded: see digest.library);
+`…/pause` and `…/resume`; `…/data.json` downloads everything held about the subscriber;
+`…/delete` erases the subscriber and their whole history. Every POST needs the form's CSRF
+token.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from digest.records import Subscriber
+from digest.library import LibraryReport, add_library
+from digest.records import Paper, Subscriber
+from digest.sources.http import new_client
+from digest.sources.library import MAX_LIBRARY_BYTES, LibraryError
 from digest.store.engine import transaction
+from digest.store.library import library_of
 from digest.store.personal_data import export_subscriber_data
 from digest.store.signups import (
     erase_subscriber,
@@ -59,14 +64,34 @@ def _gone(web: Web, request: Request) -> Response:
     )
 
 
-def _show(
+@dataclass(frozen=True, slots=True)
+class LibraryView:
+    """The library part of the page: how many papers, the latest, and what the last
+    addition could not find (or why the input was refused)."""
+
+    count: int = 0
+    latest: tuple[Paper, ...] = ()
+    lines: tuple[str, ...] = ()
+    error: str | None = None
+    text: str = ""
+
+
+def _library(web: Web, subscriber_id: int) -> tuple[int, list[Paper]]:
+    with transaction(web.engine) as session:
+        return library_of(session, subscriber_id)
+
+
+async def _show(
     web: Web,
     request: Request,
     sub: Subscriber,
     form: FormResult,
     status_code: int = 200,
     notice: str | None = None,
+    library: LibraryView | None = None,
 ) -> Response:
+    count, latest = await run_in_threadpool(_library, web, sub.id)
+    library = library or LibraryView()
     return web.page(
         request,
         "preferences.html",
@@ -74,6 +99,7 @@ def _show(
         sub=sub,
         form=form,
         notice=notice,
+        library=LibraryView(count, tuple(latest), library.lines, library.error, library.text),
         token=request.path_params["token"],
         no_store=True,
     )
@@ -89,10 +115,17 @@ class Authorised:
     form: FormData
 
 
-async def _authorise(request: Request, *, post: bool) -> Authorised | Response:
-    """Read the link (and on a POST the form and its CSRF token), or an error page."""
+async def _authorise(
+    request: Request, *, post: bool, upload: bool = False
+) -> Authorised | Response:
+    """Read the link (and on a POST the form and its CSRF token), or an error page.
+    `upload`: the form may carry one file and a text field as large as a library."""
     web = web_of(request)
-    form = await request.form() if post else FormData()
+    if upload:
+        limit = web.limits.max_upload
+        form = await request.form(max_files=1, max_fields=10, max_part_size=limit)
+    else:
+        form = await request.form() if post else FormData()
     try:
         data = read_link(web, "preferences", request.path_params["token"])
         if post:
@@ -117,7 +150,7 @@ async def show(request: Request) -> Response:
         "paused": "Your digest is paused.",
         "resumed": "Your digest is on again.",
     }.get(request.query_params.get("done", ""))
-    return _show(web, request, sub, _form_of(sub), notice=notice)
+    return await _show(web, request, sub, _form_of(sub), notice=notice)
 
 
 def _save(web: Web, data: TokenData, profile: SubscriberInput) -> Subscriber | None:
@@ -133,10 +166,62 @@ async def save(request: Request) -> Response:
     form = read_profile_form(found.form, with_email=False)
     form.values["email"] = sub.email
     if form.data is None:
-        return _show(web, request, sub, form, 400)
+        return await _show(web, request, sub, form, 400)
     if await run_in_threadpool(_save, web, data, form.data) is None:
         return _gone(web, request)
     return RedirectResponse(f"/preferences/{request.path_params['token']}?done=saved", 303)
+
+
+async def add_papers(request: Request) -> Response:
+    """Add the pasted ids (field `papers`) and the uploaded file (field `file`) to the
+    subscriber's library; the page shows what was added and, by line, what was not."""
+    found = await _authorise(request, post=True, upload=True)
+    if isinstance(found, Response):
+        return found
+    web, sub = found.web, found.sub
+    try:
+        inputs = await _library_inputs(found.form)
+    finally:
+        await found.form.close()  # the uploaded file's spooled copy
+    pasted = found.form.get("papers")
+    view = LibraryView(text=pasted[:10_000] if isinstance(pasted, str) else "")
+    if not inputs:
+        view = LibraryView(error="Paste arXiv ids or DOIs, or choose a file to upload.")
+        return await _show(web, request, sub, _form_of(sub), 400, library=view)
+    wait = web.limiter.allow("library", str(sub.id), web.limits.library_adds_per_subscriber)
+    if wait is not None:
+        view = LibraryView(error=f"Too many additions in a row; try again in {wait / 60:.0f} min.")
+        return await _show(web, request, sub, _form_of(sub), 429, library=view)
+    try:
+        reports = [(where, await _add(web, sub.id, data)) for where, data in inputs]
+    except LibraryError as exc:
+        view = LibraryView(error=str(exc)[:1].upper() + str(exc)[1:] + ".", text=view.text)
+        return await _show(web, request, sub, _form_of(sub), 400, library=view)
+    lines = [
+        f"{where}, {line}" if len(reports) > 1 else line[:1].upper() + line[1:]
+        for where, report in reports
+        for line in report.problems + report.not_found
+    ]
+    notice = " ".join(report.summary() for _, report in reports)
+    view = LibraryView(lines=tuple(lines))
+    return await _show(web, request, sub, _form_of(sub), notice=notice, library=view)
+
+
+async def _library_inputs(form: FormData) -> list[tuple[str, bytes | str]]:
+    """What the form gives: the uploaded file, then the pasted text (each if not empty)."""
+    inputs: list[tuple[str, bytes | str]] = []
+    upload = form.get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        inputs.append((f"In {upload.filename[:80]}", await upload.read(MAX_LIBRARY_BYTES + 1)))
+    pasted = form.get("papers")
+    if isinstance(pasted, str) and pasted.strip():
+        inputs.append(("In the pasted text", pasted))
+    return inputs
+
+
+async def _add(web: Web, subscriber_id: int, data: bytes | str) -> LibraryReport:
+    async with new_client() as client:
+        return await add_library(web.settings, web.engine, client, subscriber_id, data)
 
 
 def _pause(web: Web, data: TokenData, paused: bool) -> Subscriber | None:
@@ -203,7 +288,7 @@ async def delete(request: Request) -> Response:
     if found.form.get("confirm") != "yes":
         form = _form_of(sub)
         notice = "Tick the box to confirm that everything should be deleted."
-        return _show(web, request, sub, form, 400, notice=notice)
+        return await _show(web, request, sub, form, 400, notice=notice)
     await run_in_threadpool(_erase, web, data)
     return web.message(
         request,
@@ -216,6 +301,7 @@ async def delete(request: Request) -> Response:
 routes = [
     Route("/preferences/{token}", show, methods=["GET", "HEAD"]),
     Route("/preferences/{token}", save, methods=["POST"]),
+    Route("/preferences/{token}/library", add_papers, methods=["POST"]),
     Route("/preferences/{token}/pause", pause, methods=["POST"]),
     Route("/preferences/{token}/resume", resume, methods=["POST"]),
     Route("/preferences/{token}/data.json", download, methods=["GET"]),
