@@ -2,8 +2,10 @@
 
 One candidate set and one paper index per run (the index is reused across runs while the
 candidate set is unchanged), one vectorised ranking call and one sent-papers query per
-batch. The delivery loop calls `prepare` on each claimed batch, in a thread or in helper
-processes (`digest.preparers`).
+batch. Weekly subscribers are ranked the same way against a second, week-long candidate
+set: each gets the best papers first seen since their previous digest (at most a week),
+up to `digest.max_items_weekly`. The delivery loop calls `prepare` on each claimed batch,
+in a thread or in helper processes (`digest.preparers`).
 """
 
 from __future__ import annotations
@@ -12,18 +14,22 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.rank import PaperIndex, build_index, rank_profiles
 from digest.records import Digest, Paper, Pick, Profile, Subscriber
 from digest.render.renderer import Renderer
+from digest.send.due import send_instant, zone
 from digest.send.loop import Prepared
+from digest.store.archive import previous_digest_dates
 from digest.store.deliveries import Claim, Item, sent_paper_ids
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
 from digest.store.papers import candidate_papers, trending_papers
 
 CANDIDATE_DAYS = 3  # a paper first seen in the last three days can still make a digest
+WEEK = 7  # a weekly digest looks back to the previous digest, at most this many days
 TRENDING_ITEMS = 3
 TRENDING_REASON = "Trending on Hugging Face"
 
@@ -33,7 +39,7 @@ class DigestComposer:
     (reused across runs while the candidate set is unchanged), one vectorised ranking call
     and one sent-papers query per batch."""
 
-    _index_cache: dict[tuple[int, ...], PaperIndex] = {}  # noqa: RUF012 - per process, one entry
+    _index_cache: dict[tuple[int, ...], PaperIndex] = {}  # noqa: RUF012 - per process, two entries
 
     def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
 
@@ -48,26 +54,46 @@ class DigestComposer:
             )
         self.keys = {p.db_id: p.id for p in self.candidates + self.trending if p.db_id}
         self._index: PaperIndex | None = None
+        self._week: tuple[list[Paper], PaperIndex] | None = None
+
+    @staticmethod
+    def _cached_index(papers: Sequence[Paper]) -> PaperIndex:
+        key = tuple(p.db_id or 0 for p in papers)
+        cache = DigestComposer._index_cache
+        if key not in cache:
+            if len(cache) >= 2:  # the day's and the week's candidates
+                cache.clear()
+            cache[key] = build_index(papers)
+        return cache[key]
 
     @property
     def index(self) -> PaperIndex:
 
         if self._index is None:
-            key = tuple(p.db_id or 0 for p in self.candidates)
-            cache = DigestComposer._index_cache
-            if key not in cache:
-                cache.clear()
-                cache[key] = build_index(self.candidates)
-            self._index = cache[key]
+            self._index = self._cached_index(self.candidates)
         return self._index
 
-    def digests(self, subscribers: Sequence[tuple[Subscriber, date]]) -> list[Digest]:
-        """The digest of each (subscriber, local date): best picks not sent before."""
+    @property
+    def week(self) -> tuple[list[Paper], PaperIndex]:
+        """The weekly candidates (first seen in the last week and a day) and their index."""
+        if self._week is None:
+            with transaction(self.engine) as session:
+                papers = candidate_papers(session, since=self.now - timedelta(days=WEEK + 1))
+            self.keys.update((p.db_id, p.id) for p in papers if p.db_id)
+            self._week = (papers, self._cached_index(papers))
+        return self._week
 
+    def digests(self, subscribers: Sequence[tuple[Subscriber, date]]) -> list[Digest]:
+        """The digest of each (subscriber, local date): best picks not sent before; weekly
+        subscribers' from the papers first seen since their previous digest."""
+
+        weekly = [n for n, (sub, _) in enumerate(subscribers) if sub.weekly]
+        week = self.week if weekly else None
         ids = [sub.id for sub, _ in subscribers]
         with transaction(self.engine) as session:
             sent = sent_paper_ids(session, ids, list(self.keys))
             votes = feedback_for(session, ids)
+            since = self._windows(session, [subscribers[n] for n in weekly])
         profiles = [
             Profile(
                 str(sub.id),
@@ -84,13 +110,56 @@ class DigestComposer:
         # Never a paper they have: sent before, or liked (a library paper may be new today).
         skip = [{self.keys[i] for i in sent[sid]} | {p.id for p in votes[sid].liked} for sid in ids]
         ranked: list[list[Pick]] = [[] for _ in profiles]
-        if self.candidates:
+        daily = [n for n in range(len(subscribers)) if n not in set(weekly)]
+        if self.candidates and daily:
             max_items = self.settings.digest.max_items
-            ranked = rank_profiles(self.index, profiles, max_items=max_items, skip=skip)
+            picks = rank_profiles(
+                self.index,
+                [profiles[n] for n in daily],
+                max_items=max_items,
+                skip=[skip[n] for n in daily],
+            )
+            for n, chosen in zip(daily, picks, strict=True):
+                ranked[n] = chosen
+        if week is not None and week[0]:
+            for n, start in zip(weekly, since, strict=True):
+                skip[n] |= {p.id for p in week[0] if p.first_seen and p.first_seen < start}
+            picks = rank_profiles(
+                week[1],
+                [profiles[n] for n in weekly],
+                max_items=self.settings.digest.max_items_weekly,
+                skip=[skip[n] for n in weekly],
+            )
+            for n, chosen in zip(weekly, picks, strict=True):
+                ranked[n] = chosen
+        first_days = dict(zip(weekly, since, strict=True))
         return [
-            Digest(sub, day, tuple(picks), self._trending(picks, skip[n]))
+            Digest(
+                sub,
+                day,
+                tuple(picks),
+                self._trending(picks, skip[n]),
+                since=_covered_from(first_days[n], sub) if n in first_days else None,
+            )
             for n, ((sub, day), picks) in enumerate(zip(subscribers, ranked, strict=True))
         ]
+
+    def _windows(
+        self, session: Session, weekly: Sequence[tuple[Subscriber, date]]
+    ) -> list[datetime]:
+        """When each weekly digest's window opens: the send time of the subscriber's previous
+        digest, or of the same weekday a week ago if that is later (or there was none)."""
+        previous: dict[tuple[int, date], date] = {}
+        for day in {day for _, day in weekly}:
+            ids = [sub.id for sub, on in weekly if on == day]
+            for subscriber_id, last in previous_digest_dates(session, ids, day).items():
+                previous[subscriber_id, day] = last
+        starts = []
+        for sub, day in weekly:
+            week_ago = day - timedelta(days=WEEK)
+            first = max(previous.get((sub.id, day), week_ago), week_ago)
+            starts.append(send_instant(first, sub.send_at, sub.timezone))
+        return starts
 
     def _trending(self, picks: Sequence[Pick], skip: set[str]) -> tuple[Paper, ...]:
         if not picks:
@@ -114,3 +183,8 @@ class DigestComposer:
             email = self.renderer.render_digest(digest, now=self.now)
             prepared.append(Prepared(claim, email, items))
         return prepared
+
+
+def _covered_from(start: datetime, subscriber: Subscriber) -> date:
+    """The first local day a weekly digest covers: the day its window opens."""
+    return start.astimezone(zone(subscriber.timezone)).date()

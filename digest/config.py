@@ -124,6 +124,7 @@ class WebSettings(_Section):
 
 class DigestSettings(_Section):
     max_items: int = Field(default=10, ge=1, le=100)
+    max_items_weekly: int = Field(default=15, ge=1, le=100)
     default_send_at: str = "07:00"
     default_timezone: str = "UTC"
     skip_when_empty: bool = True

@@ -14,6 +14,10 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "retry", "failed", "unknown", 
 # `FeedEntry.announce_type` of a paper fetched by its id (a subscriber's library) rather
 # than listed as news: it is stored but never becomes a candidate for a digest.
 LOOKED_UP = "lookup"
+FREQUENCIES = ("daily", "weekly")
+# Weekdays as subscribers write them; a weekday is stored as its index (0 Monday … 6 Sunday).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class FeedEntry:
     code_url: str | None = None
     project_url: str | None = None
     hf_url: str | None = None
+    ai_summary: str | None = None
     announce_type: str | None = None
     comment: str | None = None
     journal_ref: str | None = None
@@ -89,6 +94,8 @@ class Paper:
     hf_url: str | None = None
     comment: str | None = None
     db_id: int | None = None
+    ai_summary: str | None = None  # Hugging Face's one-line summary, when it gives one
+    first_seen: datetime | None = None  # when the store first saw it
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,13 @@ class Subscriber:
     confirmed_at: datetime | None = None
     # Signed links carry it; bumping it in the store revokes every link sent so far.
     token_version: int = 0
+    frequency: str = "daily"  # or "weekly", on `weekday` (0 Monday … 6 Sunday)
+    weekday: int | None = None
+    feed_only: bool = False  # digests go to the feed and archive only, not by email
+
+    @property
+    def weekly(self) -> bool:
+        return self.frequency == "weekly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +178,8 @@ class Digest:
     digest_date: date
     picks: tuple[Pick, ...]
     trending: tuple[Paper, ...] = ()
+    # A weekly digest covers the days from `since` to `digest_date`; a daily one has None.
+    since: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

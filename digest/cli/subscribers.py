@@ -35,6 +35,7 @@ from digest.store.subscribers import (
     remove_subscriber,
     set_status,
     upsert_subscriber,
+    weekday_code,
 )
 
 
@@ -48,6 +49,9 @@ def subscriber_dict(sub: Subscriber) -> dict[str, Any]:
         "exclude": list(sub.exclude),
         "timezone": sub.timezone,
         "send_at": sub.send_at.strftime("%H:%M"),
+        "frequency": sub.frequency,
+        "weekday": weekday_code(sub.weekday),
+        "feed_only": sub.feed_only,
         "created_at": sub.created_at.isoformat() if sub.created_at else None,
         "confirmed_at": sub.confirmed_at.isoformat() if sub.confirmed_at else None,
     }
@@ -87,6 +91,23 @@ def _profile_options(func: Any) -> Any:
         ),
         click.option("--timezone", help="IANA time zone, e.g. Europe/Berlin."),
         click.option("--send-at", help="Local send time, HH:MM (24-hour)."),
+        click.option(
+            "--frequency",
+            type=click.Choice(["daily", "weekly"], case_sensitive=False),
+            help="Daily digests (the default) or one weekly digest.",
+        ),
+        click.option(
+            "--weekday",
+            metavar="DAY",
+            help="The day a weekly digest goes out: mon, tue, … sun (default mon).",
+        ),
+        click.option(
+            "--feed-only/--email",
+            "feed_only",
+            default=None,
+            help="Keep digests in the subscriber's feed and archive only, or email them "
+            "(the default).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -109,6 +130,8 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
     Example:
       digest subscribers add ada@example.org --topic "gaussian splatting" \\
           --topic "neural rendering" --timezone Europe/London --send-at 07:30 --confirmed
+      digest subscribers add bo@example.org --topic "program synthesis" \\
+          --frequency weekly --weekday mon --confirmed
     """
     data = SubscriberInput(email=email, status="active" if confirmed else None, **fields).validate()
     settings = app.settings
@@ -124,7 +147,19 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
             default_send_at=settings.digest.default_send_at,
         )
     verb = "Added" if created else "Updated"
-    app.say(f"{verb} {sub.email} ({sub.status}): {', '.join(sub.topics) or '-'}")
+    app.say(f"{verb} {sub.email} ({_state(sub)}): {', '.join(sub.topics) or '-'}")
+
+
+def _state(sub: Subscriber) -> str:
+    """`active`, or `active, weekly on fri` when the digests are not the daily email."""
+    schedule = _schedule(sub)
+    return sub.status if schedule == "daily" else f"{sub.status}, {schedule}"
+
+
+def _schedule(sub: Subscriber) -> str:
+    """`daily`, `weekly on mon`, plus `, feed only` when digests are not emailed."""
+    when = f"weekly on {weekday_code(sub.weekday)}" if sub.weekly else sub.frequency
+    return when + (", feed only" if sub.feed_only else "")
 
 
 @subscribers.command()
@@ -138,7 +173,9 @@ def update(app: App, email: str, **fields: Any) -> None:
     \b
     Example:
       digest subscribers update ada@example.org --topic "diffusion models" --send-at 06:45
+      digest subscribers update ada@example.org --frequency weekly --weekday fri
     """
+    schedule = {key: fields.pop(key) for key in ("frequency", "weekday", "feed_only")}
     with transaction(app.engine()) as session:
         current = get_subscriber(session, email)
         merged = {
@@ -147,14 +184,14 @@ def update(app: App, email: str, **fields: Any) -> None:
         }
         if merged["send_at"] is current.send_at:
             merged["send_at"] = current.send_at.strftime("%H:%M")
-        data = SubscriberInput(email=current.email, **merged).validate()
+        data = SubscriberInput(email=current.email, **merged, **schedule).validate()
         sub, _ = upsert_subscriber(
             session,
             data,
             default_timezone=current.timezone,
             default_send_at=current.send_at.strftime("%H:%M"),
         )
-    app.say(f"Updated {sub.email} ({sub.status}): {', '.join(sub.topics) or '-'}")
+    app.say(f"Updated {sub.email} ({_state(sub)}): {', '.join(sub.topics) or '-'}")
 
 
 _CONFIRMATION_OUTCOMES = {
@@ -207,10 +244,15 @@ def list_(app: App, fmt: str, statuses: tuple[str, ...]) -> None:
         writer.writeheader()
         writer.writerows(export_rows(subs))
     else:
-        table = Table("email", "status", "topics", "timezone", "send at")
+        table = Table("email", "status", "topics", "timezone", "send at", "digests")
         for s in subs:
             table.add_row(
-                s.email, s.status, "; ".join(s.topics), s.timezone, s.send_at.strftime("%H:%M")
+                s.email,
+                s.status,
+                "; ".join(s.topics),
+                s.timezone,
+                s.send_at.strftime("%H:%M"),
+                _schedule(s),
             )
         app.console.print(table)
         app.say(f"{len(subs)} subscriber(s)")
@@ -277,8 +319,9 @@ _status_command(
 def import_(app: App, file: TextIO, dry_run: bool) -> None:
     """Import subscribers from CSV: every row is checked first, then all are imported or none.
 
-    Header: email,topics,categories,authors,exclude,timezone,send_at,status (only email is
-    required); several values in one cell are separated by ";". New subscribers are active
+    Header: email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday
+    (only email is required; frequency daily or weekly, weekday mon … sun); several values in
+    one cell are separated by ";". New subscribers are active
     unless their status cell says otherwise; existing ones are updated.
 
     \b

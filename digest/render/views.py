@@ -156,12 +156,14 @@ def _heading_label(topic: str | None) -> str | None:
 
 
 def _headed(
-    picks: Sequence[Pick], groups: dict[str | None, list[Pick]]
+    picks: Sequence[Pick], groups: dict[str | None, list[Pick]], *, weekly: bool = False
 ) -> Sequence[tuple[str | None, Sequence[Pick]]]:
-    """Picks under their topic headings, or one untitled group when headings would not help."""
+    """Picks under their topic headings, or one untitled group when headings would not help.
+    A weekly digest is always grouped by topic when it matched several."""
     named = [key for key in groups if key is not None]
     # Headings help only with several topics, enough papers, and some topic holding two.
-    if len(named) < 2 or len(picks) < 4 or max(map(len, groups.values())) < 2:
+    few = len(picks) < 4 or max(map(len, groups.values()), default=0) < 2
+    if len(named) < 2 or (few and not weekly):
         return [(None, picks)]
     titled: list[tuple[str | None, Sequence[Pick]]] = [(key, groups[key]) for key in named]
     if None in groups:
@@ -211,6 +213,31 @@ def _lead(count: int, topics: tuple[str, ...]) -> str:
     return f"{_count_phrase(count)}{about}, best first."
 
 
+def day_range(first: date, last: date) -> str:
+    """`8–14 May`, `29 Apr – 5 May`, `29 Dec 2025 – 4 Jan 2026`."""
+    if first.year != last.year:
+        return f"{first:%-d %b %Y} – {last:%-d %b %Y}"
+    if first.month != last.month:
+        return f"{first:%-d %b} – {last:%-d %b}"
+    return f"{first.day}–{last:%-d %b}"
+
+
+@lru_cache(maxsize=4096)
+def _weekly_subject(days: str, count: int, topics: tuple[str, ...]) -> str:
+    """`Weekly digest, 8–14 May: 15 new papers on diffusion models and RL agents`."""
+    if not count:
+        return f"Weekly digest, {days}: no new papers on your topics this week"
+    about = f" on {_topics_phrase(topics)}" if topics else " for you"
+    return shorten(f"Weekly digest, {days}: {_count_phrase(count)}{about}", 110)
+
+
+def _weekly_lead(count: int, topics: tuple[str, ...], days: str) -> str:
+    if not count:
+        return f"No new papers matched your topics from {days}. We will look again next week."
+    about = f" on {_topics_phrase(topics, 3)}" if topics else " picked for you"
+    return f"The best of the week, {days}: {_count_phrase(count)}{about}, by topic."
+
+
 @lru_cache(maxsize=4096)
 def _preheader(top_title: str | None, count: int) -> str:
     if top_title is None:
@@ -234,12 +261,18 @@ def plan_digest(digest: Digest) -> DigestPlan:
         groups.setdefault(_heading_label(pick.topic), []).append(pick)
     topics = _by_count(groups)
     day, heading = _dates(digest.digest_date)
+    subject, lead = _subject(day, len(picks), topics), _lead(len(picks), topics)
+    if digest.since is not None:
+        days = day_range(digest.since, digest.digest_date)
+        heading = f"Your week in papers, {days}"
+        subject = _weekly_subject(days, len(picks), topics)
+        lead = _weekly_lead(len(picks), topics, days)
     return DigestPlan(
-        subject=_subject(day, len(picks), topics),
+        subject=subject,
         preheader=_preheader(picks[0].paper.title if picks else None, len(picks)),
         heading=heading,
-        lead=_lead(len(picks), topics),
-        groups=_headed(picks, groups),
+        lead=lead,
+        groups=_headed(picks, groups, weekly=digest.since is not None),
         trending=_trending(digest),
     )
 

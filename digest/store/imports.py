@@ -1,6 +1,7 @@
 """Bulk import and export of subscribers in the CSV format the CLI reads and writes.
 
-Format: header `email,topics,categories,authors,exclude,timezone,send_at,status`, several
+Format: header `email,topics,categories,authors,exclude,timezone,send_at,status,frequency,
+weekday` (any subset with `email`; `weekday` as `mon` … `sun`), several
 values in one cell separated by `;`. An import is validated as a whole first and then
 written in one transaction: all rows or none. Rows are read and written as plain Core rows,
 a thousand at a time, not as ORM objects: a 100,000-line file stays well within memory.
@@ -21,7 +22,12 @@ from sqlalchemy.orm import Session
 from digest.errors import DigestError, UsageError
 from digest.records import Subscriber
 from digest.store.schema import SubscriberRow
-from digest.store.subscribers import SubscriberInput, to_record
+from digest.store.subscribers import (
+    SubscriberInput,
+    schedule_values,
+    to_record,
+    weekday_code,
+)
 
 CSV_FIELDS = (
     "email",
@@ -32,6 +38,8 @@ CSV_FIELDS = (
     "timezone",
     "send_at",
     "status",
+    "frequency",
+    "weekday",
 )
 MULTI_FIELDS = ("topics", "categories", "authors", "exclude")
 WRITE_CHUNK = 1000  # rows per INSERT or UPDATE statement
@@ -89,10 +97,15 @@ def parse_csv(text: str, progress: Callable[[int], None] | None = None) -> list[
                 raise UsageError("more cells than the header has columns")
             data = SubscriberInput(
                 email=record.get("email") or "",
-                **{key: _split(record.get(key)) for key in MULTI_FIELDS},
+                topics=_split(record.get("topics")),
+                categories=_split(record.get("categories")),
+                authors=_split(record.get("authors")),
+                exclude=_split(record.get("exclude")),
                 timezone=(record.get("timezone") or "").strip() or None,
                 send_at=(record.get("send_at") or "").strip() or None,
                 status=(record.get("status") or "").strip() or None,
+                frequency=(record.get("frequency") or "").strip() or None,
+                weekday=(record.get("weekday") or "").strip() or None,
             ).validate()
         except DigestError as exc:
             problems.append(RowProblem(line, str(exc)))
@@ -118,6 +131,8 @@ def _same(row: Row[Any], data: SubscriberInput) -> bool:
         and (data.timezone is None or row.timezone == data.timezone)
         and (data.send_at is None or row.send_at == data.send_at)
         and (data.status is None or row.status == data.status)
+        and schedule_values(data, current=(row.frequency, row.weekday, row.feed_only))
+        == (row.frequency, row.weekday)
     )
 
 
@@ -177,7 +192,7 @@ def apply_import(
 # The columns an import may change in an existing subscriber's row (see `_changed_row`).
 _CHANGED = (
     *("topics", "categories", "authors", "exclude", "timezone", "send_at", "status"),
-    *("confirmed_at", "updated_at"),
+    *("frequency", "weekday", "confirmed_at", "updated_at"),
 )
 
 
@@ -185,6 +200,7 @@ def _new_row(
     data: SubscriberInput, default_timezone: str, default_send_at: str, now: datetime
 ) -> dict[str, Any]:
     status = data.status or "active"
+    frequency, weekday = schedule_values(data)
     return {
         "email": data.email,
         "status": status,
@@ -198,6 +214,9 @@ def _new_row(
         "updated_at": now,
         "confirmed_at": now if status == "active" else None,
         "token_version": 0,
+        "frequency": frequency,
+        "weekday": weekday,
+        "feed_only": False,
     }
 
 
@@ -208,6 +227,7 @@ def _changed_row(row: Row[Any], data: SubscriberInput, now: datetime) -> dict[st
     confirmed = row.confirmed_at
     if data.status == "active" and confirmed is None:
         confirmed = now
+    frequency, weekday = schedule_values(data, current=(row.frequency, row.weekday, row.feed_only))
     return {
         "row_id": row.id,
         "new_topics": list(data.topics),
@@ -217,6 +237,8 @@ def _changed_row(row: Row[Any], data: SubscriberInput, now: datetime) -> dict[st
         "new_timezone": data.timezone or row.timezone,
         "new_send_at": data.send_at or row.send_at,
         "new_status": data.status or row.status,
+        "new_frequency": frequency,
+        "new_weekday": weekday,
         "new_confirmed_at": confirmed,
         "new_updated_at": now,
     }
@@ -233,6 +255,8 @@ def export_rows(subscribers: Iterable[Subscriber]) -> Iterable[dict[str, str]]:
             "timezone": sub.timezone,
             "send_at": sub.send_at.strftime("%H:%M"),
             "status": sub.status,
+            "frequency": sub.frequency,
+            "weekday": weekday_code(sub.weekday) or "",
         }
 
 

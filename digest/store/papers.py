@@ -270,6 +270,8 @@ def to_paper(row: PaperRow) -> Paper:
         hf_url=row.hf_url,
         comment=row.comment,
         db_id=row.id,
+        ai_summary=row.ai_summary,
+        first_seen=row.first_seen_at,
     )
 
 

@@ -2,7 +2,8 @@
 
 `queue_due` creates `queued` rows for due subscribers with one INSERT … SELECT per local date;
 the unique (subscriber, date) key makes it idempotent across workers and restarts. Who is
-due is decided in `digest.send.due` from the (time zone, send time) groups read here.
+due is decided in `digest.send.due` from the (time zone, send time) groups read here; a
+weekly subscriber is due only on their weekday, so their other days get no row at all.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, literal, select, text, tuple_
+from sqlalchemy import ColumnElement, literal, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
@@ -45,6 +46,7 @@ def _due_conditions(
         tuple_(SubscriberRow.timezone, SubscriberRow.send_at).in_(groups),
         ~served.exists(),
         ~suppressed.exists(),
+        or_(SubscriberRow.frequency != "weekly", SubscriberRow.weekday == day.weekday()),
     ]
     if subscriber_id is not None:
         conditions.append(SubscriberRow.id == subscriber_id)

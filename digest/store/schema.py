@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -84,6 +85,8 @@ class PaperRow(Base):
     code_url: Mapped[str | None] = mapped_column(Text)
     project_url: Mapped[str | None] = mapped_column(Text)
     hf_url: Mapped[str | None] = mapped_column(Text)
+    # Hugging Face Daily Papers' one-line summary of the paper, when it gives one.
+    ai_summary: Mapped[str | None] = mapped_column(Text)
     upvotes: Mapped[int | None] = mapped_column(Integer)
     stars: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -143,6 +146,11 @@ class SubscriberRow(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    # `daily` or `weekly`; a weekly digest goes out on `weekday` (0 Monday … 6 Sunday).
+    frequency: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    # Digests kept for the feed and the archive only, not emailed.
+    feed_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DeliveryRow(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from digest.config import check_timezone, parse_send_time
 from digest.errors import NotFound, UsageError
-from digest.records import SUBSCRIBER_STATUSES, Subscriber
+from digest.records import FREQUENCIES, SUBSCRIBER_STATUSES, WEEKDAY_NAMES, WEEKDAYS, Subscriber
 from digest.store.schema import EventRow, SubscriberRow
 
 MAX_TOPICS = 20
@@ -51,6 +51,22 @@ def clean_terms(
     return tuple(seen.values())
 
 
+def parse_weekday(text: str) -> int:
+    """A weekday written `mon`, `Monday` (any case) or 0–6 from Monday; UsageError if not."""
+    word = text.strip().lower()
+    if word.isdigit() and int(word) < 7:
+        return int(word)
+    for index, (short, name) in enumerate(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)):
+        if word in (short, name.lower()):
+            return index
+    raise UsageError(f"{text.strip()[:20]!r} is not a weekday: use one of {', '.join(WEEKDAYS)}")
+
+
+def weekday_code(weekday: int | None) -> str | None:
+    """`mon` … `sun` for a stored weekday (None stays None)."""
+    return None if weekday is None else WEEKDAYS[weekday]
+
+
 @dataclass(frozen=True, slots=True)
 class SubscriberInput:
     """What an admin, an import row or the web form asks to store; validate() checks it."""
@@ -63,6 +79,11 @@ class SubscriberInput:
     timezone: str | None = None
     send_at: str | None = None
     status: str | None = None
+    # None: unchanged (a new subscriber gets daily). A weekly subscriber without a weekday
+    # gets Monday; a daily one keeps no weekday.
+    frequency: str | None = None
+    weekday: str | None = None
+    feed_only: bool | None = None
 
     def validate(self) -> SubscriberInput:
         """A normalised copy; UsageError naming the first problem."""
@@ -84,8 +105,11 @@ class SubscriberInput:
             raise UsageError(
                 f"status {self.status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}"
             )
+        frequency, weekday = self._schedule()
         return replace(
             self,
+            frequency=frequency,
+            weekday=weekday,
             email=normalise_email(self.email),
             topics=topics,
             categories=clean_terms(self.categories, "category"),
@@ -93,6 +117,20 @@ class SubscriberInput:
             exclude=clean_terms(self.exclude, "exclusion"),
             send_at=send_at,
         )
+
+    def _schedule(self) -> tuple[str | None, str | None]:
+        """The frequency and weekday (as `mon` … `sun`), checked."""
+        frequency = self.frequency.strip().lower() if self.frequency is not None else None
+        if frequency is not None and frequency not in FREQUENCIES:
+            raise UsageError(f"frequency {self.frequency!r} is not one of {', '.join(FREQUENCIES)}")
+        if self.weekday is None or not self.weekday.strip():
+            return frequency, None
+        weekday = WEEKDAYS[parse_weekday(self.weekday)]
+        if frequency == "daily":
+            raise UsageError(
+                "a weekday applies to weekly digests only: give the frequency weekly too"
+            )
+        return frequency, weekday
 
 
 def to_record(row: SubscriberRow | Row[Any]) -> Subscriber:
@@ -110,6 +148,9 @@ def to_record(row: SubscriberRow | Row[Any]) -> Subscriber:
         created_at=row.created_at,
         confirmed_at=row.confirmed_at,
         token_version=row.token_version,
+        frequency=row.frequency,
+        weekday=row.weekday,
+        feed_only=bool(row.feed_only),
     )
 
 
@@ -165,11 +206,41 @@ def upsert_subscriber(
         row.timezone = data.timezone
     if data.send_at is not None:
         row.send_at = data.send_at
+    apply_schedule(row, data)
     if row.status == "active" and row.confirmed_at is None:
         row.confirmed_at = now
     row.updated_at = now
     session.flush()
     return to_record(row), created
+
+
+def apply_schedule(row: SubscriberRow, data: SubscriberInput) -> None:
+    """Set frequency, weekday and feed-only on a row from validated input (see
+    `SubscriberInput`: what it leaves None stays as it is)."""
+    frequency, weekday = schedule_values(
+        data, current=(row.frequency or "daily", row.weekday, bool(row.feed_only))
+    )
+    row.frequency, row.weekday = frequency, weekday
+    if data.feed_only is not None:
+        row.feed_only = data.feed_only
+
+
+def schedule_values(
+    data: SubscriberInput, *, current: tuple[str, int | None, bool] = ("daily", None, False)
+) -> tuple[str, int | None]:
+    """The (frequency, weekday index) a row gets from validated input over its `current`
+    (frequency, weekday, feed-only): a weekly digest needs a weekday (Monday unless one is
+    given or kept), a daily one has none."""
+    frequency = data.frequency or current[0]
+    if frequency != "weekly":
+        if data.weekday is not None:
+            raise UsageError(
+                "a weekday applies to weekly digests only: give the frequency weekly too"
+            )
+        return frequency, None
+    if data.weekday is not None:
+        return frequency, WEEKDAYS.index(data.weekday)
+    return frequency, current[1] if current[1] is not None else 0
 
 
 def get_subscriber(session: Session, email: str) -> Subscriber:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import CliResult
 
-HEADER = "email,topics,categories,authors,exclude,timezone,send_at,status\n"
+HEADER = "email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday\n"
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ def test_import_then_export_round_trips(
     source = tmp_path / "in.csv"
     source.write_text(
         HEADER + "ada@example.org,LLM agents;tool use,cs.AI;cs.CL,Yann LeCun,survey,Europe/Berlin,"
-        "07:30,active\n" + "bob@example.org,gaussian splatting,,,,America/New_York,06:00,paused\n"
+        "07:30,active,daily,\n"
+        "bob@example.org,gaussian splatting,,,,America/New_York,06:00,paused,weekly,fri\n"
     )
     result = run_cli(*cfg, "subscribers", "import", str(source))
     assert result.code == 0, result

@@ -102,3 +102,36 @@ def test_delivery_items_move_into_the_delivery_row_and_back(empty_engine: Engine
         (1, 2, 11, 0.5, "second"),
         (3, 1, 12, 0.0, "Trending"),
     ]
+
+
+def test_existing_subscribers_stay_daily_and_keep_their_deliveries(empty_engine: Engine) -> None:
+    """Revision 0005 adds the digest frequency: every subscriber so far is daily and emailed,
+    and no delivery row is lost on the way (SQLite included)."""
+    migrations.upgrade(empty_engine, "0004")
+    now = "2026-06-02 08:00:00+00:00"
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO subscribers (id, email, status, topics, categories, authors, "
+                "exclude, timezone, send_at, token_version, created_at, updated_at) VALUES "
+                "(1, 'a@example.org', 'active', '[]', '[]', '[]', '[]', 'UTC', '08:00', 0, "
+                ":now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (id, subscriber_id, digest_date, status, attempts, "
+                "item_count, created_at, updated_at) VALUES (1, 1, '2026-06-01', 'sent', 1, 0, "
+                ":now, :now)"
+            ),
+            {"now": now},
+        )
+    migrations.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        row = conn.execute(text("SELECT frequency, weekday, feed_only FROM subscribers")).one()
+        assert tuple(row) == ("daily", None, False)
+        assert conn.execute(text("SELECT count(*) FROM deliveries")).scalar() == 1
+    migrations.downgrade(empty_engine, "0004")
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM deliveries")).scalar() == 1
