@@ -12,6 +12,14 @@ An aiosmtpd SMTP (or LMTP) server that the MTA hands three kinds of mail to:
 Everything else is refused at RCPT (550), as are forged or truncated tokens. When the
 database is unavailable the answer is 451, so the MTA keeps the message and tries again.
 
+Every message ends in a definite reply in the service's own words, never an exception's
+name or a path: 250 when done; 554 5.6.0 for a MIME structure nested deeper than anyone
+reads; 451 4.3.0 when the database (or, for a sign-up, the relay) is unavailable or on any
+other local error, so the MTA keeps the message and tries again. A message is acted on
+once per subscriber and kind however many of its recipients name them, and text taken
+from it (a bounce's status, diagnostic or subject) is cleaned of NUL and other control
+characters and of undecodable bytes before it is stored.
+
 The server runs in its own thread (aiosmtpd's Controller); a handler coroutine given by the
 caller runs on the caller's event loop, where its own network clients live.
 """
@@ -23,7 +31,7 @@ import email
 import email.policy
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from email.message import Message
@@ -33,9 +41,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
+from digest.errors import DatabaseUnavailable, TransportError
 from digest.store.engine import transaction
 from digest.store.signups import unsubscribe
 from digest.store.subscribers import record_event
@@ -48,6 +56,69 @@ SubscribeHandler = Callable[[str, bytes], Awaitable[str]]
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 _STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _STATUS = re.compile(r"^\s*([245])\.\d{1,3}\.\d{1,3}")
+# The replies, in the service's own words.
+REPLY_OK = "250 2.0.0 OK"
+REPLY_TOO_DEEP = "554 5.6.0 Message refused: its MIME parts are nested too deeply"
+REPLY_HEADER_TOO_LONG = "554 5.6.0 Message refused: a header is too long"
+REPLY_STORE_DOWN = "451 4.3.0 Mail store temporarily unavailable, try again later"
+REPLY_RELAY_DOWN = "451 4.3.0 Cannot send the confirmation now, try again later"
+REPLY_LOCAL_ERROR = "451 4.3.0 Local error in processing, try again later"
+
+
+# The headers anyone here reads (in any part), how long one may be and how long all may be
+# together: the standard library's parsers take time that grows with the square of a
+# header's length (minutes over a few hundred kilobytes of Content-Type parameters or
+# folded Subject), and no bounce or sign-up needs more than a few hundred characters each.
+# Checked on the raw bytes, before the parser sees them; a line in a body that happens to
+# begin like one of these headers is measured too, which costs nothing real.
+MAX_HEADER_CHARS = 2000
+MAX_HEADER_CHARS_IN_ALL = 64_000
+_READ_HEADER = re.compile(
+    rb"^(?:from|subject|auto-submitted|precedence|"
+    rb"content-(?:type|transfer-encoding|disposition))[ \t]*:"
+    rb"[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+class Unreadable(Exception):
+    """The message cannot be read in good time; `reply` says why, in our words."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+def parse_message(data: bytes) -> Message:
+    """The message, or Unreadable: with a header that is read (From, Subject, Content-Type
+    …) longer than MAX_HEADER_CHARS or all of them longer than MAX_HEADER_CHARS_IN_ALL, or
+    nested deeper than the parser goes (it recurses once per MIME level, so thousands of
+    levels exhaust the stack)."""
+    sizes = [len(match[0]) for match in _READ_HEADER.finditer(data)]
+    if sizes and (max(sizes) > MAX_HEADER_CHARS or sum(sizes) > MAX_HEADER_CHARS_IN_ALL):
+        raise Unreadable(REPLY_HEADER_TOO_LONG)
+    try:
+        message = email.message_from_bytes(data, policy=email.policy.compat32)
+        for _part in message.walk():
+            pass
+    except RecursionError:
+        raise Unreadable(REPLY_TOO_DEEP) from None
+    return message
+
+
+def raw_header(message: Message, name: str) -> str:
+    """The first `name` header as sent (bytes that are not ASCII kept as surrogate escapes
+    for clean_text to decode), or ""."""
+    name = name.lower()
+    return next((str(value) for key, value in message.raw_items() if key.lower() == name), "")
+
+
+def clean_text(text: str, limit: int) -> str:
+    """`text` safe to store and to show: bytes that were not UTF-8 replaced, NUL and every
+    other control character a space, whitespace runs one space, at most `limit` chars."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    printable = "".join(char if char.isprintable() else " " for char in text)
+    return " ".join(printable.split())[:limit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +145,7 @@ def read_bounce(message: Message) -> BounceVerdict:
         for part in message.walk():
             if part.get_content_type() in _STATUS_TYPES:
                 return _delivery_status(part)
-    subject = str(message.get("Subject", ""))[:120]
+    subject = clean_text(raw_header(message, "Subject"), 120)
     return BounceVerdict(False, f"not a delivery status notification: {subject!r}")
 
 
@@ -82,9 +153,9 @@ def _delivery_status(part: Message) -> BounceVerdict:
     payload = part.get_payload()
     blocks = [b for b in payload if isinstance(b, Message)] if isinstance(payload, list) else []
     for block in blocks[1:] or blocks:
-        action = str(block.get("Action", "")).strip().lower()
-        status = str(block.get("Status", "")).strip()
-        diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())[:300]
+        action = clean_text(raw_header(block, "Action"), 40).lower()
+        status = clean_text(raw_header(block, "Status"), 40)
+        diagnostic = clean_text(raw_header(block, "Diagnostic-Code"), 300)
         match = _STATUS.match(status)
         if action == "failed" and match and match[1] == "5":
             return BounceVerdict(True, f"bounce {status} {diagnostic}".strip())
@@ -142,22 +213,41 @@ class InboundHandler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         data: bytes = envelope.original_content or envelope.content
+        intents = once_each(getattr(envelope, "intents", []))
         try:
-            for intent in getattr(envelope, "intents", []):
-                await self._act(intent, envelope.mail_from or "", data)
-        except SQLAlchemyError:
-            log.exception("inbound mail could not be stored")
-            return "451 4.3.0 Temporary failure, try again later"
-        return "250 2.0.0 OK"
+            message = await asyncio.to_thread(parse_message, data)
+            for intent in intents:
+                await self._act(intent, envelope.mail_from or "", data, message)
+        except Unreadable as exc:
+            log.warning("inbound mail refused: %s", exc.reply)
+            return exc.reply
+        except DatabaseUnavailable as exc:
+            log.error("inbound mail could not be stored: %s", exc)
+            return REPLY_STORE_DOWN
+        except TransportError as exc:
+            log.error("inbound sign-up could not be confirmed: %s", exc)
+            return REPLY_RELAY_DOWN
+        except Exception:  # any other failure: keep the message at the MTA, say nothing inside
+            log.exception("inbound mail could not be handled")
+            return REPLY_LOCAL_ERROR
+        return REPLY_OK
 
-    async def _act(self, intent: Intent, mail_from: str, data: bytes) -> None:
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd's hook for an error in any other step: our words, not the exception's."""
+        if isinstance(error, DatabaseUnavailable):
+            log.error("inbound mail: %s", error)
+            return REPLY_STORE_DOWN
+        log.error("inbound mail: unexpected error", exc_info=error)
+        return REPLY_LOCAL_ERROR
+
+    async def _act(self, intent: Intent, mail_from: str, data: bytes, message: Message) -> None:
         if intent.kind == "subscribe":
             await self._subscribe(mail_from, data)
         elif intent.kind == "unsubscribe":
             await asyncio.to_thread(self._unsubscribe, intent)
         else:
-            message = email.message_from_bytes(data, policy=email.policy.compat32)
-            await asyncio.to_thread(self._bounce, intent, read_bounce(message))
+            verdict = await asyncio.to_thread(read_bounce, message)
+            await asyncio.to_thread(self._bounce, intent, verdict)
 
     async def _subscribe(self, mail_from: str, data: bytes) -> None:
         assert self.subscribe is not None
@@ -193,6 +283,15 @@ class InboundHandler:
                     detail=verdict.reason[:2000],
                 )
         log.info("bounce for %s: %s", address, verdict.reason)
+
+
+def once_each(intents: Iterable[Intent]) -> list[Intent]:
+    """One intent per (kind, subscriber): a message with 150 recipients that all name the
+    same VERP address is one bounce."""
+    seen: dict[tuple[str, int], Intent] = {}
+    for intent in intents:
+        seen.setdefault((intent.kind, intent.subscriber_id), intent)
+    return list(seen.values())
 
 
 async def _as_coroutine(work: Awaitable[str]) -> str:

@@ -17,6 +17,7 @@ import email
 import email.policy
 import logging
 import re
+from email.errors import HeaderParseError
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -49,9 +50,20 @@ _ASKING = {"subscribe", "sign me up", "please subscribe"}
 _NOT_TOPICS = _ASKING | {"hi", "hello", "thanks"}
 
 
+def _header(message: EmailMessage, name: str, default: str = "") -> str:
+    """A header's decoded value; `default` when it is absent or cannot be decoded (an
+    encoded word hiding CR LF, comments nested thousands deep …): hostile headers never
+    raise. (The inbound listener refuses headers too long to parse in good time.)"""
+    try:
+        value = message.get(name)
+        return default if value is None else str(value)
+    except (ValueError, IndexError, RecursionError, HeaderParseError):
+        return default
+
+
 def _is_automatic(message: EmailMessage, mail_from: str) -> bool:
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(message.get("Precedence", "")).strip().lower()
+    auto = _header(message, "Auto-Submitted", "no").strip().lower()
+    precedence = _header(message, "Precedence").strip().lower()
     return (
         not mail_from
         or auto != "no"
@@ -62,12 +74,10 @@ def _is_automatic(message: EmailMessage, mail_from: str) -> bool:
 
 
 def _body_text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    if part is None:
-        return ""
     try:
-        return str(part.get_content())
-    except (LookupError, ValueError):
+        part = message.get_body(preferencelist=("plain",))
+        return "" if part is None else str(part.get_content())
+    except (LookupError, ValueError, RecursionError, HeaderParseError):
         return ""
 
 
@@ -94,7 +104,7 @@ def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInpu
     """What the message asks for, or None when it asks for nothing (or is automatic)."""
     if _is_automatic(message, mail_from):
         return None
-    address = parseaddr(str(message.get("From", "")))[1] or mail_from
+    address = parseaddr(_header(message, "From"))[1] or mail_from
     if not address or _ROBOTS.match(address.partition("@")[0]):
         return None
     fields: dict[str, list[str]] = {"topics": [], "categories": [], "authors": [], "exclude": []}
@@ -109,7 +119,7 @@ def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInpu
             fields[key] += [v for v in re.split(r"[,;]\s*", keyed[2]) if v.strip()]
         elif line.casefold().strip(".!") not in _NOT_TOPICS and len(line) <= MAX_TOPIC_LENGTH:
             fields["topics"].append(line)
-    subject = " ".join(str(message.get("Subject", "")).split())
+    subject = " ".join(_header(message, "Subject").split())
     if not fields["topics"] and subject and subject.casefold().strip(".!") not in _NOT_TOPICS:
         fields["topics"].append(subject[:MAX_TOPIC_LENGTH])
     # With no topics, only a plain "subscribe" is a request: topics or papers they like can
