@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 
 from digest.config import Settings
-from digest.errors import DigestError
+from digest.errors import DatabaseUnavailable, DigestError
 from digest.render.signing import load_private_key
 from digest.store import migrations
+from digest.store.service_state import database_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +37,14 @@ def check_database(engine: Engine) -> CheckResult:
     where = engine.url.render_as_string(hide_password=True)
     try:
         migrations.require_current(engine)
+    except DatabaseUnavailable as exc:
+        return CheckResult(False, "database", str(exc), exc.fix)
     except DigestError as exc:
         return CheckResult(False, "database", f"{where}: {exc}", "run `digest db upgrade`")
-    return CheckResult(True, "database", f"{where} reachable, schema current")
+    problem = database_problem(engine)
+    if problem is not None:
+        return CheckResult(False, "database", str(problem), problem.fix)
+    return CheckResult(True, "database", f"{where} reachable and writable, schema current")
 
 
 def _tls_context() -> ssl.SSLContext:

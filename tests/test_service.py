@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
@@ -117,7 +117,14 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> 
 class ServeProcess:
     """`digest --config FILE serve` as a subprocess, its log in a file."""
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        *,
+        prefix: Sequence[str] = (),
+    ) -> None:
         digest = Path(sys.executable).with_name("digest")
         self.log_path = log
         self.handle = log.open("ab")
@@ -125,7 +132,7 @@ class ServeProcess:
         environ.pop("NOTIFY_SOCKET", None)
         environ.update(env or {})
         self.proc = subprocess.Popen(
-            [str(digest), "--config", str(config), "serve"],
+            [*prefix, str(digest), "--config", str(config), "serve"],
             stdout=self.handle,
             stderr=subprocess.STDOUT,
             env=environ,

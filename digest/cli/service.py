@@ -80,12 +80,12 @@ def serve(
     engine = app.engine(migrated=False)
     if no_migrate:
         migrations.require_current(engine)
-    else:
-        before = migrations.current_revision(engine)
+    elif (before := migrations.current_revision(engine)) != migrations.head_revision(engine):
+        # Only when behind: a current schema needs no write, so the service also starts on
+        # a database it cannot write, serving what it can and saying so on /healthz.
         migrations.upgrade(engine)
         after = migrations.current_revision(engine)
-        if before != after:
-            log.info("database upgraded", extra={"from": before or "empty", "to": after})
+        log.info("database upgraded", extra={"from": before or "empty", "to": after})
     asyncio.run(run_service(settings, engine, roles))
 
 

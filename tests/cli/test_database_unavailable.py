@@ -169,3 +169,19 @@ def test_a_writing_command_says_what_is_wrong_and_changes_nothing(
     for internal in INTERNALS:
         assert internal not in result.stderr + result.stdout, result.stderr
     assert without_holder(snapshot(url)) == before
+
+
+def test_check_reports_a_read_only_database_and_what_to_do(
+    tmp_path: Path, feed_server: FeedServer, request: pytest.FixtureRequest
+) -> None:
+    url = stored_database("sqlite-read-only", tmp_path, request)
+    (tmp_path / "data").mkdir()
+    with database_fault("sqlite-read-only", url) as fault:
+        config = write_config(tmp_path, fault.url, feed_server.url("/feed"))
+        result = run_digest(fault, config, ["check"])
+    assert result.returncode == 2, result
+    database = next(line for line in result.stdout.splitlines() if "database" in line)
+    assert "read-only" in database
+    assert "write access" in result.stdout
+    for internal in INTERNALS:
+        assert internal not in result.stdout + result.stderr
