@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import smtplib
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -306,3 +308,25 @@ def unavailable_then_retried(
     with transaction(engine) as session:
         stored = session.scalars(select(SuppressionRow.email)).all()
     assert sorted(stored) == sorted({readers[0]} | ({HOLDER_EMAIL} if kind == "locked" else set()))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # stores nothing
+def test_garbage_commands_get_protocol_replies_without_internals(
+    inbound_settings: Settings, listener: object
+) -> None:
+    rng = random.Random(8)
+    lines = [bytes(rng.randrange(1, 256) for _ in range(80)).replace(b"\n", b"") for _ in range(20)]
+    lines += [b"\x00\x00\x00", b"MAIL FROM:<\x00@x>", b"RCPT TO:<a\x00b@example.org>", b"DATA"]
+    with socket.create_connection(("127.0.0.1", inbound_settings.inbound.port), 30) as conn:
+        reader = conn.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        conn.sendall(b"EHLO mx.example.net\r\n")
+        while not (line := reader.readline()).startswith(b"250 "):
+            assert line.startswith(b"250-")
+        for garbage in lines:
+            conn.sendall(garbage + b"\r\n")
+            reply = reader.readline()
+            assert re.match(rb"^[2345]\d\d[ -]", reply), reply
+            assert not re.search(rb"\(\w+(Error|Exception)\)|Traceback|\.py", reply), reply
+        conn.sendall(b"QUIT\r\n")
+        assert reader.readline().startswith(b"221")

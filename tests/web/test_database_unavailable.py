@@ -86,12 +86,23 @@ def test_pages_that_write_answer_503_and_healthz_names_the_problem(
         update={"database": settings.database.model_copy(update={"url": url})}
     )
     with httpx.Client(timeout=30) as client:
-        # Before the fault: Ada asks to subscribe and gets her confirmation link.
+        # Before the fault: Ada subscribes and confirms (her welcome mail has her links);
+        # Cy asks to subscribe and has his confirmation link.
         for site in serve_site(settings, healthy, smtp_server, TEST_LIMITS):
             token = csrf_token(client, f"{site.url}/")
-            form = {"email": "ada@example.org", "topics": "graphs", "csrf_token": token}
-            assert client.post(f"{site.url}/subscribe", data=form).status_code == 303
-            confirm_path = site.link_in_last_mail("ada@example.org", "confirm")[len(site.url) :]
+            for email in ("ada@example.org", "cy@example.org"):
+                form = {"email": email, "topics": "graphs", "csrf_token": token}
+                assert client.post(f"{site.url}/subscribe", data=form).status_code == 303
+            ada_confirm = site.link_in_last_mail("ada@example.org", "confirm")
+            assert client.post(ada_confirm, data={"csrf_token": token}).status_code == 200
+            paths = {
+                kind: site.link_in_last_mail(email, kind)[len(site.url) :]
+                for email, kind in (
+                    ("cy@example.org", "confirm"),
+                    ("ada@example.org", "preferences"),
+                    ("ada@example.org", "unsubscribe"),
+                )
+            }
         healthy.dispose()
         mails_before = len(smtp_server.received)
         before = snapshot(url)
@@ -102,8 +113,23 @@ def test_pages_that_write_answer_503_and_healthz_names_the_problem(
                 for site in serve_site(settings, broken, smtp_server, TEST_LIMITS):
                     bob = {"email": "bob@example.org", "topics": "graphs", "csrf_token": token}
                     assert_plain_503(client.post(f"{site.url}/subscribe", data=bob))
-                    confirm = client.post(f"{site.url}{confirm_path}", data={"csrf_token": token})
-                    assert_plain_503(confirm)
+                    form = {"csrf_token": token}
+                    for path in (
+                        paths["confirm"],
+                        paths["unsubscribe"],
+                        f"{paths['preferences']}/pause",
+                    ):
+                        assert_plain_503(client.post(f"{site.url}{path}", data=form))
+                    one_click = {"List-Unsubscribe": "One-Click"}
+                    assert_plain_503(
+                        client.post(f"{site.url}{paths['unsubscribe']}", data=one_click)
+                    )
+                    preferences = client.get(f"{site.url}{paths['preferences']}")
+                    if kind in ("postgres-unreachable", "sqlite-locked"):
+                        # (Every SQLite unit of work begins by taking the write lock.)
+                        assert_plain_503(preferences)
+                    else:  # reading still works
+                        assert preferences.status_code == 200
                     health = client.get(f"{site.url}/healthz")
                     assert health.status_code == 503
                     database = health.json()["database"]
@@ -116,7 +142,8 @@ def test_pages_that_write_answer_503_and_healthz_names_the_problem(
     assert len(smtp_server.received) == mails_before
     assert without_holder(snapshot(url)) == before
     with transaction(healthy) as session:
-        assert get_subscriber(session, "ada@example.org").status == "pending"
+        assert get_subscriber(session, "ada@example.org").status == "active"
+        assert get_subscriber(session, "cy@example.org").status == "pending"
     healthy.dispose()
 
 
