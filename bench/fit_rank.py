@@ -1,0 +1,302 @@
+"""Fit the ranking's constants on the development sets, cross-validated across days.
+
+    uv run python bench/fit_rank.py          # fit, cross-validate, print every day's figures
+
+What it fits (see digest/rank/weights.py, where the results are pasted):
+- the topic model: logistic regression of "grade >= 2" on (cos, zcos, cov, covt) of each
+  profile's best topic for each paper of the day (every unjudged paper counts as grade 0),
+  with and without sentence vectors (WITH_MEANING, WORDS_ONLY);
+- the liked-paper model: the same on CSFCube's seed papers and pools (cos, words);
+- SEND_PROBABILITY: the probability a paper must reach to be sent.
+
+How it is measured: leave one day out AND a quarter of the profiles out — fit on the other
+days' other profiles, rank the held-out cell with the production code (`rank_profiles`)
+under the fold's constants — so every figure printed is on a day and profiles the fit never
+saw. CSFCube uses its official two folds. Every day is printed next to TF-IDF and BM25.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import devsets as ds
+
+from digest.rank import PaperIndex, Vectors, build_index, rank_profiles, weights
+from digest.rank.score import feedback, standardised
+from digest.rank.topics import compile_topic, coverage
+from digest.records import Paper, Profile
+
+TOPIC_FEATURES = ("cos", "zcos", "cov", "covt", "zfeed")
+THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.81, 0.05))
+PRECISION = 0.70  # the share of sent papers that should be clearly relevant
+
+
+class Vectors_:
+    """The development sets' paper vectors (embedded once, cached) and topic vectors."""
+
+    def __init__(self, queries: Sequence[ds.Query]) -> None:
+        self.papers = ds.paper_vectors(queries)
+        self.topics: dict[str, np.ndarray] = {}
+        self.embed_topics({t for q in queries for t in q.topics})
+
+    def embed_topics(self, texts: set[str]) -> None:
+        from digest.rank.embed import load_embedder
+
+        fresh = sorted(t for t in texts if t not in self.topics)
+        if fresh:
+            self.topics.update(zip(fresh, load_embedder().embed(fresh), strict=True))
+
+
+def as_paper(p: ds.DevPaper) -> Paper:
+    return Paper(
+        id=p.id, title=p.title, abstract=p.abstract, authors=p.authors, categories=p.categories
+    )
+
+
+def as_profile(q: ds.Query) -> Profile:
+    return Profile(
+        id=q.id,
+        topics=q.topics,
+        categories=q.categories,
+        exclude=q.exclude,
+        liked=tuple(as_paper(p) for p in q.liked),
+    )
+
+
+class Days:
+    """One index per day (with its papers' vectors)."""
+
+    def __init__(self, vectors: Vectors_, *, meaning: bool = True) -> None:
+        self.vectors = vectors
+        self.meaning = meaning
+        self.indexes: dict[str, PaperIndex] = {}
+
+    def index(self, q: ds.Query) -> PaperIndex:
+        key = q.id if q.pool else q.day
+        if key not in self.indexes:
+            papers = [as_paper(p) for p in ds.candidates(q)]
+            stacked = (
+                np.stack([self.vectors.papers[p.id] for p in papers]) if self.meaning else None
+            )
+            self.indexes[key] = build_index(papers, vectors=stacked)
+        return self.indexes[key]
+
+
+def topic_features(days: Days, q: ds.Query, first: weights.TopicModel) -> np.ndarray:
+    """Topics x papers x TOPIC_FEATURES for one query, from the production code; `first`
+    is the model whose first four weights pick each topic's feedback papers."""
+    index = days.index(q)
+    topics = [compile_topic(index, t) for t in q.topics]
+    cov, covt = coverage(index, topics)
+    if index.vectors is None:
+        zero = np.zeros_like(cov)
+        return np.stack([zero, zero, cov, covt, zero], axis=-1)
+    cos = np.stack([days.vectors.topics[t] for t in q.topics]) @ index.vectors.T
+    zcos = standardised(cos)
+    guess = first.bias + first.cos * cos + first.zcos * zcos + first.cov * cov + first.covt * covt
+    return np.stack([cos, zcos, cov, covt, feedback(index.vectors, guess)], axis=-1)
+
+
+def fit_topic_model(
+    days: Days, train: Sequence[ds.Query], columns: Sequence[int]
+) -> weights.TopicModel:
+    """Logistic regression on the features of each paper's best topic (found iteratively)."""
+    from sklearn.linear_model import LogisticRegression
+
+    coef = np.zeros(len(TOPIC_FEATURES))
+    coef[columns[0]] = 1.0
+    bias = 0.0
+    for _ in range(3):
+        xs, ys = [], []
+        first = weights.TopicModel(bias, *coef[:4])
+        for q in train:
+            features = topic_features(days, q, first)
+            best = (features @ coef + bias).argmax(axis=0)
+            xs.append(features[best, np.arange(features.shape[1])][:, columns])
+            index = days.index(q)
+            ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in index.papers]))
+        model = LogisticRegression(C=1.0, max_iter=5000)
+        model.fit(np.concatenate(xs), np.concatenate(ys))
+        coef = np.zeros(len(TOPIC_FEATURES))
+        coef[list(columns)] = model.coef_[0]
+        bias = float(model.intercept_[0])
+    return weights.TopicModel(bias, *(float(c) for c in coef))
+
+
+def profile_fold(q: ds.Query) -> int:
+    return zlib.crc32(q.id.split("@")[0].encode()) % 4
+
+
+def feed_folds(queries: Sequence[ds.Query]) -> Iterator[tuple[list[ds.Query], list[ds.Query]]]:
+    """Held-out (day, quarter of the profiles) cells, each with the training queries that
+    share neither its day nor its profiles."""
+    for day in sorted({q.day for q in queries}):
+        for fold in range(4):
+            test = [q for q in queries if q.day == day and profile_fold(q) == fold]
+            train = [q for q in queries if q.day != day and profile_fold(q) != fold]
+            if test:
+                yield train, test
+
+
+def send(days: Days, queries: Sequence[ds.Query], max_items: int = 10) -> dict[str, list[str]]:
+    """What the production ranking sends each query under the current constants."""
+    out = {}
+    for q in queries:
+        vectors = (
+            Vectors(topics=days.vectors.topics, papers=days.vectors.papers)
+            if days.meaning
+            else None
+        )
+        picks = rank_profiles(days.index(q), [as_profile(q)], max_items=max_items, vectors=vectors)[
+            0
+        ]
+        out[q.id] = [p.paper.id for p in picks]
+    return out
+
+
+def with_constants(**changes: object) -> None:
+    for name, value in changes.items():
+        setattr(weights, name, value)
+
+
+def choose_threshold(days: Days, train: Sequence[ds.Query]) -> float:
+    """The lowest send probability at which the training queries' sent papers are at
+    least `PRECISION` clearly relevant: as much recall (and so nDCG) as that precision
+    allows. The same bar decides quiet days."""
+    for threshold in THRESHOLDS:
+        with_constants(SEND_PROBABILITY=threshold)
+        if ds.measure(send(days, train), train).precision >= PRECISION:
+            return threshold
+    return THRESHOLDS[-1]
+
+
+def cross_validate(
+    days: Days, queries: Sequence[ds.Query], columns: Sequence[int], name: str
+) -> dict[str, list[str]]:
+    sent: dict[str, list[str]] = {}
+    chosen = []
+    for train, test in feed_folds(queries):
+        model = fit_topic_model(days, train, columns)
+        with_constants(**{name: model})
+        threshold = choose_threshold(days, train)
+        chosen.append(threshold)
+        with_constants(SEND_PROBABILITY=threshold)
+        sent.update(send(days, test))
+    print(f"  thresholds chosen per fold: {sorted(chosen)}")
+    return sent
+
+
+def liked_features(days: Days, q: ds.Query) -> np.ndarray:
+    """Candidates x (cos, words) for a liked-paper query."""
+    from digest.rank.score import word_cosine
+
+    index = days.index(q)
+    seed = q.liked[0]
+    words = word_cosine(index, [as_paper(seed)])[0]
+    if index.vectors is None:
+        return np.stack([np.zeros_like(words), words], axis=-1)
+    cos = index.vectors @ days.vectors.papers[seed.id]
+    return np.stack([cos, words], axis=-1)
+
+
+def fit_liked_model(days: Days, train: Sequence[ds.Query], meaning: bool) -> weights.LikedModel:
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys = [], []
+    for q in train:
+        xs.append(liked_features(days, q))
+        ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in days.index(q).papers]))
+    x = np.concatenate(xs)
+    columns = [0, 1] if meaning else [1]
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(x[:, columns], np.concatenate(ys))
+    coef = dict(zip(columns, model.coef_[0], strict=True))
+    return weights.LikedModel(float(model.intercept_[0]), float(coef.get(0, 0.0)), float(coef[1]))
+
+
+def csfcube_folds(queries: Sequence[ds.Query]) -> Iterator[tuple[list[ds.Query], list[ds.Query]]]:
+    """CSFCube's official two folds (a seed paper's facets stay together)."""
+    splits = json.loads((ds.RANKING / "csfcube" / "evaluation_splits.json").read_text())
+    for name in ("fold1", "fold2"):
+        test_ids = {
+            str(x).replace("_", "-") for facet in splits.values() for x in facet[f"{name}_test"]
+        }
+        test = [q for q in queries if q.id in test_ids]
+        train = [q for q in queries if q.id not in test_ids]
+        yield train, test
+
+
+def cross_validate_liked(
+    days: Days, queries: Sequence[ds.Query], *, meaning: bool
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Held-out sends (with the cut-off) and held-out top 10 (ranking alone)."""
+    sent: dict[str, list[str]] = {}
+    top: dict[str, list[str]] = {}
+    for train, test in csfcube_folds(queries):
+        model = fit_liked_model(days, train, meaning)
+        with_constants(**{"LIKED" if meaning else "LIKED_WORDS_ONLY": model})
+        sent.update(send(days, test))
+        for q in test:
+            x = liked_features(days, q)
+            score = model.bias + model.cos * x[:, 0] + model.words * x[:, 1]
+            papers = days.index(q).papers
+            top[q.id] = [papers[i].id for i in np.argsort(-score, kind="stable")[:10]]
+    return sent, top
+
+
+def main() -> None:
+    queries = ds.feed_queries()
+    vectors = Vectors_([*queries, *ds.csfcube_queries()])
+    days = Days(vectors)
+    words = Days(vectors, meaning=False)
+    baselines = {"TF-IDF": ds.tfidf_run(queries), "BM25": ds.bm25_run(queries)}
+    baselines["MiniLM alone"] = ds.vector_run(
+        queries, vectors.papers.__getitem__, vectors.topics.__getitem__
+    )
+    runs = dict(baselines)
+    print("cross-validating words + meaning ...")
+    runs["ours (words + meaning)"] = cross_validate(days, queries, [0, 1, 2, 3, 4], "WITH_MEANING")
+    print("cross-validating words only ...")
+    runs["ours (words only)"] = cross_validate(words, queries, [2, 3], "WORDS_ONLY")
+    print(
+        "\nnDCG@10 / sent grade>=2 / grade-3 sent / quiet sent nothing  (held-out day and profiles)"
+    )
+    for day, items in sorted(ds.by_day(queries).items()):
+        print(day, f"({len(items)} queries)")
+        for label, sent in runs.items():
+            print(f"  {label:24s} {ds.measure(sent, items).row()}")
+    full = [q for q in queries if q.set == "feed-dev2" and q.day != ds.QUIET_DAY]
+    print("feed-dev2 full days")
+    for label, sent in runs.items():
+        print(f"  {label:24s} {ds.measure(sent, full).row()}")
+    print("\nCSFCube (50 liked-paper profiles, official two folds; linear-gain nDCG@10)")
+    cs = ds.csfcube_queries()
+    cs_runs = {"TF-IDF": ds.tfidf_run(cs), "BM25": ds.bm25_run(cs)}
+    cs_runs["MiniLM alone"] = ds.vector_run(
+        cs, vectors.papers.__getitem__, vectors.topics.__getitem__
+    )
+    sent, top = cross_validate_liked(days, cs, meaning=True)
+    cs_runs["ours, ranked top 10"], cs_runs["ours, as sent"] = top, sent
+    for label, run in cs_runs.items():
+        print(f"  {label:24s} {ds.measure(run, cs).row()}")
+    print("\nfinal fit on every day and every CSFCube seed (paste into digest/rank/weights.py):")
+    final = fit_topic_model(days, queries, [0, 1, 2, 3, 4])
+    words_only = fit_topic_model(words, queries, [2, 3])
+    with_constants(WITH_MEANING=final, WORDS_ONLY=words_only)
+    print(f"  WITH_MEANING = {final}")
+    print(f"  WORDS_ONLY = {words_only}")
+    print(f"  LIKED = {fit_liked_model(days, cs, True)}")
+    print(f"  LIKED_WORDS_ONLY = {fit_liked_model(words, cs, False)}")
+    print(f"  SEND_PROBABILITY = {choose_threshold(days, queries)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""How relevant each paper is to a topic or a liked paper: a fitted logistic model.
+
+For a topic and a paper the features are
+
+    cos    the cosine of their sentence vectors (the topic's stored vector, the paper's);
+    zcos   that cosine standardised over the day's papers for this topic: how unusually
+           close the paper is, today, compared with the rest of the day;
+    cov    the weighted share of the topic's content words the paper has (see `topics`);
+    covt   the same share in the paper's title;
+    zfeed  pseudo-relevance feedback: the cosine of the paper to the centroid of the
+           topic's `FEEDBACK_PAPERS` best matches of the day (by the other four features),
+           standardised over the day like zcos — papers of the topic's field that avoid
+           its words but sit next to its clearest matches;
+
+and `logit = bias + Σ weight × feature` estimates log-odds that a reader would grade the
+paper clearly relevant (grade ≥ 2 of 3). A topic without a stored vector (or a day
+without paper vectors) is scored by the words-only model. A liked paper is scored like a
+topic, from the cosine of the two papers' vectors and the IDF-weighted cosine of their
+words. Every weight is in `weights`, with the cross-validated measurement that set it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from digest.rank import weights
+from digest.rank.index import PaperIndex
+from digest.rank.topics import Topic, coverage
+from digest.records import Paper
+
+
+def topic_logits(
+    index: PaperIndex, topics: Sequence[Topic], vectors: Sequence[np.ndarray | None]
+) -> np.ndarray:
+    """Topics x papers: the log-odds that each paper is clearly relevant to each topic."""
+    cov, covt = coverage(index, topics)
+    words = weights.WORDS_ONLY
+    logits = words.bias + words.cov * cov + words.covt * covt
+    found = [(i, v) for i, v in enumerate(vectors) if v is not None]
+    if index.vectors is None or not found or not len(index):
+        return logits
+    rows = [i for i, _ in found]
+    model = weights.WITH_MEANING
+    cos = np.stack([v for _, v in found]).astype(np.float32) @ index.vectors.T
+    first = (
+        model.bias
+        + model.cos * cos
+        + model.zcos * standardised(cos)
+        + model.cov * cov[rows]
+        + model.covt * covt[rows]
+    )
+    logits[rows] = first + model.zfeed * feedback(index.vectors, first)
+    return logits
+
+
+def feedback(vectors: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Rows x papers: standardised cosine to the centroid of each row's best papers."""
+    seeds = min(weights.FEEDBACK_PAPERS, first.shape[1])
+    best = np.argpartition(-first, seeds - 1, axis=1)[:, :seeds]
+    centroids = vectors[best].mean(axis=1)
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+    return standardised(centroids @ vectors.T)
+
+
+def liked_logits(
+    index: PaperIndex, liked: Sequence[Paper], vectors: Sequence[np.ndarray | None]
+) -> np.ndarray:
+    """Liked papers x papers: the log-odds that each paper is one the reader would also like."""
+    words = word_cosine(index, liked)
+    found = [(i, v) for i, v in enumerate(vectors) if v is not None]
+    model = weights.LIKED_WORDS_ONLY
+    logits = model.bias + model.words * words
+    if index.vectors is None or not found:
+        return logits
+    with_meaning = [i for i, _ in found]
+    model = weights.LIKED
+    cos = np.stack([v for _, v in found]).astype(np.float32) @ index.vectors.T
+    logits[with_meaning] = model.bias + model.cos * cos + model.words * words[with_meaning]
+    return logits
+
+
+def standardised(values: np.ndarray) -> np.ndarray:
+    """Each row as z-scores over its own papers (a row with no spread gives zeros)."""
+    mean = values.mean(axis=1, keepdims=True)
+    spread = values.std(axis=1, keepdims=True)
+    return np.asarray((values - mean) / np.maximum(spread, 1e-6), dtype=np.float64)
+
+
+def probability(logits: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50))), dtype=np.float64)
+
+
+def word_cosine(index: PaperIndex, papers: Sequence[Paper]) -> np.ndarray:
+    """Papers x day's papers: cosine of IDF-weighted word sets."""
+    day = index.anywhere.multiply(index.idf[np.newaxis, :]).tocsr()
+    day_norm = np.sqrt(np.asarray(day.multiply(day).sum(axis=1)).ravel())
+    out = np.zeros((len(papers), len(index)))
+    for row, paper in enumerate(papers):
+        stems = set(index.stems(f"{paper.title}. {paper.abstract}"))
+        columns = [index.vocabulary[s] for s in stems if s in index.vocabulary]
+        if not columns:
+            continue
+        query = np.zeros(len(index.vocabulary))
+        query[columns] = index.idf[columns]
+        unseen = len(stems) - len(columns)
+        norm = np.sqrt(float(query @ query) + unseen * index.unseen_idf**2)
+        out[row] = (day @ query) / np.maximum(day_norm * norm, 1e-9)
+    return out
