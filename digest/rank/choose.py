@@ -9,31 +9,26 @@ At most `max_items` are sent.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from digest.rank import weights
 
-SourceKind = Literal["topic", "liked", "author", "category", "none"]
+# What earned a paper its place when it was not a topic: ("liked", paper id),
+# ("author", name) or ("category", "").
+Source = tuple[Literal["topic", "liked", "author", "category", "none"], str]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A paper's probability for one profile, and what earned it: the topic text, the
-    liked paper's id or the followed author's name."""
-
-    chance: float
-    kind: SourceKind
-    what: str = ""
-
-
-def choose(candidates: Sequence[Candidate], excluded: Collection[int], max_items: int) -> list[int]:
-    """Positions of the papers that go in, best first."""
-    chances = np.fromiter((c.chance for c in candidates), dtype=np.float64, count=len(candidates))
-    if excluded:
-        chances[list(excluded)] = -1.0
-    order = np.argsort(-chances, kind="stable")[: max(max_items, 0)]
-    return [int(p) for p in order if chances[p] >= weights.SEND_PROBABILITY]
+def choose(chances: np.ndarray, max_items: int) -> list[list[int]]:
+    """Per row (profile) of `chances`, the positions of the papers that go in, best first."""
+    wanted = min(max(max_items, 0), chances.shape[1])
+    if not wanted:
+        return [[] for _ in range(chances.shape[0])]
+    top = np.argpartition(-chances, wanted - 1, axis=1)[:, :wanted]
+    values = np.take_along_axis(chances, top, axis=1)
+    order = np.lexsort((top, -values), axis=1)  # best first; ties by position in the day
+    top = np.take_along_axis(top, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    keep = values >= weights.SEND_PROBABILITY
+    return [row[k].tolist() for row, k in zip(top, keep, strict=True)]

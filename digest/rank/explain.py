@@ -83,11 +83,18 @@ def join_reason(parts: list[str]) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _stems_of(index: PaperIndex, paper: int, *, title: bool) -> set[str]:
+def _stems_of(index: PaperIndex, paper: int, *, title: bool) -> frozenset[str]:
+    """The stems a paper has in its title (or anywhere), worked out once per index."""
+    key = f"stems:{'title' if title else 'anywhere'}:{paper}"
+    cached = index.cache.get(key)
+    if isinstance(cached, frozenset):
+        return cached
     matrix = index.in_title if title else index.anywhere
     columns = matrix.indices[matrix.indptr[paper] : matrix.indptr[paper + 1]]
     names = _names(index)
-    return {names[c] for c in columns}
+    stems = frozenset(names[c] for c in columns)
+    index.cache[key] = stems
+    return stems
 
 
 def _names(index: PaperIndex) -> list[str]:

@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterator, Sequence
 import numpy as np
 
 from digest.rank import weights
-from digest.rank.choose import Candidate, choose
+from digest.rank.choose import Source, choose
 from digest.rank.explain import (
     explain_author,
     explain_liked,
@@ -41,10 +41,9 @@ from digest.rank.topics import Topic, compile_topic
 from digest.rank.vectors import Vectors
 from digest.records import Paper, Pick, Profile
 
-_NONE = Candidate(0.0, "none")
 BATCH_SIZE = 1024  # profiles scored together
 MAX_TOPICS = 50  # topics of one profile that are read
-MAX_TABLE_ROWS = 20_000  # scored topics kept for the run before starting afresh
+MAX_TABLE_ROWS = 50_000  # scored topics kept for the run (float32: 140 MB for 700 papers)
 MAX_CACHED = 200_000  # compiled topics and worded matches an index keeps for later runs
 
 
@@ -78,38 +77,52 @@ def rank_profiles(
         raise ValueError("skip must have one entry per profile")
     if not len(index) or not profiles:
         return [[] for _ in profiles]
-    table = _TopicTable(index, vectors or Vectors())
+    vectors = vectors or Vectors()
+    table = _TopicTable(index, vectors)
     picks: list[list[Pick]] = [[] for _ in profiles]
     for members in _batches(profiles):
         batch = [profiles[m] for m in members]
         topics = [_topics(p) for p in batch]
         best, which = table.best(topics)
         chances = probability(best)
+        sources: dict[int, dict[int, Source]] = {}
         for row, member in enumerate(members):
             profile = batch[row]
-            candidates = _candidates(
-                index, profile, topics[row], chances[row], which[row], vectors or Vectors()
-            )
-            excluded = _excluded(index, profile, candidates, skip[member] if skip else ())
-            chosen = choose(candidates, excluded, max_items)
-            picks[member] = [_pick(table, profile, p, candidates[p]) for p in chosen]
+            if _has_extras(profile, skip[member] if skip else ()):
+                sources[row] = _apply_extras(index, profile, chances[row], vectors)
+                rows = _excluded(index, profile, sources[row], skip[member] if skip else ())
+                chances[row, list(rows)] = -1.0
+        for row, chosen in enumerate(choose(chances, max_items)):
+            own, wanted = sources.get(row, {}), topics[row]
+            picks[members[row]] = [
+                _pick(
+                    table,
+                    batch[row],
+                    paper,
+                    chances[row, paper],
+                    own.get(paper)
+                    or (("topic", wanted[which[row, paper]]) if wanted else ("none", "")),
+                )
+                for paper in chosen
+            ]
     return picks
 
 
-def _pick(table: _TopicTable, profile: Profile, paper: int, candidate: Candidate) -> Pick:
+def _pick(table: _TopicTable, profile: Profile, paper: int, chance: float, source: Source) -> Pick:
     record = table.index.papers[paper]
+    kind, what = source
     parts: list[str] = []
-    if candidate.kind == "author":
-        parts.append(explain_author(candidate.what))
-    elif candidate.kind == "topic":
-        parts.append(table.reason(candidate.what, paper))
-    elif candidate.kind == "liked":
-        titles = {p.id: p.title for p in profile.liked}
-        title = titles.get(candidate.what, candidate.what)
-        parts.append(explain_liked(title, from_library=candidate.what in profile.library))
+    if kind == "author":
+        parts.append(explain_author(what))
+    elif kind == "topic":
+        parts.append(table.reason(what, paper))
+    elif kind == "liked":
+        title = next((p.title for p in profile.liked if p.id == what), what)
+        parts.append(explain_liked(title, from_library=what in profile.library))
     reason = join_reason(parts + explain_signals(record, profile.categories))
-    topic = candidate.what if candidate.kind == "topic" else None
-    return Pick(record, round(min(candidate.chance, 1.0), 4), reason, topic)
+    return Pick(
+        record, round(min(float(chance), 1.0), 4), reason, what if kind == "topic" else None
+    )
 
 
 class _TopicTable:
@@ -120,7 +133,7 @@ class _TopicTable:
         self.vectors = vectors
         self.rows: dict[str, int] = {}
         self.compiled: list[Topic] = []
-        self.logits = np.full((1, len(index)), -np.inf)  # row 0: "no topic"
+        self.logits = np.full((1, len(index)), -np.inf, dtype=np.float32)  # row 0: "no topic"
         self.meaning: set[str] = set()  # topics scored with their sentence vector
 
     def best(self, topics: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -168,56 +181,61 @@ class _TopicTable:
         for text in fresh:
             self.rows[text] = len(self.rows) + 1
         self.compiled.extend(topics)
-        self.logits = np.vstack([self.logits, scored])
+        self.logits = np.vstack([self.logits, scored.astype(np.float32)])
 
 
-def _candidates(
-    index: PaperIndex,
-    profile: Profile,
-    topics: list[str],
-    chances: np.ndarray,
-    which: np.ndarray,
-    vectors: Vectors,
-) -> list[Candidate]:
-    """Every paper with its probability and what earned it, after the profile's extras."""
-    source = [Candidate(0.0, "topic", topics[w]) if topics else _NONE for w in which]
-    chances = chances.copy()
+def _has_extras(profile: Profile, skip: Collection[str]) -> bool:
+    """Whether more than the profile's topics decides (most profiles: no)."""
+    return bool(
+        profile.liked
+        or profile.disliked
+        or profile.authors
+        or profile.exclude
+        or skip
+        or (profile.categories and not profile.topics)
+    )
+
+
+def _apply_extras(
+    index: PaperIndex, profile: Profile, chances: np.ndarray, vectors: Vectors
+) -> dict[int, Source]:
+    """Adjust one profile's row of probabilities (in place) for its liked and disliked
+    papers, categories and followed authors; returns the papers that something other than
+    a topic earned, with what earned them."""
+    sources: dict[int, Source] = {}
     if profile.liked:
-        logits = liked_logits(
-            index, profile.liked, [vectors.papers.get(p.id) for p in profile.liked]
-        )
-        liked = probability(logits)
+        found = [vectors.papers.get(p.id) for p in profile.liked]
+        liked = probability(liked_logits(index, profile.liked, found))
         best = liked.argmax(axis=0)
-        better = liked.max(axis=0) > chances
-        for paper in np.flatnonzero(better):
+        for paper in np.flatnonzero(liked.max(axis=0) > chances):
             chances[paper] = liked[best[paper], paper]
-            source[paper] = Candidate(0.0, "liked", profile.liked[best[paper]].id)
+            sources[int(paper)] = ("liked", profile.liked[best[paper]].id)
     if profile.disliked:
         found = [vectors.papers.get(p.id) for p in profile.disliked]
         chances *= 1.0 - probability(liked_logits(index, profile.disliked, found)).max(axis=0)
-    if profile.categories and not topics and not profile.liked:
+    if profile.categories and not profile.topics and not profile.liked:
         # Nothing else to go by: the categories' papers, the most upvoted first.
         wanted = {c.lower() for c in profile.categories}
         for row, categories in enumerate(index.categories):
             if categories & wanted:
                 upvotes = index.papers[row].upvotes or 0
                 chances[row] = weights.SEND_PROBABILITY + 0.01 * np.log1p(max(upvotes, 0))
-                source[row] = Candidate(0.0, "category")
+                sources[row] = ("category", "")
     for row, name in _by_followed_authors(index, profile.authors):
         chances[row] = 1.0 + chances[row]  # always in, ahead of the rest
-        source[row] = Candidate(0.0, "author", name)
-    return [Candidate(float(c), s.kind, s.what) for c, s in zip(chances, source, strict=True)]
+        sources[row] = ("author", name)
+    return sources
 
 
 def _excluded(
-    index: PaperIndex, profile: Profile, candidates: Sequence[Candidate], skip: Collection[str]
+    index: PaperIndex, profile: Profile, sources: dict[int, Source], skip: Collection[str]
 ) -> set[int]:
     """Papers the profile must not get: already sent, or about an excluded word (unless a
     followed author wrote them)."""
     about: set[int] = set()
     for phrase in profile.exclude:
         about |= _about(index, phrase)
-    about = {row for row in about if candidates[row].kind != "author"}
+    about = {row for row in about if sources.get(row, ("topic", ""))[0] != "author"}
     return about | {index.position[p] for p in skip if p in index.position}
 
 
