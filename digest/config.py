@@ -10,14 +10,15 @@ Every problem is raised as `ConfigError`, whose message names the key and the fi
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
 import tomllib
+import zoneinfo
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -46,13 +47,31 @@ def parse_send_time(text: str) -> time:
     return time(int(match[1]), int(match[2]))
 
 
+# Files in the time zone database that are not places: the machine's own setting, the
+# template for POSIX TZ strings, and tzdata's "unconfigured" marker.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+MAX_TIMEZONE_CHARS = 64  # the longest IANA name has 32 characters
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Every IANA zone name this machine knows (with the `tzdata` package: all of them),
+    by its case-folded form."""
+    return {name.casefold(): name for name in zoneinfo.available_timezones() - _NOT_ZONES}
+
+
 def check_timezone(name: str) -> str:
-    """Return `name` if it is an IANA time zone known to this machine."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA time zone such as 'Europe/Berlin'") from None
-    return name
+    """The IANA name of the time zone `name` (any letter case), or ValueError.
+
+    The one check every entry point uses (web forms, mail, CLI, imports, configuration).
+    Only names of the zone list are taken: a folder of the database such as `Europe`, a
+    path, or a name too long for any zone is refused before any file is opened.
+    """
+    found = _zone_names().get(name.strip().casefold()) if len(name) <= MAX_TIMEZONE_CHARS else None
+    if found is None:
+        shown = name if len(name) <= MAX_TIMEZONE_CHARS else name[:40] + "…"
+        raise ValueError(f"{shown!r} is not an IANA time zone such as 'Europe/Berlin'")
+    return found
 
 
 class _Section(BaseModel):

@@ -3,6 +3,7 @@
 DigestError                 base; the CLI prints its message as one line (exit 1)
 ├── ConfigError             bad configuration (exit 2)
 ├── UsageError              bad input on the command line or in a file (exit 2)
+│   └── MailRequestRefused  a request by mail the sender must correct (a 5xx reply)
 ├── SchemaError             database missing or behind the code: run `digest db upgrade` (exit 2)
 ├── NotFound                no such subscriber, paper … (exit 2)
 ├── DatabaseUnavailable     the database cannot be reached or written: read-only, locked, down,
@@ -30,6 +31,12 @@ class ConfigError(DigestError):
 
 class UsageError(DigestError):
     exit_code = 2
+
+
+class MailRequestRefused(UsageError):
+    """A request sent by mail (to the subscribe address) is refused for a reason its sender
+    can correct. The message is the reply's text: one line of ASCII in the service's own
+    words, quoting nothing of the mail and nothing of the service's insides."""
 
 
 class SchemaError(DigestError):

@@ -17,7 +17,7 @@ from digest.checks import (
     check_dkim,
     check_smtp,
 )
-from digest.cli.app import App, cli, format_option, pass_app
+from digest.cli.app import App, cli, format_option, pass_app, write_output
 from digest.errors import ConfigError, NotFound
 from digest.schedule import source_trigger
 from digest.send.due import local_date, send_instant
@@ -243,7 +243,7 @@ def export_data(app: App, email: str, output: Path | None) -> None:
         data = export_subscriber_data(session, subscriber_id)
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(output, (text + "\n").encode())
         app.say(f"Wrote the data of {email} to {output}")
     else:
         click.echo(text)

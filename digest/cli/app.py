@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from digest.config import Settings, load_settings
+from digest.errors import UsageError
 from digest.store.engine import open_engine
 from digest.store.migrations import require_current
 
@@ -57,9 +59,10 @@ class App:
         return self._engine
 
     def say(self, message: str) -> None:
-        """Print a progress or summary line unless --quiet."""
+        """Print a progress or summary line unless --quiet (as it is: no rich markup, since
+        it often quotes what subscribers wrote)."""
         if not self.quiet:
-            self.console.print(message, soft_wrap=True)
+            self.console.print(message, soft_wrap=True, markup=False)
 
 
 pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
@@ -82,6 +85,47 @@ pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_d
 def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
     ctx.obj = App(config_path=config_path, quiet=quiet)
     ctx.call_on_close(lambda: ctx.obj._engine.dispose() if ctx.obj._engine else None)
+
+
+class DateParam(click.ParamType[date]):
+    """A calendar date written YYYY-MM-DD, between FIRST_DATE and LAST_DATE: the days a
+    digest can be for, with room for the day before and after in every time zone."""
+
+    name = "date"
+    FIRST_DATE = date(1900, 1, 1)
+    LAST_DATE = date(9998, 12, 31)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            day = date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{str(value)[:40]!r} is not a date written YYYY-MM-DD", param, ctx)
+        if not self.FIRST_DATE <= day <= self.LAST_DATE:
+            self.fail(f"{day} is not between {self.FIRST_DATE} and {self.LAST_DATE}", param, ctx)
+        return day
+
+
+def read_text_file(path: Path, *, encoding: str = "utf-8", newline: str | None = None) -> str:
+    """The text of an input file; UsageError (one line, exit 2) if it cannot be read."""
+    try:
+        with path.open(encoding=encoding, newline=newline) as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write an output file; UsageError (one line, exit 2) if it cannot be written."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def format_option(*script_formats: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

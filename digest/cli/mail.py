@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from digest import pipeline
-from digest.cli.app import App, cli, pass_app
+from digest.cli.app import App, DateParam, cli, pass_app, write_output
 from digest.send.loop import DeliveryReport
 from digest.send.transport import make_transport
 from digest.store.deliveries import reopen_delivery
@@ -28,7 +28,7 @@ EXIT_PARTIAL = 3
 @click.option(
     "--date",
     "digest_date",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DateParam(),
     help="The local digest date (default: today in the subscriber's time zone).",
 )
 @click.option(
@@ -40,9 +40,7 @@ EXIT_PARTIAL = 3
     help="Write to FILE instead of stdout.",
 )
 @pass_app
-def preview(
-    app: App, email: str, digest_date: datetime | None, fmt: str, output: Path | None
-) -> None:
+def preview(app: App, email: str, digest_date: date | None, fmt: str, output: Path | None) -> None:
     """Render a subscriber's digest without sending or recording anything.
 
     \b
@@ -52,7 +50,7 @@ def preview(
     from digest.render.renderer import Renderer
 
     settings = app.settings
-    day = digest_date.date() if digest_date else None
+    day = digest_date
     digest = pipeline.compose_digest(settings, app.engine(), email, day)
     renderer = Renderer(settings)
     if fmt == "html":
@@ -62,7 +60,7 @@ def preview(
     else:
         data = renderer.render_digest(digest).data
     if output is not None:
-        output.write_bytes(data)
+        write_output(output, data)
         picks = len(digest.picks)
         app.err.print(f"Wrote {output} ({picks} paper(s) for {digest.subscriber.email}).")
     else:
@@ -85,7 +83,7 @@ def preview(
 @click.option(
     "--date",
     "digest_date",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DateParam(),
     help="The local digest date to deliver (default: each subscriber's today).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
@@ -95,7 +93,7 @@ def send(
     app: App,
     send_all: bool,
     only: str | None,
-    digest_date: datetime | None,
+    digest_date: date | None,
     dry_run: bool,
     worker_id: str | None,
 ) -> None:
@@ -112,7 +110,7 @@ def send(
       digest send --only ada@example.org --all
     """
     engine = app.engine()
-    day = digest_date.date() if digest_date else None
+    day = digest_date
     report = asyncio.run(_send(app, engine, day, send_all, only, dry_run, worker_id))
     _print_summary(app, report)
     if not report.ok and not dry_run:
@@ -195,13 +193,13 @@ def _print_summary(app: App, report: DeliveryReport) -> None:
 @click.option(
     "--date",
     "digest_date",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DateParam(),
     required=True,
     help="The local digest date to send again.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def resend(app: App, email: str, digest_date: datetime, yes: bool) -> None:
+def resend(app: App, email: str, digest_date: date, yes: bool) -> None:
     """Send a subscriber's digest for one date again, even though it was already sent.
 
     The only way a second digest for the same day ever goes out: it asks first, and the
@@ -212,7 +210,7 @@ def resend(app: App, email: str, digest_date: datetime, yes: bool) -> None:
       digest resend ada@example.org --date 2026-06-02 --yes
     """
     engine = app.engine()
-    day = digest_date.date()
+    day = digest_date
     with transaction(engine) as session:
         subscriber = get_subscriber(session, email)
     if not yes:

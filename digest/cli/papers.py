@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.app import App, cli, format_option, pass_app
+from digest.cli.app import App, cli, format_option, pass_app, read_text_file
 
 
 @cli.command()
@@ -86,7 +86,4 @@ def rank(app: App, papers: Path, profiles: Path, top: int | None) -> None:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise click.UsageError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
+    return read_text_file(path).splitlines()

@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import csv
+import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
-from digest.cli.app import App, cli, format_option, pass_app
+from digest.cli.app import App, cli, format_option, pass_app, read_text_file, write_output
 from digest.errors import NotFound, UsageError
 from digest.pipeline import request_confirmation
 from digest.records import Subscriber
 from digest.send.transport import make_transport
 from digest.store.engine import transaction
 from digest.store.imports import (
-    CSV_FIELDS,
     ImportRejected,
     all_subscribers,
     apply_import,
-    export_rows,
     parse_csv,
     plan_import,
+    write_csv,
 )
 from digest.store.subscribers import (
     SubscriberInput,
@@ -240,16 +240,14 @@ def list_(app: App, fmt: str, statuses: tuple[str, ...]) -> None:
     if fmt == "json":
         click.echo(json.dumps([subscriber_dict(s) for s in subs], ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(export_rows(subs))
+        write_csv(sys.stdout, subs)
     else:
         table = Table("email", "status", "topics", "timezone", "send at", "digests")
         for s in subs:
             table.add_row(
-                s.email,
+                Text(s.email),
                 s.status,
-                "; ".join(s.topics),
+                Text("; ".join(s.topics)),
                 s.timezone,
                 s.send_at.strftime("%H:%M"),
                 _schedule(s),
@@ -313,34 +311,36 @@ _status_command(
 
 
 @subscribers.command(name="import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @pass_app
-def import_(app: App, file: TextIO, dry_run: bool) -> None:
+def import_(app: App, file: Path, dry_run: bool) -> None:
     """Import subscribers from CSV: every row is checked first, then all are imported or none.
 
     Header: email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday
     (only email is required; frequency daily or weekly, weekday mon … sun); several values in
-    one cell are separated by ";". New subscribers are active
-    unless their status cell says otherwise; existing ones are updated.
+    one cell are separated by ";" (write \\; for a ";" inside a value). New subscribers are
+    active unless their status cell says otherwise; existing ones are updated. A file
+    `export` wrote imports back unchanged. Exits 2, naming the line, on a malformed file or
+    bad rows.
 
     \b
     Example:
       digest subscribers import subscribers.csv --dry-run
       digest subscribers import subscribers.csv
     """
-    try:
-        text = file.read()
-    except UnicodeDecodeError:
-        raise UsageError(f"{file.name}: not UTF-8 text; save the CSV as UTF-8") from None
+    text = read_text_file(file, encoding="utf-8-sig", newline="")
     total = max(text.count("\n") - 1, 1)
-    with Progress(console=app.err, disable=app.quiet, transient=True) as bar:
+    shown = not app.quiet and app.err.is_terminal
+    with Progress(console=app.err, disable=not shown, transient=True) as bar:
         task = bar.add_task("Checking rows", total=total)
         try:
             rows = parse_csv(text, progress=lambda n: bar.update(task, completed=n))
         except ImportRejected as exc:
             problems = exc.problems
             error = f"{file.name}: {exc}"
+        except UsageError as exc:
+            problems, error = [], f"{file.name}: {exc}"
         else:
             problems, error = [], ""
     if error:
@@ -368,9 +368,9 @@ def import_(app: App, file: TextIO, dry_run: bool) -> None:
         app.console.print(table)
         if dry_run:
             for data in plan.new[:20]:
-                app.console.print(f"+ {data.email}")
+                app.console.print(f"+ {data.email}", markup=False)
             for data in plan.changed[:20]:
-                app.console.print(f"~ {data.email}")
+                app.console.print(f"~ {data.email}", markup=False)
 
 
 @subscribers.command()
@@ -383,19 +383,19 @@ def import_(app: App, file: TextIO, dry_run: bool) -> None:
 def export(app: App, output: Path | None) -> None:
     """Export all subscribers as CSV, in the format `import` reads.
 
+    Every cell is quoted, and a cell a spreadsheet would take for a formula (one starting
+    with =, +, -, @, a tab or a carriage return) gets a ' in front, which `import` removes.
+
     \b
     Example:
       digest subscribers export --output subscribers.csv
     """
     with transaction(app.engine()) as session:
         subs = all_subscribers(session)
-    handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
-    try:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(export_rows(subs))
-    finally:
-        if output:
-            handle.close()
-    if output:
-        app.say(f"Wrote {len(subs)} subscriber(s) to {output}")
+    if output is None:
+        write_csv(sys.stdout, subs)
+        return
+    buffer = io.StringIO(newline="")
+    write_csv(buffer, subs)
+    write_output(output, buffer.getvalue().encode())
+    app.say(f"Wrote {len(subs)} subscriber(s) to {output}")

@@ -52,6 +52,8 @@ def _objects(lines: Iterable[str], source: str) -> Iterable[tuple[int, dict[str,
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{source} line {number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise UsageError(f"{source} line {number}: JSON nested too deeply") from None
         if not isinstance(obj, dict):
             raise UsageError(f"{source} line {number}: expected a JSON object")
         yield number, obj

@@ -43,7 +43,7 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import Engine
 
 from digest.config import Settings
-from digest.errors import DatabaseUnavailable, TransportError
+from digest.errors import DatabaseUnavailable, MailRequestRefused, TransportError
 from digest.store.engine import transaction
 from digest.store.signups import unsubscribe
 from digest.store.subscribers import record_event
@@ -221,6 +221,9 @@ class InboundHandler:
         except Unreadable as exc:
             log.warning("inbound mail refused: %s", exc.reply)
             return exc.reply
+        except MailRequestRefused as exc:
+            log.info("inbound request refused: %s", exc)
+            return f"550 5.6.0 {exc}"
         except DatabaseUnavailable as exc:
             log.error("inbound mail could not be stored: %s", exc)
             return REPLY_STORE_DOWN

@@ -1,20 +1,29 @@
 """Bulk import and export of subscribers in the CSV format the CLI reads and writes.
 
-Format: header `email,topics,categories,authors,exclude,timezone,send_at,status,frequency,
-weekday` (any subset with `email`; `weekday` as `mon` … `sun`), several
-values in one cell separated by `;`. An import is validated as a whole first and then
-written in one transaction: all rows or none. Rows are read and written as plain Core rows,
-a thousand at a time, not as ORM objects: a 100,000-line file stays well within memory.
+Format (UTF-8, RFC 4180 quoting; export quotes every cell): header
+`email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday` (any
+subset with `email`; `weekday` as `mon` … `sun`), then one subscriber a row. Several values
+in one cell are separated by `;`; inside a value, `\\;` stands for a `;` and `\\\\` for
+a backslash (a backslash before anything else is kept as it is). Cells are neutralised for
+spreadsheets: one whose text starts with `=`, `+`, `-`, `@`, a tab or a carriage return (or
+with `'` followed by one of those or by another `'`) is written with a `'` in front, which
+import removes. So whatever is stored exports and imports back identically.
+
+An import is read and validated as a whole first (a malformed file is refused with the
+line where the problem starts) and then written in one transaction: all rows or none. Rows
+are read and written as plain Core rows, a thousand at a time, not as ORM objects: a
+100,000-line file stays well within memory.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -43,7 +52,12 @@ CSV_FIELDS = (
 )
 MULTI_FIELDS = ("topics", "categories", "authors", "exclude")
 WRITE_CHUNK = 1000  # rows per INSERT or UPDATE statement
+# The csv module's own cap on one cell; far above anything a subscriber's row can hold.
+MAX_CELL_CHARS = csv.field_size_limit()
 _SUBSCRIBERS = cast(Table, SubscriberRow.__table__)
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_SEPARATOR = re.compile(r"\\(.)|;", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,42 +85,123 @@ class ImportPlan:
     unchanged: list[SubscriberInput] = field(default_factory=list)
 
 
-def _split(cell: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (cell or "").split(";") if part.strip())
+def _is_neutralised(cell: str) -> bool:
+    return len(cell) > 1 and cell[0] == "'" and cell[1] in (*_FORMULA_STARTS, "'")
+
+
+def neutralise_cell(text: str) -> str:
+    """`text` as a cell no spreadsheet runs as a formula; `restore_cell` undoes it."""
+    if text.startswith(_FORMULA_STARTS) or _is_neutralised(text):
+        return "'" + text
+    return text
+
+
+def restore_cell(cell: str) -> str:
+    return cell[1:] if _is_neutralised(cell) else cell
+
+
+def join_values(values: Iterable[str]) -> str:
+    """Several values as one cell: `;` between them, `\\` before a `;` or `\\` inside one."""
+    return ";".join(v.replace("\\", "\\\\").replace(";", "\\;") for v in values)
+
+
+def split_values(cell: str) -> tuple[str, ...]:
+    """The values `join_values` (or a person) wrote in one cell, trimmed, empty ones left out."""
+    values: list[str] = []
+    current: list[str] = []
+    position = 0
+    for match in _SEPARATOR.finditer(cell):
+        current.append(cell[position : match.start()])
+        position = match.end()
+        if match[1] is None:
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(match[1] if match[1] in ";\\" else match[0])
+    values.append("".join(current) + cell[position:])
+    return tuple(v.strip() for v in values if v.strip())
+
+
+def _read_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line, cells) of each non-blank record; UsageError naming the line where a
+    malformed record starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise UsageError(
+                f"line {start}: {_csv_problem(str(exc))}; nothing was imported"
+            ) from None
+        if cells:
+            yield start, cells
+        start = reader.line_num + 1
+
+
+def _csv_problem(message: str) -> str:
+    if "field larger than field limit" in message:
+        return f"a cell is longer than {MAX_CELL_CHARS:,} characters"
+    if "unexpected end of data" in message:
+        return 'a quoted cell is never closed (a " is missing)'
+    if "expected after" in message:
+        return 'a quoted cell goes on after its closing " (write "" for a quote inside one)'
+    return f"not valid CSV ({message})"
+
+
+def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[str, ...]:
+    line, cells = next(records, (1, []))
+    header = tuple(cell.strip() for cell in cells)
+    if (
+        "email" not in header
+        or not set(header) <= set(CSV_FIELDS)
+        or len(set(header)) < len(header)
+    ):
+        raise UsageError(
+            f"line {line}: the header must be {','.join(CSV_FIELDS)} (email required, "
+            f"each column once), got {','.join(header)[:200] or 'nothing'}"
+        )
+    return header
+
+
+def _row_input(header: Sequence[str], cells: Sequence[str]) -> SubscriberInput:
+    if len(cells) > len(header):
+        raise UsageError("more cells than the header has columns")
+    record = {key: restore_cell(cell) for key, cell in zip(header, cells, strict=False)}
+
+    def single(key: str) -> str | None:
+        return record.get(key, "").strip() or None
+
+    return SubscriberInput(
+        email=record.get("email", ""),
+        topics=split_values(record.get("topics", "")),
+        categories=split_values(record.get("categories", "")),
+        authors=split_values(record.get("authors", "")),
+        exclude=split_values(record.get("exclude", "")),
+        timezone=single("timezone"),
+        send_at=single("send_at"),
+        status=single("status"),
+        frequency=single("frequency"),
+        weekday=single("weekday"),
+    ).validate()
 
 
 def parse_csv(text: str, progress: Callable[[int], None] | None = None) -> list[SubscriberInput]:
-    """Validate every row; raise ImportRejected listing each bad row by line number.
-    `progress` is called with the number of rows read so far, every few hundred rows."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = tuple(reader.fieldnames or ())
-    if "email" not in header or not set(header) <= set(CSV_FIELDS):
-        raise UsageError(
-            f"line 1: the header must be {','.join(CSV_FIELDS)} (email required), "
-            f"got {','.join(header) or 'nothing'}"
-        )
+    """Validate every row; raise ImportRejected listing each bad row by line number, or
+    UsageError for a file that is not well-formed CSV. `progress` is called with the number
+    of rows read so far, every few hundred rows."""
+    records = _read_records(text)
+    header = _header(records)
     rows: list[SubscriberInput] = []
     problems: list[RowProblem] = []
     first_line: dict[str, int] = {}
-    for count, record in enumerate(reader, 1):
+    for count, (line, cells) in enumerate(records, 1):
         if progress is not None and count % 500 == 0:
             progress(count)
-        line = reader.line_num
         try:
-            if None in record:
-                raise UsageError("more cells than the header has columns")
-            data = SubscriberInput(
-                email=record.get("email") or "",
-                topics=_split(record.get("topics")),
-                categories=_split(record.get("categories")),
-                authors=_split(record.get("authors")),
-                exclude=_split(record.get("exclude")),
-                timezone=(record.get("timezone") or "").strip() or None,
-                send_at=(record.get("send_at") or "").strip() or None,
-                status=(record.get("status") or "").strip() or None,
-                frequency=(record.get("frequency") or "").strip() or None,
-                weekday=(record.get("weekday") or "").strip() or None,
-            ).validate()
+            data = _row_input(header, cells)
         except DigestError as exc:
             problems.append(RowProblem(line, str(exc)))
             continue
@@ -244,20 +339,29 @@ def _changed_row(row: Row[Any], data: SubscriberInput, now: datetime) -> dict[st
     }
 
 
-def export_rows(subscribers: Iterable[Subscriber]) -> Iterable[dict[str, str]]:
+def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[dict[str, str]]:
+    """Each subscriber as the cells of one CSV row, neutralised for spreadsheets."""
     for sub in subscribers:
-        yield {
+        cells = {
             "email": sub.email,
-            "topics": ";".join(sub.topics),
-            "categories": ";".join(sub.categories),
-            "authors": ";".join(sub.authors),
-            "exclude": ";".join(sub.exclude),
+            **{key: join_values(getattr(sub, key)) for key in MULTI_FIELDS},
             "timezone": sub.timezone,
             "send_at": sub.send_at.strftime("%H:%M"),
             "status": sub.status,
             "frequency": sub.frequency,
             "weekday": weekday_code(sub.weekday) or "",
         }
+        yield {key: neutralise_cell(cells[key]) for key in CSV_FIELDS}
+
+
+def write_csv(handle: TextIO, subscribers: Iterable[Subscriber]) -> None:
+    """The header and one row per subscriber, every cell quoted (open `handle` with
+    `newline=""`)."""
+    writer = csv.DictWriter(
+        handle, fieldnames=CSV_FIELDS, lineterminator="\n", quoting=csv.QUOTE_ALL
+    )
+    writer.writeheader()
+    writer.writerows(export_rows(subscribers))
 
 
 def all_subscribers(session: Session) -> list[Subscriber]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
@@ -19,6 +20,9 @@ from digest.store.schema import EventRow, SubscriberRow
 MAX_TOPICS = 20
 MAX_TOPIC_LENGTH = 200
 MAX_LIST_ITEMS = 50
+# Control characters and lone surrogates: no database stores a NUL in text, and none of them
+# can be typed in a form, a mail or a CSV cell and come back the same.
+_UNPRINTABLE = frozenset({"Cc", "Cs"})
 
 
 def normalise_email(text: str) -> str:
@@ -37,7 +41,9 @@ def normalise_email(text: str) -> str:
 def clean_terms(
     values: Iterable[str], what: str, *, limit: int = MAX_LIST_ITEMS
 ) -> tuple[str, ...]:
-    """Trimmed, de-duplicated, one-line terms; UsageError past the count or length limits."""
+    """Trimmed, de-duplicated, one-line terms; UsageError past the count or length limits,
+    or for a term holding a control character (NUL included) once runs of white space
+    (line breaks included) are made one space."""
     seen: dict[str, str] = {}
     for value in values:
         term = " ".join(value.split())
@@ -45,6 +51,8 @@ def clean_terms(
             continue
         if len(term) > MAX_TOPIC_LENGTH:
             raise UsageError(f"{what} {term[:40]!r}… is longer than {MAX_TOPIC_LENGTH} characters")
+        if any(unicodedata.category(char) in _UNPRINTABLE for char in term):
+            raise UsageError(f"{what} {term[:40]!r} holds a control character")
         seen.setdefault(term.casefold(), term)
     if len(seen) > limit:
         raise UsageError(f"at most {limit} {what}s are allowed, got {len(seen)}")
@@ -89,9 +97,11 @@ class SubscriberInput:
         """A normalised copy; UsageError naming the first problem."""
         # No topic is fine: a subscriber may follow only authors, or only papers they like.
         topics = clean_terms(self.topics, "topic", limit=MAX_TOPICS)
+        authors = clean_terms(self.authors, "author")
+        timezone = None
         if self.timezone is not None:
             try:
-                check_timezone(self.timezone)
+                timezone = check_timezone(self.timezone)
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         if self.send_at is not None:
@@ -113,8 +123,9 @@ class SubscriberInput:
             email=normalise_email(self.email),
             topics=topics,
             categories=clean_terms(self.categories, "category"),
-            authors=clean_terms(self.authors, "author"),
+            authors=authors,
             exclude=clean_terms(self.exclude, "exclusion"),
+            timezone=timezone,
             send_at=send_at,
         )
 

@@ -8,7 +8,8 @@ topic when the body has none. The confirmation email then goes to that address, 
 for the web form (same limits), so a forged sender subscribes nobody.
 
 The inbound listener calls `SubscribeByEmail(settings, engine, transport)` with the
-envelope sender and the raw message; a `TransportError` means "try again later" (451).
+envelope sender and the raw message; a `TransportError` means "try again later" (451), a
+`MailRequestRefused` (a time zone or send time that is not one) a 550 reply saying why.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import Engine
 
 from digest import pipeline
 from digest.config import Settings, check_timezone, parse_send_time
-from digest.errors import UsageError
+from digest.errors import MailRequestRefused, UsageError
 from digest.render.renderer import Renderer
 from digest.send.transport import Transport
 from digest.store.subscribers import MAX_TOPIC_LENGTH, MAX_TOPICS, SubscriberInput
@@ -48,6 +49,11 @@ _END_OF_TEXT = re.compile(r"^(-- ?|_{5,}|-{5,}\s*original message\s*-{5,}|on .+ 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _ASKING = {"subscribe", "sign me up", "please subscribe"}
 _NOT_TOPICS = _ASKING | {"hi", "hello", "thanks"}
+_REFUSALS = {
+    "timezone": "Not subscribed: the timezone line names no IANA time zone; "
+    "write one such as Europe/Berlin",
+    "send_at": "Not subscribed: the send at line is not a time written HH:MM, such as 07:30",
+}
 
 
 def _header(message: EmailMessage, name: str, default: str = "") -> str:
@@ -92,16 +98,19 @@ def _body_lines(text: str) -> list[str]:
     return lines[:200]
 
 
-def _valid_setting(key: str, value: str) -> bool:
+def _setting(key: str, value: str) -> str:
+    """The time zone or send time a keyed line gives; MailRequestRefused if it is not one."""
     try:
-        check_timezone(value) if key == "timezone" else parse_send_time(value)
+        if key == "timezone":
+            return check_timezone(value)
+        return parse_send_time(value).strftime("%H:%M")
     except ValueError:
-        return False
-    return True
+        raise MailRequestRefused(_REFUSALS[key]) from None
 
 
 def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInput | None:
-    """What the message asks for, or None when it asks for nothing (or is automatic)."""
+    """What the message asks for, or None when it asks for nothing (or is automatic).
+    MailRequestRefused when a `timezone:` or `send at:` line names no time zone or time."""
     if _is_automatic(message, mail_from):
         return None
     address = parseaddr(_header(message, "From"))[1] or mail_from
@@ -113,8 +122,7 @@ def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInpu
         keyed = _KEYED.match(line)
         key = _KEYS.get(keyed[1].strip().lower()) if keyed else None
         if keyed and key in ("timezone", "send_at"):
-            if _valid_setting(key, keyed[2].strip()):
-                single[key] = keyed[2].strip()
+            single[key] = _setting(key, keyed[2].strip())
         elif keyed and key:
             fields[key] += [v for v in re.split(r"[,;]\s*", keyed[2]) if v.strip()]
         elif line.casefold().strip(".!") not in _NOT_TOPICS and len(line) <= MAX_TOPIC_LENGTH:
@@ -150,10 +158,12 @@ class SubscribeByEmail:
 
     async def __call__(self, mail_from: str, data: bytes) -> str:
         """Start the opt-in the message asks for; returns what happened, for the log:
-        "sent", "active", "throttled", "suppressed", "ignored" or "invalid"."""
+        "sent", "active", "throttled", "suppressed", "ignored" or "invalid". Raises
+        MailRequestRefused for a request its sender must correct (the listener answers 550
+        with its message)."""
         message = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        request = signup_from_message(message, mail_from)
+        request = signup_from_message(message, mail_from)  # MailRequestRefused goes up
         if request is None:
             return "ignored"
         try:

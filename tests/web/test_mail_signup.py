@@ -8,9 +8,11 @@ import email.policy
 import smtplib
 from email.message import EmailMessage
 
+import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
+from digest.errors import MailRequestRefused
 from digest.send.inbound import InboundListener
 from digest.send.transport import SmtpTransport
 from digest.store.engine import transaction
@@ -55,11 +57,38 @@ def test_body_lines_become_topics_and_keyed_lines_settings() -> None:
     assert (request.timezone, request.send_at) == ("Europe/Berlin", "06:30")
 
 
-def test_subject_is_the_topic_when_the_body_is_empty_and_bad_settings_are_dropped() -> None:
-    request = parse(message("timezone: Nowhere/Land\n", Subject="Graph neural networks"))
+def test_subject_is_the_topic_when_the_body_is_empty() -> None:
+    request = parse(message("\n", Subject="Graph neural networks"))
     assert request is not None
     assert request.topics == ("Graph neural networks",)
     assert request.timezone is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "timezone: Nowhere/Land",
+        "timezone: Europe",
+        "time zone: America",
+        "timezone: " + "x" * 300,
+        "send at: 25:00",
+        "timezone: ../../etc/passwd",
+    ],
+)
+def test_a_setting_that_is_not_one_refuses_the_request(line: str) -> None:
+    with pytest.raises(MailRequestRefused) as refused:
+        parse(message(f"graph neural networks\n{line}\n"))
+    reply = str(refused.value)
+    assert reply.isascii()
+    assert reply.isprintable()
+    assert reply.startswith("Not subscribed: ")
+    assert "/" not in reply.replace("Europe/Berlin", "")
+
+
+def test_time_zone_names_are_taken_in_any_letter_case() -> None:
+    request = parse(message("graph neural networks\ntimezone: europe/berlin\n"))
+    assert request is not None
+    assert request.timezone == "Europe/Berlin"
 
 
 def test_automatic_and_empty_mail_asks_for_nothing() -> None:
@@ -153,3 +182,51 @@ def test_mail_to_the_subscribe_address_through_the_inbound_listener(
     (mail,) = smtp_server.received
     assert mail.rcpt_to == "ada@example.org"
     assert b"/confirm/" in mail.data
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America", "x" * 300, "Mars/Base"])
+def test_the_listener_refuses_a_bad_time_zone_in_its_own_words(
+    settings: Settings, engine: Engine, smtp_server: FaultySmtpServer, zone: str
+) -> None:
+    settings = settings.model_copy(
+        update={
+            "smtp": settings.smtp.model_copy(
+                update={"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
+            ),
+            "mail": settings.mail.model_copy(update={"subscribe_address": "join@example.org"}),
+            "inbound": settings.inbound.model_copy(
+                update={"host": "127.0.0.1", "port": free_port()}
+            ),
+        }
+    )
+    replies: list[tuple[int, bytes]] = []
+
+    def send_to_listener() -> None:
+        with smtplib.SMTP(settings.inbound.host or "", settings.inbound.port) as client:
+            client.ehlo()
+            client.mail("ada@example.org")
+            client.rcpt("join@example.org")
+            replies.append(client.data(message(f"graph transformers\ntimezone: {zone}\n")))
+
+    async def run() -> None:
+        transport = SmtpTransport(settings.smtp)
+        listener = InboundListener(
+            settings, engine, subscribe=SubscribeByEmail(settings, engine, transport)
+        )
+        listener.start()
+        try:
+            await asyncio.to_thread(send_to_listener)
+        finally:
+            listener.stop()
+            await transport.close()
+
+    asyncio.run(run())
+    ((code, text),) = replies
+    assert code == 550
+    assert text.decode() == (
+        "5.6.0 Not subscribed: the timezone line names no IANA time zone; "
+        "write one such as Europe/Berlin"
+    )
+    assert smtp_server.received == []
+    with transaction(engine) as session:
+        assert session.scalars(select(SubscriberRow)).all() == []
