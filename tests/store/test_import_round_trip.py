@@ -49,8 +49,8 @@ EMAILS = st.sampled_from(
     ["ada@example.org", "-ada@example.org", "=x@example.org", "ADA@Bücher.example", "'@b.org"]
 )
 CATEGORIES = st.sampled_from(["", "cs.CL", "cs.CL cs.LG;stat.ML,math.OC"])
-FIELDS = ("email", "status", "topics", "categories", "authors", "exclude", "timezone", "send_at")
-FIELDS += ("frequency", "weekday")
+FIELDS: tuple[str, ...] = ("email", "status", "topics", "categories", "authors", "exclude")
+FIELDS += ("timezone", "send_at", "frequency", "weekday")
 
 
 def _profile(sub: Subscriber) -> tuple[object, ...]:
