@@ -2,8 +2,9 @@
 
 It assembles the subscriber pages (front page and sign-up, confirm, unsubscribe,
 preferences, feedback), `/healthz` when the service module provides it, the static files,
-and the defences that wrap every request: security headers, a body-size cap and a per-IP
-request rate limit. Errors become a plain page with the right status, never a traceback;
+and the defences that wrap every request: security headers, a body-size cap, a Host header
+check (only `web.base_url`'s host and loopback are answered) and a per-IP request rate
+limit. Errors become a plain page with the right status, never a traceback;
 a database that cannot be used (read-only, locked, down) is a 503 page that asks the visitor
 to try again later, and one line in the log that tells the operator what to fix.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
@@ -33,6 +36,7 @@ from digest.web.guard import BodyTooLarge, RateLimiter, SecurityHeaders, WebLimi
 from digest.web.views import Web, make_environment, template_dir, web_of
 
 log = logging.getLogger("digest.web")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 STATUS_TITLES = {
     400: "Bad request",
     404: "Page not found",
@@ -125,6 +129,16 @@ def _health_routes() -> list[BaseRoute]:
     return list(getattr(module, "routes", []))
 
 
+def trusted_hosts(settings: Settings) -> list[str]:
+    """The names the pages answer to in the Host header: the host of `web.base_url`, and
+    loopback (a reverse proxy on the same machine that does not pass the public name on).
+    Any other Host gets 400, so nothing built from it (such as the redirect from `/static`
+    to `/static/`) can point visitors elsewhere."""
+    host = (urlsplit(settings.web.base_url).hostname or "").lower()
+    public = f"[{host}]" if ":" in host else host
+    return list(dict.fromkeys([public, *LOOPBACK_HOSTS]))
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
@@ -153,6 +167,9 @@ def create_app(
                 https=https,
                 max_body=limits.max_body,
                 max_upload=limits.max_upload,
+            ),
+            Middleware(
+                TrustedHostMiddleware, allowed_hosts=trusted_hosts(settings), www_redirect=False
             ),
             Middleware(RequestRateLimit, limiter=limiter, limits=limits),
         ],
