@@ -159,8 +159,11 @@ class Subscriber:
     send_at: time = time(7, 0)
     created_at: datetime | None = None
     confirmed_at: datetime | None = None
-    # Signed links carry it; bumping it in the store revokes every link sent so far.
+    # Links carry the id and are signed with `link_secret`, a random value of this
+    # subscriber's row (see `digest.tokens`); `token_version` is what links made before
+    # that carried, still checked for them.
     token_version: int = 0
+    link_secret: str = ""
     frequency: str = "daily"  # or "weekly", on `weekday` (0 Monday … 6 Sunday)
     weekday: int | None = None
     feed_only: bool = False  # digests go to the feed and archive only, not by email

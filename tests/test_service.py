@@ -28,6 +28,9 @@ import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from digest.records import Subscriber
+from digest.store.engine import open_engine, transaction
+from digest.store.subscribers import get_subscriber
 from digest.tokens import make_token
 
 pytestmark = pytest.mark.slow
@@ -292,7 +295,7 @@ def test_ready_means_web_and_inbound_mail_listen_and_stopping_follows_sigterm(
             assert "READY=1" in ready.splitlines()
             assert f"MAINPID={serve.proc.pid}" in ready.splitlines()
             assert "1 active subscribers" in ready
-            unsubscribe_by_mail(inbound, address)
+            unsubscribe_by_mail(inbound, stored(tmp_path / "digest.sqlite3", address))
             assert serve.stop() == 0, serve.log()
             notices: list[str] = []
             sock.settimeout(1)
@@ -304,9 +307,19 @@ def test_ready_means_web_and_inbound_mail_listen_and_stopping_follows_sigterm(
     assert json.loads(result.out)["status"] == "unsubscribed"
 
 
-def unsubscribe_by_mail(port: int, address: str) -> None:
+def stored(database: Path, address: str) -> Subscriber:
+    engine = open_engine(f"sqlite:///{database}")
+    try:
+        with transaction(engine) as session:
+            return get_subscriber(session, address)
+    finally:
+        engine.dispose()
+
+
+def unsubscribe_by_mail(port: int, subscriber: Subscriber) -> None:
     """What a mail client does with the List-Unsubscribe mailto: link."""
-    token = make_token(SECRET, "unsubscribe", subscriber_id=1)
+    token = make_token(SECRET, "unsubscribe", subscriber)
+    address = subscriber.email
     with smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as client:
         client.sendmail(
             address, [f"unsubscribe+{token}@example.org"], b"Subject: unsubscribe\r\n\r\n"

@@ -263,9 +263,9 @@ def erase(app: App, email: str, yes: bool) -> None:
       digest erase ada@example.org --yes
     """
     with transaction(app.engine()) as session:
-        subscriber_id, version = link_identity(session, email)
+        subscriber_id, link_secret = link_identity(session, email)
     if not yes:
         click.confirm(f"Erase {email} and all their history? This cannot be undone", abort=True)
     with transaction(app.engine()) as session:
-        erase_subscriber(session, subscriber_id, version)
+        erase_subscriber(session, subscriber_id, link_secret)
     app.say(f"Erased {email}.")

@@ -115,7 +115,7 @@ class DigestWriter:
         # Entries are given their values ready: reasons escaped (once each, see `_reason`),
         # feedback links as they are, a base URL and a token in URL-safe base64, when the
         # base URL has nothing to escape.
-        base = links.feedback_base
+        base = links.base_url
         urls = ("more_url", "less_url") if html_value(base) == base else ()
         self._verbatim = ("reason", *urls)
         self._html_parts = environment.get_template("_digest.html").module
@@ -138,10 +138,11 @@ class DigestWriter:
         self, digest: Digest, plan: DigestPlan, foot: FooterView, *, compact: bool = False
     ) -> WrittenDigest:
         """Both parts of `digest`; `compact` shows every paper compactly (the size limit)."""
-        subscriber = digest.subscriber
-        feedback = partial(
-            self._links.feedback_pair, subscriber.id, version=subscriber.token_version
-        )
+        base = self._links.feedback_base(digest.subscriber)
+
+        def feedback(paper_id: int) -> tuple[str, str]:
+            return f"{base}{paper_id}/up", f"{base}{paper_id}/down"
+
         details, numbers = _levels(len(digest.picks), compact)
         entries = self._entries
         html: list[str] = []

@@ -101,7 +101,7 @@ class Renderer:
     def _write_digest(self, digest: Digest) -> tuple[str, WrittenDigest, tuple[str, str]]:
         """(subject, both parts, the unsubscribe URL and address) of a digest."""
         subscriber = digest.subscriber
-        unsubscribe = self.links.unsubscribe_pair(subscriber.id, subscriber.token_version)
+        unsubscribe = self.links.unsubscribe_pair(subscriber)
         plan = plan_digest(digest)
         foot = self._footer(subscriber, unsubscribe[0])
         written = self._digests.write(digest, plan, foot)
@@ -115,13 +115,13 @@ class Renderer:
         self, subscriber: Subscriber, *, now: datetime | None = None
     ) -> OutgoingEmail:
         """The double opt-in email with the confirm link (valid 72 hours)."""
-        unsubscribe = self.links.unsubscribe_pair(subscriber.id, _version(subscriber))
+        unsubscribe = self.links.unsubscribe_pair(subscriber)
         context = {
             "subject": f"Confirm your {self._brand} subscription",
             "preheader": "One click to start your daily digest of new research papers.",
             "email": subscriber.email,
             "topics": _topics(subscriber.topics),
-            "confirm_url": self.links.confirm(subscriber.id, _version(subscriber)),
+            "confirm_url": self.links.confirm(subscriber),
             "expires_hours": CONFIRM_MAX_AGE // 3600,
             "foot": self._footer(subscriber, unsubscribe[0], pending=True),
         }
@@ -132,7 +132,7 @@ class Renderer:
         self, subscriber: Subscriber, *, now: datetime | None = None
     ) -> OutgoingEmail:
         """Sent once the subscriber confirms: what they follow and when digests arrive."""
-        unsubscribe = self.links.unsubscribe_pair(subscriber.id, _version(subscriber))
+        unsubscribe = self.links.unsubscribe_pair(subscriber)
         context = {
             "subject": f"Welcome to {self._brand}",
             "preheader": "Your first digest arrives at your next send time.",
@@ -181,9 +181,7 @@ class Renderer:
             reason=reason,
             reason_text=wrap(reason),
             unsubscribe_url=unsubscribe_url,
-            preferences_url=None
-            if pending or unsubscribed
-            else self.links.preferences(subscriber.id, _version(subscriber)),
+            preferences_url=None if pending or unsubscribed else self.links.preferences(subscriber),
             footer_text=self._footer_text,
         )
 
@@ -202,11 +200,8 @@ class Renderer:
     def _finish(
         self, subscriber: Subscriber, parts: _Parts, *, now: datetime | None, kind: str
     ) -> OutgoingEmail:
-        version = _version(subscriber)
         message_id = make_message_id(self.settings.mail.domain, kind)
-        unsubscribe, mailto = parts.unsubscribe or self.links.unsubscribe_pair(
-            subscriber.id, version
-        )
+        unsubscribe, mailto = parts.unsubscribe or self.links.unsubscribe_pair(subscriber)
         headers = {
             "Subject": parts.subject,
             "Date": format_date(now),
@@ -224,7 +219,7 @@ class Renderer:
             data = self.signer.sign(data)
         return OutgoingEmail(
             to=subscriber.email,
-            envelope_from=self.links.envelope_sender(subscriber.id, version),
+            envelope_from=self.links.envelope_sender(subscriber),
             subject=parts.subject,
             message_id=message_id,
             data=data,
@@ -239,10 +234,6 @@ _FIXED = {
     "Auto-Submitted": "auto-generated",
     "X-Auto-Response-Suppress": "OOF, AutoReply",
 }
-
-
-def _version(subscriber: Subscriber) -> int:
-    return subscriber.token_version
 
 
 def _octets(html: str) -> int:

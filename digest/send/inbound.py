@@ -9,8 +9,10 @@ An aiosmtpd SMTP (or LMTP) server that the MTA hands three kinds of mail to:
 - `unsubscribe+TOKEN@<mail domain>`: the `mailto:` of List-Unsubscribe; unsubscribes.
 - `mail.subscribe_address`, when a handler is given: hands the message to it.
 
-Everything else is refused at RCPT (550), as are forged or truncated tokens. When the
-database is unavailable the answer is 451, so the MTA keeps the message and tries again.
+Everything else is refused at RCPT (550), as are forged or truncated tokens and the
+addresses of subscribers since erased or signed up anew (each token is bound to its
+subscriber's link secret, see `digest.tokens`). When the database is unavailable the
+answer is 451, so the MTA keeps the message and tries again.
 
 Every message ends in a definite reply in the service's own words, never an exception's
 name or a path: 250 when done; 554 5.6.0 for a MIME structure nested deeper than anyone
@@ -46,9 +48,9 @@ from digest.config import Settings
 from digest.errors import DatabaseUnavailable, MailRequestRefused, TransportError
 from digest.store.engine import transaction
 from digest.store.signups import unsubscribe
-from digest.store.subscribers import record_event
+from digest.store.subscribers import record_event, subscriber_by_id
 from digest.store.suppressions import email_of, suppress_addresses
-from digest.tokens import TokenError, read_token
+from digest.tokens import Purpose, TokenError, check_claim, read_claim
 
 log = logging.getLogger("digest.inbound")
 
@@ -123,11 +125,12 @@ def clean_text(text: str, limit: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """What a recipient address asks for: kind is bounce, unsubscribe or subscribe."""
+    """What a recipient address asks for: kind is bounce, unsubscribe or subscribe; for the
+    first two, the subscriber the address was made for, and their link secret."""
 
     kind: str
     subscriber_id: int = 0
-    version: int = 0
+    link_secret: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,25 +187,37 @@ class InboundHandler:
         self._secret = settings.secret_key()
 
     def intent_for(self, address: str) -> Intent | None:
+        """What mail to `address` asks for; None when it asks nothing of anyone (the
+        address of an erased subscriber, or of a subscription since started anew,
+        included). Reads the database: SQLAlchemyError when it is unavailable."""
         local, _, domain = address.rpartition("@")
         if self.subscribe is not None and address.lower() == self.subscribe_address:
             return Intent("subscribe")
         if domain.lower() != self.domain:
             return None
         kind, plus, token = local.partition("+")
-        purpose = {"bounces": "bounce", "unsubscribe": "unsubscribe"}.get(kind.lower())
+        purposes: dict[str, Purpose] = {"bounces": "bounce", "unsubscribe": "unsubscribe"}
+        purpose = purposes.get(kind.lower())
         if not plus or purpose is None:
             return None
         try:
-            data = read_token(self._secret, purpose, token)  # type: ignore[arg-type]
+            claim = read_claim(self._secret, purpose, token)
+            with transaction(self.engine) as session:
+                owner = subscriber_by_id(session, claim.subscriber_id)
+            check_claim(self._secret, claim, owner)
         except TokenError:
             return None
-        return Intent(purpose, data.subscriber_id, data.version)
+        assert owner is not None  # check_claim refuses a claim on nobody
+        return Intent(purpose, owner.id, owner.link_secret)
 
     async def handle_RCPT(
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        intent = self.intent_for(address)
+        try:
+            intent = await asyncio.to_thread(self.intent_for, address)
+        except SQLAlchemyError:
+            log.exception("could not look up the subscriber of an inbound address")
+            return "451 4.3.0 Temporary failure, try again later"
         if intent is None:
             return "550 5.1.1 No such mailbox here"
         if getattr(envelope, "intents", None) is None:
@@ -266,13 +281,13 @@ class InboundHandler:
 
     def _unsubscribe(self, intent: Intent) -> None:
         with transaction(self.engine) as session:
-            result = unsubscribe(session, intent.subscriber_id, intent.version, via="mailto")
+            result = unsubscribe(session, intent.subscriber_id, intent.link_secret, via="mailto")
         address = result[1].email if result is not None else None
         log.info("mailto unsubscribe: %s", address or "revoked or unknown token")
 
     def _bounce(self, intent: Intent, verdict: BounceVerdict) -> None:
         with transaction(self.engine) as session:
-            address = email_of(session, intent.subscriber_id, version=intent.version)
+            address = email_of(session, intent.subscriber_id, link_secret=intent.link_secret)
             if address is None:
                 return
             if verdict.hard:

@@ -6,6 +6,7 @@ autogenerate against them and expects no difference.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -126,12 +128,23 @@ class SourceStateRow(Base):
     next_allowed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+def new_link_secret() -> str:
+    """A subscriber's random link secret: 128 bits, URL-safe (see `digest.tokens`)."""
+    return secrets.token_urlsafe(16)
+
+
 class SubscriberRow(Base):
-    """A subscriber. `email` is normalised (see store.subscribers.normalise_email)."""
+    """A subscriber. `email` is normalised (see store.subscribers.normalise_email).
+
+    Ids are never reused (AUTOINCREMENT on SQLite, an identity column on PostgreSQL), and
+    `link_secret` binds every link and VERP address to this row: erasing the row destroys
+    it, and signing up anew replaces it (migration 0006).
+    """
 
     __tablename__ = "subscribers"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     topics: Mapped[list[str]] = mapped_column(StrList, default=list)
@@ -150,6 +163,7 @@ class SubscriberRow(Base):
     weekday: Mapped[int | None] = mapped_column(Integer)
     # Digests kept for the feed and the archive only, not emailed.
     feed_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    link_secret: Mapped[str] = mapped_column(String(32), default=new_link_secret)
 
 
 class DeliveryRow(Base):

@@ -1,9 +1,9 @@
 """What the subscriber pages do to the store: sign-up, confirm, unsubscribe, preferences,
 pause and resume, export and erase.
 
-Every function that acts on a link's token takes the subscriber id and token version the
-token carried and returns None (nothing done) when the subscriber is gone or the version
-no longer matches, so a revoked or stale link can never act on anyone.
+Every function that acts on a link takes the id and the link secret of the subscriber the
+link was checked against (see `digest.tokens`) and returns None (nothing done) when that
+subscriber is gone or has a new secret by now, so a stale link can never act on anyone.
 """
 
 from __future__ import annotations
@@ -121,28 +121,27 @@ def undo_signup(session: Session, signup: Signup, *, sent_at: datetime) -> None:
         )
 
 
-def _row(session: Session, subscriber_id: int, version: int) -> SubscriberRow | None:
+def _row(session: Session, subscriber_id: int, link_secret: str) -> SubscriberRow | None:
     row = session.get(SubscriberRow, subscriber_id)
-    if row is None or row.token_version != version:
+    if row is None or row.link_secret != link_secret:
         return None
     return row
 
 
-def subscriber_for_link(session: Session, subscriber_id: int, version: int) -> Subscriber | None:
-    """The subscriber a link's token names, or None when gone or revoked."""
-    row = _row(session, subscriber_id, version)
-    return to_record(row) if row is not None else None
+def link_still_current(session: Session, subscriber_id: int, link_secret: str) -> bool:
+    """Whether the subscriber a link was checked against is still there, unchanged."""
+    return _row(session, subscriber_id, link_secret) is not None
 
 
 ConfirmOutcome = Literal["confirmed", "already", "closed"]
 
 
 def confirm_subscriber(
-    session: Session, subscriber_id: int, version: int, *, now: datetime | None = None
+    session: Session, subscriber_id: int, link_secret: str, *, now: datetime | None = None
 ) -> tuple[ConfirmOutcome, Subscriber] | None:
     """Turn a pending subscriber active. "already" when it was active or paused; "closed"
     when the address has since unsubscribed or bounced (an old link must not revive it)."""
-    row = _row(session, subscriber_id, version)
+    row = _row(session, subscriber_id, link_secret)
     if row is None:
         return None
     now = now or datetime.now(UTC)
@@ -161,15 +160,15 @@ def confirm_subscriber(
 def unsubscribe(
     session: Session,
     subscriber_id: int,
-    version: int,
+    link_secret: str,
     *,
     via: str = "web",
     now: datetime | None = None,
 ) -> tuple[bool, Subscriber] | None:
-    """Unsubscribe the subscriber a link names, if its token version is current; returns
+    """Unsubscribe the subscriber a link names, if its secret is current; returns
     whether this call changed anything (False on a replay), or None for no such subscriber.
     `via` says how (web, mailto) in the subscriber's history."""
-    row = _row(session, subscriber_id, version)
+    row = _row(session, subscriber_id, link_secret)
     if row is None:
         return None
     if row.status in ("unsubscribed", "bounced"):
@@ -188,13 +187,13 @@ def unsubscribe(
 def update_preferences(
     session: Session,
     subscriber_id: int,
-    version: int,
+    link_secret: str,
     data: SubscriberInput,
     *,
     now: datetime | None = None,
 ) -> Subscriber | None:
     """Replace a subscriber's topics, lists, time zone and send time (never the address)."""
-    row = _row(session, subscriber_id, version)
+    row = _row(session, subscriber_id, link_secret)
     if row is None:
         return None
     now = now or datetime.now(UTC)
@@ -214,14 +213,14 @@ def update_preferences(
 def set_paused(
     session: Session,
     subscriber_id: int,
-    version: int,
+    link_secret: str,
     paused: bool,
     *,
     now: datetime | None = None,
 ) -> Subscriber | None:
     """Pause or resume. Resuming also brings back an unsubscribed address that had once
     confirmed (the link proves the owner asks); a bounced or never-confirmed one stays."""
-    row = _row(session, subscriber_id, version)
+    row = _row(session, subscriber_id, link_secret)
     if row is None:
         return None
     now = now or datetime.now(UTC)
@@ -241,9 +240,9 @@ def set_paused(
     return to_record(row)
 
 
-def erase_subscriber(session: Session, subscriber_id: int, version: int) -> bool:
+def erase_subscriber(session: Session, subscriber_id: int, link_secret: str) -> bool:
     """Delete the subscriber, their deliveries, votes and events; False if already gone."""
-    row = _row(session, subscriber_id, version)
+    row = _row(session, subscriber_id, link_secret)
     if row is None:
         return False
     session.execute(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from digest.config import check_timezone, parse_send_time
 from digest.errors import NotFound, UsageError
 from digest.records import FREQUENCIES, SUBSCRIBER_STATUSES, WEEKDAY_NAMES, WEEKDAYS, Subscriber
-from digest.store.schema import EventRow, SubscriberRow
+from digest.store.schema import EventRow, SubscriberRow, new_link_secret
 
 MAX_TOPICS = 20
 MAX_TOPIC_LENGTH = 200
@@ -162,6 +162,7 @@ def to_record(row: SubscriberRow | Row[Any]) -> Subscriber:
         frequency=row.frequency,
         weekday=row.weekday,
         feed_only=bool(row.feed_only),
+        link_secret=row.link_secret,
     )
 
 
@@ -183,6 +184,17 @@ def record_event(
             created_at=now or datetime.now(UTC),
         )
     )
+
+
+# A subscription in one of these states has ended: signing up again starts a new one.
+ENDED = ("unsubscribed", "bounced")
+
+
+def renew_link_secret(row: SubscriberRow) -> None:
+    """Give the subscriber a new link secret: every link and VERP address made so far
+    (and every link of the old kind, by the version) stops working."""
+    row.link_secret = new_link_secret()
+    row.token_version += 1
 
 
 def upsert_subscriber(
@@ -208,6 +220,8 @@ def upsert_subscriber(
         )
         session.add(row)
     elif data.status is not None:
+        if row.status in ENDED and data.status not in ENDED:
+            renew_link_secret(row)
         row.status = data.status
     row.topics = list(data.topics)
     row.categories = list(data.categories)
@@ -296,9 +310,16 @@ def remove_subscriber(session: Session, email: str) -> None:
         raise NotFound(f"no subscriber with address {email!r}")
 
 
-def link_identity(session: Session, email: str) -> tuple[int, int]:
-    """The (id, token_version) pair that the subscriber's links carry; NotFound if none."""
+def link_identity(session: Session, email: str) -> tuple[int, str]:
+    """The subscriber's (id, link secret), as the store's link actions take them;
+    NotFound if there is no such subscriber."""
     row = session.scalar(select(SubscriberRow).where(SubscriberRow.email == normalise_email(email)))
     if row is None:
         raise NotFound(f"no subscriber with address {email!r}")
-    return row.id, row.token_version
+    return row.id, row.link_secret
+
+
+def subscriber_by_id(session: Session, subscriber_id: int) -> Subscriber | None:
+    """The subscriber stored under `subscriber_id` (what a link names), if any."""
+    row = session.get(SubscriberRow, subscriber_id)
+    return to_record(row) if row is not None else None

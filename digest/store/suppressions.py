@@ -73,7 +73,7 @@ def list_suppressions(session: Session) -> list[tuple[str, str, str, datetime]]:
     return [(r.email, r.reason, r.source, r.created_at) for r in rows]
 
 
-def email_of(session: Session, subscriber_id: int, *, version: int) -> str | None:
-    """The address of a subscriber if the token version is current, else None."""
+def email_of(session: Session, subscriber_id: int, *, link_secret: str) -> str | None:
+    """The address of a subscriber if its link secret is still `link_secret`, else None."""
     row = session.get(SubscriberRow, subscriber_id)
-    return row.email if row is not None and row.token_version == version else None
+    return row.email if row is not None and row.link_secret == link_secret else None

@@ -1,19 +1,25 @@
 """Reading the signed links of emails: the token in the path, and for forms the CSRF field.
 
-Every page reached from an email link starts here, so a forged, truncated, foreign or
-expired token, and a form without its CSRF token, get the same clear pages everywhere.
+Every page reached from an email link starts here, so forged, truncated, foreign,
+expired and stale tokens, and a form without its CSRF token, get the same clear pages
+everywhere: a malformed link answers 400; a link whose subscriber was erased, or has
+signed up anew since (see `digest.tokens`), answers 410 with a plain page that names
+nobody; an expired confirmation answers 410 and says so.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from digest.records import Subscriber
 from digest.store.engine import transaction
-from digest.store.signups import subscriber_for_link
-from digest.tokens import Purpose, TokenData, TokenError, read_token
+from digest.store.subscribers import subscriber_by_id
+from digest.tokens import Purpose, TokenData, TokenError, check_claim, read_claim
 from digest.web.csrf import FIELD, CsrfError
 from digest.web.views import Web, web_of
 
@@ -21,20 +27,39 @@ MAX_TOKEN_CHARS = 400
 
 
 class BadLink(Exception):
-    """A link whose token is forged, truncated, for another purpose or expired."""
+    """A link that acts on nobody: `expired`, `gone` (stale) or else malformed."""
 
-    def __init__(self, message: str, *, expired: bool) -> None:
+    def __init__(self, message: str, *, expired: bool = False, gone: bool = False) -> None:
         super().__init__(message)
         self.expired = expired
+        self.gone = gone
 
 
-def read_link(web: Web, purpose: Purpose, token: str) -> TokenData:
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A checked link: what its token carried and the subscriber it was made for."""
+
+    data: TokenData
+    subscriber: Subscriber
+
+
+def _open(web: Web, purpose: Purpose, token: str) -> Link:
     if len(token) > MAX_TOKEN_CHARS:
-        raise BadLink("this link is not valid", expired=False)
+        raise BadLink("this link is not valid")
     try:
-        return read_token(web.secret, purpose, token)
+        claim = read_claim(web.secret, purpose, token)
+        with transaction(web.engine) as session:
+            subscriber = subscriber_by_id(session, claim.subscriber_id)
+        data = check_claim(web.secret, claim, subscriber)
     except TokenError as exc:
-        raise BadLink(str(exc), expired=exc.expired) from None
+        raise BadLink(str(exc), expired=exc.expired, gone=exc.gone) from None
+    assert subscriber is not None  # check_claim refuses a claim on nobody
+    return Link(data, subscriber)
+
+
+async def open_link(request: Request, purpose: Purpose) -> Link:
+    """The request's link (`token` in the path), checked; BadLink if it acts on nobody."""
+    return await run_in_threadpool(_open, web_of(request), purpose, request.path_params["token"])
 
 
 def bad_link_page(request: Request, exc: BadLink) -> Response:
@@ -47,6 +72,8 @@ def bad_link_page(request: Request, exc: BadLink) -> Response:
             "to get a fresh one.",
             410,
         )
+    if exc.gone:
+        return gone_page(web, request)
     return web.message(
         request,
         "This link is not valid",
@@ -56,28 +83,31 @@ def bad_link_page(request: Request, exc: BadLink) -> Response:
     )
 
 
+def gone_page(web: Web, request: Request) -> Response:
+    """410 for a link whose subscription no longer exists: it says nothing about anyone."""
+    return web.message(
+        request,
+        "This link no longer works",
+        "The subscription it was made for has ended or was removed. Sign up again on the "
+        "front page to start a new one.",
+        410,
+    )
+
+
 def csrf_failed_page(web: Web, request: Request, exc: CsrfError) -> Response:
     return web.message(request, "Please try again", f"The form could not be sent: {exc}.", 403)
 
 
-async def read_form_link(
-    request: Request, purpose: Purpose
-) -> tuple[TokenData, FormData] | Response:
-    """The link's token and the posted form, or the page to answer with when either the
-    token or the form's CSRF token is not valid."""
+async def open_form_link(request: Request, purpose: Purpose) -> tuple[Link, FormData] | Response:
+    """The checked link and the posted form, or the page to answer with when either the
+    link or the form's CSRF token is not valid."""
     web = web_of(request)
     form = await request.form()
     try:
-        data = read_link(web, purpose, request.path_params["token"])
+        link = await open_link(request, purpose)
         web.csrf.check(request, form.get(FIELD))
     except BadLink as exc:
         return bad_link_page(request, exc)
     except CsrfError as exc:
         return csrf_failed_page(web, request, exc)
-    return data, form
-
-
-def link_subscriber(web: Web, data: TokenData) -> Subscriber | None:
-    """The subscriber a link names, if the link's token version is still current."""
-    with transaction(web.engine) as session:
-        return subscriber_for_link(session, data.subscriber_id, data.version)
+    return link, form

@@ -29,14 +29,13 @@ from digest.store.personal_data import export_subscriber_data
 from digest.store.signups import (
     erase_subscriber,
     set_paused,
-    subscriber_for_link,
+    link_still_current,
     update_preferences,
 )
 from digest.store.subscribers import SubscriberInput
-from digest.tokens import TokenData
 from digest.web.csrf import FIELD, CsrfError
 from digest.web.forms import FormResult, read_profile_form
-from digest.web.links import BadLink, bad_link_page, csrf_failed_page, link_subscriber, read_link
+from digest.web.links import BadLink, bad_link_page, csrf_failed_page, gone_page, open_link
 from digest.web.views import Web, web_of
 
 
@@ -51,16 +50,6 @@ def _form_of(sub: Subscriber) -> FormResult:
             "timezone": sub.timezone,
             "send_at": sub.send_at.strftime("%H:%M"),
         }
-    )
-
-
-def _gone(web: Web, request: Request) -> Response:
-    return web.message(
-        request,
-        "No such subscription",
-        "This address has been removed from the list. Sign up again on the front page "
-        "to start a new subscription.",
-        410,
     )
 
 
@@ -110,7 +99,6 @@ class Authorised:
     """A request whose link (and, on a POST, CSRF token) checked out."""
 
     web: Web
-    link: TokenData
     sub: Subscriber
     form: FormData
 
@@ -127,17 +115,14 @@ async def _authorise(
     else:
         form = await request.form() if post else FormData()
     try:
-        data = read_link(web, "preferences", request.path_params["token"])
+        sub = (await open_link(request, "preferences")).subscriber
         if post:
             web.csrf.check(request, form.get(FIELD))
     except BadLink as exc:
         return bad_link_page(request, exc)
     except CsrfError as exc:
         return csrf_failed_page(web, request, exc)
-    sub = await run_in_threadpool(link_subscriber, web, data)
-    if sub is None:
-        return _gone(web, request)
-    return Authorised(web, data, sub, form)
+    return Authorised(web, sub, form)
 
 
 async def show(request: Request) -> Response:
@@ -153,22 +138,22 @@ async def show(request: Request) -> Response:
     return await _show(web, request, sub, _form_of(sub), notice=notice)
 
 
-def _save(web: Web, data: TokenData, profile: SubscriberInput) -> Subscriber | None:
+def _save(web: Web, sub: Subscriber, profile: SubscriberInput) -> Subscriber | None:
     with transaction(web.engine) as session:
-        return update_preferences(session, data.subscriber_id, data.version, profile)
+        return update_preferences(session, sub.id, sub.link_secret, profile)
 
 
 async def save(request: Request) -> Response:
     found = await _authorise(request, post=True)
     if isinstance(found, Response):
         return found
-    web, data, sub = found.web, found.link, found.sub
+    web, sub = found.web, found.sub
     form = read_profile_form(found.form, with_email=False)
     form.values["email"] = sub.email
     if form.data is None:
         return await _show(web, request, sub, form, 400)
-    if await run_in_threadpool(_save, web, data, form.data) is None:
-        return _gone(web, request)
+    if await run_in_threadpool(_save, web, sub, form.data) is None:
+        return gone_page(web, request)
     return RedirectResponse(f"/preferences/{request.path_params['token']}?done=saved", 303)
 
 
@@ -224,18 +209,18 @@ async def _add(web: Web, subscriber_id: int, data: bytes | str) -> LibraryReport
         return await add_library(web.settings, web.engine, client, subscriber_id, data)
 
 
-def _pause(web: Web, data: TokenData, paused: bool) -> Subscriber | None:
+def _pause(web: Web, sub: Subscriber, paused: bool) -> Subscriber | None:
     with transaction(web.engine) as session:
-        return set_paused(session, data.subscriber_id, data.version, paused)
+        return set_paused(session, sub.id, sub.link_secret, paused)
 
 
 async def _pause_or_resume(request: Request, paused: bool) -> Response:
     found = await _authorise(request, post=True)
     if isinstance(found, Response):
         return found
-    web, data = found.web, found.link
-    if await run_in_threadpool(_pause, web, data, paused) is None:
-        return _gone(web, request)
+    web = found.web
+    if await run_in_threadpool(_pause, web, found.sub, paused) is None:
+        return gone_page(web, request)
     done = "paused" if paused else "resumed"
     return RedirectResponse(f"/preferences/{request.path_params['token']}?done={done}", 303)
 
@@ -248,22 +233,22 @@ async def resume(request: Request) -> Response:
     return await _pause_or_resume(request, False)
 
 
-def _export(web: Web, data: TokenData) -> dict[str, Any] | None:
+def _export(web: Web, sub: Subscriber) -> dict[str, Any] | None:
     with transaction(web.engine) as session:
-        if subscriber_for_link(session, data.subscriber_id, data.version) is None:
+        if not link_still_current(session, sub.id, sub.link_secret):
             return None
-        return export_subscriber_data(session, data.subscriber_id)
+        return export_subscriber_data(session, sub.id)
 
 
 async def download(request: Request) -> Response:
     web = web_of(request)
     try:
-        data = read_link(web, "preferences", request.path_params["token"])
+        sub = (await open_link(request, "preferences")).subscriber
     except BadLink as exc:
         return bad_link_page(request, exc)
-    exported = await run_in_threadpool(_export, web, data)
+    exported = await run_in_threadpool(_export, web, sub)
     if exported is None:
-        return _gone(web, request)
+        return gone_page(web, request)
     body = json.dumps(exported, ensure_ascii=False, indent=2) + "\n"
     return Response(
         body,
@@ -275,21 +260,21 @@ async def download(request: Request) -> Response:
     )
 
 
-def _erase(web: Web, data: TokenData) -> bool:
+def _erase(web: Web, sub: Subscriber) -> bool:
     with transaction(web.engine) as session:
-        return erase_subscriber(session, data.subscriber_id, data.version)
+        return erase_subscriber(session, sub.id, sub.link_secret)
 
 
 async def delete(request: Request) -> Response:
     found = await _authorise(request, post=True)
     if isinstance(found, Response):
         return found
-    web, data, sub = found.web, found.link, found.sub
+    web, sub = found.web, found.sub
     if found.form.get("confirm") != "yes":
         form = _form_of(sub)
         notice = "Tick the box to confirm that everything should be deleted."
         return await _show(web, request, sub, form, 400, notice=notice)
-    await run_in_threadpool(_erase, web, data)
+    await run_in_threadpool(_erase, web, sub)
     return web.message(
         request,
         "Everything is deleted",

@@ -5,6 +5,8 @@
 - `/unsubscribe/{token}`: a GET shows a one-button page; a POST unsubscribes. The POST is
   also the RFC 8058 one-click unsubscribe a mail client sends for `List-Unsubscribe-Post`:
   no login, no CSRF token, idempotent, answered 200 without a redirect.
+
+Links of an erased subscriber, or of a subscription since started anew, answer 410.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from digest.errors import TransportError
 from digest.records import Subscriber
 from digest.store.engine import transaction
 from digest.store.signups import confirm_subscriber, unsubscribe
-from digest.tokens import TokenData
-from digest.web.links import BadLink, bad_link_page, link_subscriber, read_form_link, read_link
+from digest.web.links import BadLink, Link, bad_link_page, open_form_link, open_link
 from digest.web.views import Web, web_of
 
 log = logging.getLogger("digest.web")
@@ -30,11 +31,10 @@ log = logging.getLogger("digest.web")
 async def confirm_page(request: Request) -> Response:
     web = web_of(request)
     try:
-        data = read_link(web, "confirm", request.path_params["token"])
+        sub = (await open_link(request, "confirm")).subscriber
     except BadLink as exc:
         return bad_link_page(request, exc)
-    sub = await run_in_threadpool(link_subscriber, web, data)
-    if sub is None or sub.status in ("unsubscribed", "bounced"):
+    if sub.status in ("unsubscribed", "bounced"):
         return _closed_page(web, request)
     if sub.status != "pending":
         return web.message(
@@ -53,18 +53,18 @@ def _closed_page(web: Web, request: Request) -> Response:
     )
 
 
-def _confirm(web: Web, data: TokenData) -> tuple[str, Subscriber] | None:
+def _confirm(web: Web, link: Link) -> tuple[str, Subscriber] | None:
     with transaction(web.engine) as session:
-        return confirm_subscriber(session, data.subscriber_id, data.version)
+        return confirm_subscriber(session, link.subscriber.id, link.subscriber.link_secret)
 
 
 async def confirm(request: Request) -> Response:
     web = web_of(request)
-    checked = await read_form_link(request, "confirm")
+    checked = await open_form_link(request, "confirm")
     if isinstance(checked, Response):
         return checked
-    data, _form = checked
-    outcome = await run_in_threadpool(_confirm, web, data)
+    link, _form = checked
+    outcome = await run_in_threadpool(_confirm, web, link)
     if outcome is None or outcome[0] == "closed":
         return _closed_page(web, request)
     state, sub = outcome
@@ -77,7 +77,7 @@ async def confirm(request: Request) -> Response:
         topics=sub.topics,
         send_at=sub.send_at.strftime("%H:%M"),
         timezone=sub.timezone,
-        preferences_url=web.links.preferences(sub.id, sub.token_version),
+        preferences_url=web.links.preferences(sub),
         no_store=True,
     )
 
@@ -92,11 +92,10 @@ async def _send_welcome(web: Web, sub: Subscriber) -> None:
 async def unsubscribe_page(request: Request) -> Response:
     web = web_of(request)
     try:
-        data = read_link(web, "unsubscribe", request.path_params["token"])
+        sub = (await open_link(request, "unsubscribe")).subscriber
     except BadLink as exc:
         return bad_link_page(request, exc)
-    sub = await run_in_threadpool(link_subscriber, web, data)
-    if sub is None or sub.status in ("unsubscribed", "bounced"):
+    if sub.status in ("unsubscribed", "bounced"):
         return _unsubscribed_page(web, request)
     return web.page(request, "unsubscribe.html", email=sub.email, no_store=True)
 
@@ -109,21 +108,23 @@ def _unsubscribed_page(web: Web, request: Request) -> Response:
     )
 
 
-def _unsubscribe(web: Web, data: TokenData) -> tuple[bool, Subscriber] | None:
+def _unsubscribe(web: Web, link: Link) -> tuple[bool, Subscriber] | None:
     with transaction(web.engine) as session:
-        return unsubscribe(session, data.subscriber_id, data.version)
+        return unsubscribe(session, link.subscriber.id, link.subscriber.link_secret)
 
 
 async def unsubscribe_now(request: Request) -> Response:
     """The page's button and the RFC 8058 one-click POST (no CSRF token by design)."""
     web = web_of(request)
     try:
-        data = read_link(web, "unsubscribe", request.path_params["token"])
+        link = await open_link(request, "unsubscribe")
     except BadLink as exc:
         return bad_link_page(request, exc)
     form = await request.form()
-    outcome = await run_in_threadpool(_unsubscribe, web, data)
-    if outcome is not None and outcome[0] and form.get("source") == "page":
+    outcome = await run_in_threadpool(_unsubscribe, web, link)
+    if outcome is None:  # erased or signed up anew since the link was checked
+        return bad_link_page(request, BadLink("stale link", gone=True))
+    if outcome[0] and form.get("source") == "page":
         await _send_goodbye(web, outcome[1])
     return _unsubscribed_page(web, request)
 

@@ -16,6 +16,7 @@ import pytest
 from digest.config import Settings, load_settings
 from digest.records import Digest, Paper, Pick, Subscriber
 from digest.render import Renderer
+from digest.tokens import Purpose, TokenData, check_claim, read_claim
 
 SECRET = "test-secret-key"
 TOPICS = ("diffusion models", "retrieval augmented generation", "graph neural networks")
@@ -70,9 +71,15 @@ def make_subscriber(**fields: Any) -> Subscriber:
         "topics": TOPICS,
         "timezone": "Europe/Berlin",
         "send_at": time(7, 30),
+        "link_secret": "reader-link-secret",
     }
     values.update(fields)
     return Subscriber(**values)
+
+
+def read_link_token(purpose: Purpose, token: str, subscriber: Subscriber) -> TokenData:
+    """What the web app or the inbound listener reads from a token made for `subscriber`."""
+    return check_claim(SECRET, read_claim(SECRET, purpose, token), subscriber)
 
 
 def make_digest(

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings, load_settings
+from digest.records import Subscriber
 from digest.render.links import LinkMaker
 from digest.send.inbound import InboundListener
 from digest.store.engine import transaction
@@ -79,15 +80,15 @@ def deliver(settings: Settings, to: str, data: bytes, mail_from: str = "") -> No
     asyncio.run(run())
 
 
-def subscriber_id(engine: Engine, email: str) -> int:
+def stored(engine: Engine, email: str) -> Subscriber:
     with transaction(engine) as session:
-        return get_subscriber(session, email).id
+        return get_subscriber(session, email)
 
 
 def test_a_hard_bounce_suppresses_the_address(
     inbound_settings: Settings, engine: Engine, subscribed: list[str], listener: object
 ) -> None:
-    verp = LinkMaker(inbound_settings).envelope_sender(subscriber_id(engine, subscribed[0]))
+    verp = LinkMaker(inbound_settings).envelope_sender(stored(engine, subscribed[0]))
     deliver(inbound_settings, verp, dsn("failed", "5.1.1", subscribed[0]))
     with transaction(engine) as session:
         assert is_suppressed(session, subscribed[0])
@@ -98,7 +99,7 @@ def test_a_hard_bounce_suppresses_the_address(
 def test_a_delay_notice_is_recorded_but_suppresses_nothing(
     inbound_settings: Settings, engine: Engine, subscribed: list[str], listener: object
 ) -> None:
-    verp = LinkMaker(inbound_settings).envelope_sender(subscriber_id(engine, subscribed[0]))
+    verp = LinkMaker(inbound_settings).envelope_sender(stored(engine, subscribed[0]))
     deliver(inbound_settings, verp, dsn("delayed", "4.4.7", subscribed[0]))
     with transaction(engine) as session:
         assert not is_suppressed(session, subscribed[0])
@@ -109,7 +110,7 @@ def test_a_delay_notice_is_recorded_but_suppresses_nothing(
 def test_mail_to_the_list_unsubscribe_address_unsubscribes(
     inbound_settings: Settings, engine: Engine, subscribed: list[str], listener: object
 ) -> None:
-    mailto = LinkMaker(inbound_settings).mailto_unsubscribe(subscriber_id(engine, subscribed[1]))
+    mailto = LinkMaker(inbound_settings).mailto_unsubscribe(stored(engine, subscribed[1]))
     deliver(inbound_settings, mailto, b"Subject: unsubscribe\r\n\r\nplease\r\n", subscribed[1])
     with transaction(engine) as session:
         assert get_subscriber(session, subscribed[1]).status == "unsubscribed"
@@ -137,7 +138,9 @@ def test_a_bounce_token_for_another_purpose_is_refused(
     inbound_settings: Settings, engine: Engine, subscribed: list[str], listener: object
 ) -> None:
     links = LinkMaker(inbound_settings)
-    unsubscribe_token = links.mailto_unsubscribe(1).split("+", 1)[1].split("@")[0]
+    unsubscribe_token = (
+        links.mailto_unsubscribe(stored(engine, subscribed[0])).split("+", 1)[1].split("@")[0]
+    )
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         deliver(inbound_settings, f"bounces+{unsubscribe_token}@example.org", b"\r\n")
 

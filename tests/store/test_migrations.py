@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from digest.errors import SchemaError
 from digest.store import migrations
@@ -135,3 +135,57 @@ def test_existing_subscribers_stay_daily_and_keep_their_deliveries(empty_engine:
     migrations.downgrade(empty_engine, "0004")
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM deliveries")).scalar() == 1
+
+
+def _add_subscriber(conn: Connection, email: str, secret: str | None = None) -> int:
+    columns, values = ("", "") if secret is None else (", link_secret", ", :secret")
+    return int(
+        conn.execute(
+            text(
+                "INSERT INTO subscribers (email, status, topics, categories, authors, exclude, "
+                f"timezone, send_at, token_version, created_at, updated_at{columns}) VALUES "
+                "(:email, 'active', '[]', '[]', '[]', '[]', 'UTC', '08:00', 0, :now, :now"
+                f"{values}) RETURNING id"
+            ),
+            {"email": email, "now": "2026-06-02 08:00:00+00:00", "secret": secret},
+        ).scalar_one()
+    )
+
+
+def test_subscribers_get_link_secrets_and_ids_that_never_come_back(empty_engine: Engine) -> None:
+    """Revision 0006 gives every subscriber a link secret, keeps their deliveries (SQLite
+    rebuilds the table), and from then on an erased subscriber's id is never handed out
+    again (PostgreSQL also goes on from where its old sequence stood)."""
+    migrations.upgrade(empty_engine, "0005")
+    with empty_engine.begin() as conn:
+        first, second, third = (_add_subscriber(conn, f"{n}@example.org") for n in "abc")
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (subscriber_id, digest_date, status, attempts, "
+                "item_count, created_at, updated_at) VALUES (:id, '2026-06-01', 'sent', 1, 0, "
+                "'2026-06-02 08:00:00+00:00', '2026-06-02 08:00:00+00:00')"
+            ),
+            {"id": second},
+        )
+        conn.execute(text("DELETE FROM subscribers WHERE id = :id"), {"id": third})
+    migrations.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        secrets: dict[int, str] = dict(
+            conn.execute(text("SELECT id, link_secret FROM subscribers")).all()
+        )
+        assert set(secrets) == {first, second}
+        assert len(set(secrets.values())) == 2
+        assert all(len(secret) >= 22 for secret in secrets.values())
+        delivered = conn.execute(text("SELECT subscriber_id FROM deliveries")).scalars().all()
+        assert delivered == [second]
+        fourth = _add_subscriber(conn, "d@example.org", "d-secret")
+        # SQLite cannot know of ids erased before the migration; PostgreSQL's sequence did.
+        assert fourth > (third if empty_engine.dialect.name == "postgresql" else second)
+        conn.execute(text("DELETE FROM subscribers WHERE id = :id"), {"id": fourth})
+        assert _add_subscriber(conn, "e@example.org", "e-secret") > fourth
+    migrations.downgrade(empty_engine, "0005")
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT subscriber_id FROM deliveries")).scalars().all() == [
+            second
+        ]
+    migrations.upgrade(empty_engine)

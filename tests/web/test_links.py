@@ -1,5 +1,5 @@
 """The links in emails: one-click unsubscribe, preferences, data export, erasure, feedback,
-and what forged, truncated, expired, reused or foreign tokens get."""
+and what forged, truncated, expired, reused, foreign or old-style tokens get."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from digest.records import FeedEntry
+from digest.records import FeedEntry, Subscriber
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
 from digest.store.papers import ingest_entries
 from digest.store.schema import EventRow, FeedbackRow, PaperRow, SubscriberRow
-from digest.store.subscribers import SubscriberInput, upsert_subscriber
+from digest.store.subscribers import SubscriberInput, subscriber_by_id, upsert_subscriber
 from digest.tokens import Purpose, make_token
 from tests.web.conftest import Site, both_databases
 
@@ -42,9 +42,19 @@ def add_paper(site: Site, key: str = "2601.00001") -> int:
         return int(session.scalar(select(PaperRow.id).where(PaperRow.key == key)) or 0)
 
 
-def url(purpose: Purpose, subscriber_id: int, **extra: int) -> str:
-    path = "feedback" if purpose == "feedback" else purpose
-    return f"/{path}/{make_token(SECRET, purpose, subscriber_id=subscriber_id, **extra)}"
+def stored(site: Site, subscriber_id: int) -> Subscriber:
+    with transaction(site.engine) as session:
+        sub = subscriber_by_id(session, subscriber_id)
+    assert sub is not None
+    return sub
+
+
+def url(site: Site, purpose: Purpose, subscriber_id: int, paper: int = 0, vote: int = 0) -> str:
+    """The path of a link the emails carry, made for the subscriber as stored now."""
+    token = make_token(SECRET, purpose, stored(site, subscriber_id))
+    if purpose == "feedback":
+        return f"/feedback/{token}/{paper}/{'up' if vote > 0 else 'down'}"
+    return f"/{purpose}/{token}"
 
 
 def status_of(site: Site, subscriber_id: int) -> str | None:
@@ -56,7 +66,7 @@ def status_of(site: Site, subscriber_id: int) -> str | None:
 @both_databases
 def test_one_click_unsubscribe_post_is_idempotent_and_needs_no_csrf(site: Site) -> None:
     sid = add_subscriber(site)
-    link = url("unsubscribe", sid)
+    link = url(site, "unsubscribe", sid)
     body = {"List-Unsubscribe": "One-Click"}
     first = site.client.post(link, data=body)
     assert first.status_code == 200
@@ -73,38 +83,43 @@ def test_one_click_unsubscribe_post_is_idempotent_and_needs_no_csrf(site: Site) 
 
 def test_unsubscribe_get_shows_a_button_and_changes_nothing(site: Site) -> None:
     sid = add_subscriber(site)
-    page = site.client.get(url("unsubscribe", sid))
+    page = site.client.get(url(site, "unsubscribe", sid))
     assert page.status_code == 200
     assert "ada@example.org" in page.text
     assert "<button" in page.text
     assert status_of(site, sid) == "active"
-    done = site.client.post(url("unsubscribe", sid), data={"source": "page"})
+    done = site.client.post(url(site, "unsubscribe", sid), data={"source": "page"})
     assert "You are unsubscribed" in done.text
     assert status_of(site, sid) == "unsubscribed"
     (goodbye,) = site.messages_to("ada@example.org")
     assert "unsubscribed" in goodbye["Subject"].lower()
-    assert "You are unsubscribed" in site.client.get(url("unsubscribe", sid)).text
+    assert "You are unsubscribed" in site.client.get(url(site, "unsubscribe", sid)).text
 
 
 @pytest.mark.parametrize("purpose", ["unsubscribe", "preferences", "confirm", "feedback"])
 def test_forged_truncated_and_foreign_tokens_act_on_nobody(site: Site, purpose: Purpose) -> None:
     sid = add_subscriber(site, status="pending" if purpose == "confirm" else "active")
-    extra = {"paper_id": add_paper(site), "vote": 1} if purpose == "feedback" else {}
-    good = make_token(SECRET, purpose, subscriber_id=sid, **extra)
+    sub = stored(site, sid)
+    after = f"/{add_paper(site)}/up" if purpose == "feedback" else ""
+    good = make_token(SECRET, purpose, sub)
     other_purpose: Purpose = "preferences" if purpose != "preferences" else "unsubscribe"
     bad_tokens = [
         good[:-6],  # truncated by a mail program
         good[:-10] + ("A" if good[-10] != "A" else "B") + good[-9:],  # forged signature
-        make_token("another-key", purpose, subscriber_id=sid, **extra),
-        make_token(SECRET, other_purpose, subscriber_id=sid),  # minted for something else
+        make_token("another-key", purpose, sub),
+        make_token(SECRET, other_purpose, sub),  # minted for something else
         "x" * 5000,
         "%00%0d%0a",
         "..%2F..%2Fetc%2Fpasswd",
     ]
     for token in bad_tokens:
         for method in ("GET", "POST"):
-            answer = site.client.request(method, f"/{purpose}/{token}")
-            assert answer.status_code in (400, 403, 404), (method, token[:20], answer.status_code)
+            answer = site.client.request(method, f"/{purpose}/{token}{after}")
+            status = answer.status_code
+            assert status in (400, 403, 404, 410), (method, token[:20], status)
+    truncated = site.client.get(f"/{purpose}/{good[:-6]}{after}")
+    assert truncated.status_code == 400
+    assert "may be incomplete" in truncated.text
     with transaction(site.engine) as session:
         row = session.get(SubscriberRow, sid)
         assert row is not None
@@ -114,8 +129,9 @@ def test_forged_truncated_and_foreign_tokens_act_on_nobody(site: Site, purpose: 
 
 def test_an_expired_confirm_link_says_so(site: Site) -> None:
     sid = add_subscriber(site, status="pending")
-    serializer = URLSafeTimedSerializer(SECRET, salt="paper-digest/confirm")
-    old = serializer.dumps([sid, 0])
+    secret = stored(site, sid).link_secret
+    serializer = URLSafeTimedSerializer(SECRET, salt=f"paper-digest/confirm/{secret}")
+    old = serializer.dumps(sid)
     # re-sign with a timestamp 73 hours ago
     signer = cast(TimestampSigner, serializer.make_signer(serializer.salt))
     payload = old.rsplit(".", 2)[0]
@@ -131,20 +147,23 @@ def test_an_expired_confirm_link_says_so(site: Site) -> None:
 
 def test_an_old_confirm_link_does_not_revive_an_unsubscribed_address(site: Site) -> None:
     sid = add_subscriber(site, status="unsubscribed")
-    link = url("confirm", sid)
+    link = url(site, "confirm", sid)
     assert site.client.get(link).status_code == 410
     assert site.client.post(link, data={"csrf_token": site.csrf_token()}).status_code == 410
     assert status_of(site, sid) == "unsubscribed"
 
 
-def test_a_revoked_token_version_no_longer_works(site: Site) -> None:
+def test_a_new_link_secret_revokes_every_link_made_before(site: Site) -> None:
     sid = add_subscriber(site)
+    preferences, unsubscribe = url(site, "preferences", sid), url(site, "unsubscribe", sid)
     with transaction(site.engine) as session:
         row = session.get(SubscriberRow, sid)
         assert row is not None
-        row.token_version = 1
-    assert site.client.get(url("preferences", sid)).status_code == 410
-    site.client.post(url("unsubscribe", sid))
+        row.link_secret = "a fresh secret"
+    page = site.client.get(preferences)
+    assert page.status_code == 410
+    assert "ada@example.org" not in page.text
+    assert site.client.post(unsubscribe).status_code == 410
     assert status_of(site, sid) == "active"
 
 
@@ -165,7 +184,7 @@ def preferences_form(site: Site, link: str, **fields: str) -> dict[str, str]:
 @both_databases
 def test_preferences_edit_everything_but_the_address(site: Site) -> None:
     sid = add_subscriber(site)
-    link = url("preferences", sid)
+    link = url(site, "preferences", sid)
     page = site.client.get(link)
     assert page.status_code == 200
     assert "graph neural networks" in page.text
@@ -185,7 +204,7 @@ def test_preferences_edit_everything_but_the_address(site: Site) -> None:
 
 def test_preferences_refuse_bad_input_and_missing_csrf(site: Site) -> None:
     sid = add_subscriber(site)
-    link = url("preferences", sid)
+    link = url(site, "preferences", sid)
     many = "\n".join(f"t{n}" for n in range(500))
     bad = site.client.post(link, data=preferences_form(site, link, topics=many))
     assert bad.status_code == 400
@@ -201,7 +220,7 @@ def test_preferences_refuse_bad_input_and_missing_csrf(site: Site) -> None:
 
 def test_pause_and_resume(site: Site) -> None:
     sid = add_subscriber(site)
-    link = url("preferences", sid)
+    link = url(site, "preferences", sid)
     token = site.csrf_token(link)
     assert site.client.post(f"{link}/pause", data={"csrf_token": token}).status_code == 303
     assert status_of(site, sid) == "paused"
@@ -216,8 +235,8 @@ def test_pause_and_resume(site: Site) -> None:
 def test_download_my_data_and_delete_me(site: Site) -> None:
     sid = add_subscriber(site)
     paper = add_paper(site)
-    site.client.get(url("feedback", sid, paper_id=paper, vote=1))
-    link = url("preferences", sid)
+    site.client.get(url(site, "feedback", sid, paper, 1))
+    link, unsubscribe = url(site, "preferences", sid), url(site, "unsubscribe", sid)
     data = site.client.get(f"{link}/data.json")
     assert data.status_code == 200
     assert "attachment" in data.headers["content-disposition"]
@@ -238,25 +257,25 @@ def test_download_my_data_and_delete_me(site: Site) -> None:
         assert session.scalar(mentions) == 0
     assert site.client.get(link).status_code == 410
     assert site.client.get(f"{link}/data.json").status_code == 410
-    assert site.client.post(url("unsubscribe", sid)).status_code == 200
+    assert site.client.post(unsubscribe).status_code == 410
 
 
 @both_databases
 def test_feedback_links_record_the_vote_and_reach_ranking(site: Site) -> None:
     sid = add_subscriber(site)
     liked, disliked = add_paper(site, "2601.00001"), add_paper(site, "2601.00002")
-    up = site.client.get(url("feedback", sid, paper_id=liked, vote=1))
+    up = site.client.get(url(site, "feedback", sid, liked, 1))
     assert up.status_code == 200
     assert "Paper 2601.00001" in up.text
-    site.client.get(url("feedback", sid, paper_id=disliked, vote=-1))
-    site.client.get(url("feedback", sid, paper_id=disliked, vote=-1))  # twice: still one vote
-    site.client.head(url("feedback", sid, paper_id=liked, vote=-1))  # link checkers record nothing
+    site.client.get(url(site, "feedback", sid, disliked, -1))
+    site.client.get(url(site, "feedback", sid, disliked, -1))  # twice: still one vote
+    site.client.head(url(site, "feedback", sid, liked, -1))  # link checkers record nothing
     with transaction(site.engine) as session:
         votes = feedback_for(session, [sid])[sid]
     assert [p.id for p in votes.liked] == ["2601.00001"]
     assert [p.id for p in votes.disliked] == ["2601.00002"]
     # change of mind on the thank-you page
-    link = url("feedback", sid, paper_id=disliked, vote=-1)
+    link = url(site, "feedback", sid, disliked, -1)
     token = site.csrf_token(link)
     assert site.client.post(link, data={"csrf_token": token, "vote": "none"}).status_code == 200
     assert site.client.post(link, data={"csrf_token": token, "vote": "sideways"}).status_code == 400
@@ -266,4 +285,84 @@ def test_feedback_links_record_the_vote_and_reach_ranking(site: Site) -> None:
 
 def test_feedback_for_a_paper_that_does_not_exist(site: Site) -> None:
     sid = add_subscriber(site)
-    assert site.client.get(url("feedback", sid, paper_id=99_999, vote=1)).status_code == 410
+    assert site.client.get(url(site, "feedback", sid, 99_999, 1)).status_code == 410
+
+
+# Links as the code made them before tokens were bound to the subscriber's link secret
+# (payload [subscriber id, token version], or [id, version, paper, vote], salted by the
+# purpose alone), for subscriber 1 at version 0 and paper 1, signed on 4 December 2026.
+OLD_LINKS = {
+    "unsubscribe": "WzEsMF0.axLacQ.VmXOX3ajKmrZ0Ee_RuNDRKWElkM",
+    "preferences": "WzEsMF0.axLacQ.yZslqwD94RBBnw4s7dRk5rwVq4Y",
+    "more": "WzEsMCwxLDFd.axLacQ.tirglhzdwNUUkKUKTCw547tRU_8",
+    "less": "WzEsMCwxLC0xXQ.axLacQ.eWiff0M3xDHQsx_ig2OettCMvw0",
+}
+
+
+def subscriber_one(site: Site, created_at: datetime) -> int:
+    sid = add_subscriber(site)
+    with transaction(site.engine) as session:
+        row = session.get(SubscriberRow, sid)
+        assert row is not None
+        row.created_at = created_at
+    assert sid == 1
+    return sid
+
+
+@both_databases
+def test_links_sent_in_the_old_format_keep_working(site: Site) -> None:
+    sid = subscriber_one(site, datetime(2026, 6, 1, tzinfo=UTC))
+    paper = add_paper(site)
+    assert paper == 1
+    page = site.client.get(f"/preferences/{OLD_LINKS['preferences']}")
+    assert page.status_code == 200
+    assert "ada@example.org" in page.text
+    assert site.client.get(f"/feedback/{OLD_LINKS['less']}").status_code == 200
+    liked = site.client.get(f"/feedback/{OLD_LINKS['more']}")
+    assert "More like this" in liked.text
+    with transaction(site.engine) as session:
+        assert [p.id for p in feedback_for(session, [sid])[sid][0]] == ["2601.00001"]
+    changed = f"/feedback/{OLD_LINKS['more']}"
+    form = {"csrf_token": site.csrf_token(changed), "vote": "none"}
+    assert site.client.post(changed, data=form).status_code == 200
+    with transaction(site.engine) as session:
+        assert feedback_for(session, [sid])[sid] == ([], [])
+    one_click = site.client.post(f"/unsubscribe/{OLD_LINKS['unsubscribe']}")
+    assert one_click.status_code == 200
+    assert status_of(site, sid) == "unsubscribed"
+
+
+def test_an_old_format_confirm_link_still_confirms_and_still_expires(site: Site) -> None:
+    sid = add_subscriber(site, status="pending")
+    old_code = URLSafeTimedSerializer(SECRET, salt="paper-digest/confirm")
+    link = f"/confirm/{old_code.dumps([sid, 0])}"
+    assert site.client.post(link, data={"csrf_token": site.csrf_token(link)}).status_code == 200
+    assert status_of(site, sid) == "active"
+    signer = cast(TimestampSigner, old_code.make_signer(old_code.salt))
+    signer.get_timestamp = lambda: int((datetime.now(UTC) - timedelta(hours=73)).timestamp())  # type: ignore[method-assign]
+    expired = signer.sign(old_code.dump_payload([sid, 0])).decode()
+    assert site.client.get(f"/confirm/{expired}").status_code == 410
+
+
+def test_old_format_links_never_reach_a_subscriber_created_after_them(site: Site) -> None:
+    """Before ids were kept from coming back, subscriber 1 could be someone else by now."""
+    subscriber_one(site, datetime.now(UTC))
+    for name in ("preferences", "unsubscribe"):
+        answer = site.client.get(f"/{name}/{OLD_LINKS[name]}")
+        assert answer.status_code == 410
+        assert "ada@example.org" not in answer.text
+    assert site.client.post(f"/unsubscribe/{OLD_LINKS['unsubscribe']}").status_code == 410
+    assert site.client.get(f"/feedback/{OLD_LINKS['more']}").status_code == 410
+    assert status_of(site, 1) == "active"
+
+
+def test_old_format_links_stop_when_the_address_signs_up_anew(site: Site) -> None:
+    sid = subscriber_one(site, datetime(2026, 6, 1, tzinfo=UTC))
+    site.client.post(f"/unsubscribe/{OLD_LINKS['unsubscribe']}")
+    again = SubscriberInput(email="ada@example.org", topics=("proteins",), status="pending")
+    with transaction(site.engine) as session:
+        upsert_subscriber(
+            session, again.validate(), default_timezone="UTC", default_send_at="07:00"
+        )
+    assert site.client.get(f"/preferences/{OLD_LINKS['preferences']}").status_code == 410
+    assert status_of(site, sid) == "pending"
