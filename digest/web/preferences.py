@@ -28,8 +28,8 @@ from digest.store.library import library_of
 from digest.store.personal_data import export_subscriber_data
 from digest.store.signups import (
     erase_subscriber,
-    set_paused,
     link_still_current,
+    set_paused,
     update_preferences,
 )
 from digest.store.subscribers import SubscriberInput

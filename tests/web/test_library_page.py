@@ -57,7 +57,7 @@ def preferences_link(site: Site, topics: tuple[str, ...] = ()) -> str:
             default_timezone="UTC",
             default_send_at="07:00",
         )
-    return LinkMaker(site.settings).preferences(sub.id).removeprefix(site.url)
+    return LinkMaker(site.settings).preferences(sub).removeprefix(site.url)
 
 
 def post(site: Site, link: str, text: str = "", file: tuple[str, bytes] | None = None) -> str:

@@ -321,12 +321,13 @@ def test_links_sent_in_the_old_format_keep_working(site: Site) -> None:
     liked = site.client.get(f"/feedback/{OLD_LINKS['more']}")
     assert "More like this" in liked.text
     with transaction(site.engine) as session:
-        assert [p.id for p in feedback_for(session, [sid])[sid][0]] == ["2601.00001"]
+        assert [p.id for p in feedback_for(session, [sid])[sid].liked] == ["2601.00001"]
     changed = f"/feedback/{OLD_LINKS['more']}"
     form = {"csrf_token": site.csrf_token(changed), "vote": "none"}
     assert site.client.post(changed, data=form).status_code == 200
     with transaction(site.engine) as session:
-        assert feedback_for(session, [sid])[sid] == ([], [])
+        votes = feedback_for(session, [sid])[sid]
+    assert (votes.liked, votes.disliked) == ([], [])
     one_click = site.client.post(f"/unsubscribe/{OLD_LINKS['unsubscribe']}")
     assert one_click.status_code == 200
     assert status_of(site, sid) == "unsubscribed"
