@@ -189,7 +189,7 @@ class InboundHandler:
     def intent_for(self, address: str) -> Intent | None:
         """What mail to `address` asks for; None when it asks nothing of anyone (the
         address of an erased subscriber, or of a subscription since started anew,
-        included). Reads the database: SQLAlchemyError when it is unavailable."""
+        included). Reads the database: DatabaseUnavailable when it cannot."""
         local, _, domain = address.rpartition("@")
         if self.subscribe is not None and address.lower() == self.subscribe_address:
             return Intent("subscribe")
@@ -215,9 +215,9 @@ class InboundHandler:
     ) -> str:
         try:
             intent = await asyncio.to_thread(self.intent_for, address)
-        except SQLAlchemyError:
-            log.exception("could not look up the subscriber of an inbound address")
-            return "451 4.3.0 Temporary failure, try again later"
+        except DatabaseUnavailable as exc:
+            log.error("could not look up the subscriber of an inbound address: %s", exc)
+            return REPLY_STORE_DOWN
         if intent is None:
             return "550 5.1.1 No such mailbox here"
         if getattr(envelope, "intents", None) is None:

@@ -143,12 +143,12 @@ def send(settings: Settings, recipients: list[str], data: bytes, mail_from: str 
 
 def verp(settings: Settings, engine: Engine, email: str) -> str:
     with transaction(engine) as session:
-        return LinkMaker(settings).envelope_sender(get_subscriber(session, email).id)
+        return LinkMaker(settings).envelope_sender(get_subscriber(session, email))
 
 
 def mailto_unsubscribe(settings: Settings, engine: Engine, email: str) -> str:
     with transaction(engine) as session:
-        return LinkMaker(settings).mailto_unsubscribe(get_subscriber(session, email).id)
+        return LinkMaker(settings).mailto_unsubscribe(get_subscriber(session, email))
 
 
 def events(engine: Engine, email: str, kind: str = "soft_bounce") -> list[str]:
