@@ -9,10 +9,11 @@ An aiosmtpd SMTP (or LMTP) server that the MTA hands three kinds of mail to:
 - `unsubscribe+TOKEN@<mail domain>`: the `mailto:` of List-Unsubscribe; unsubscribes.
 - `mail.subscribe_address`, when a handler is given: hands the message to it.
 
-Everything else is refused at RCPT (550), as are forged or truncated tokens and the
-addresses of subscribers since erased or signed up anew (each token is bound to its
-subscriber's link secret, see `digest.tokens`). When the database is unavailable the
-answer is 451, so the MTA keeps the message and tries again.
+Everything else is refused at RCPT (550), as are malformed or truncated tokens. A token is
+bound to its subscriber's link secret (see `digest.tokens`), checked when the message
+arrives: mail to the address of a subscriber since erased, or since signed up anew, acts
+on nobody. When the database is unavailable the answer is 451, so the MTA keeps the
+message and tries again.
 
 Every message ends in a definite reply in the service's own words, never an exception's
 name or a path: 250 when done; 554 5.6.0 for a MIME structure nested deeper than anyone
@@ -50,7 +51,7 @@ from digest.store.engine import transaction
 from digest.store.signups import unsubscribe
 from digest.store.subscribers import record_event, subscriber_by_id
 from digest.store.suppressions import email_of, suppress_addresses
-from digest.tokens import Purpose, TokenError, check_claim, read_claim
+from digest.tokens import LinkClaim, Purpose, TokenError, check_claim, read_claim
 
 log = logging.getLogger("digest.inbound")
 
@@ -125,10 +126,12 @@ def clean_text(text: str, limit: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """What a recipient address asks for: kind is bounce, unsubscribe or subscribe; for the
-    first two, the subscriber the address was made for, and their link secret."""
+    """What a recipient address asks for: kind is bounce, unsubscribe or subscribe. For the
+    first two, the address's token (`claim`) until it is checked, then the subscriber it
+    was made for and their link secret."""
 
     kind: str
+    claim: LinkClaim | None = None
     subscriber_id: int = 0
     link_secret: str = ""
 
@@ -187,9 +190,8 @@ class InboundHandler:
         self._secret = settings.secret_key()
 
     def intent_for(self, address: str) -> Intent | None:
-        """What mail to `address` asks for; None when it asks nothing of anyone (the
-        address of an erased subscriber, or of a subscription since started anew,
-        included). Reads the database: DatabaseUnavailable when it cannot."""
+        """What mail to `address` asks for, its token still to be checked (`checked`);
+        None when it is no address of ours."""
         local, _, domain = address.rpartition("@")
         if self.subscribe is not None and address.lower() == self.subscribe_address:
             return Intent("subscribe")
@@ -201,23 +203,37 @@ class InboundHandler:
         if not plus or purpose is None:
             return None
         try:
-            claim = read_claim(self._secret, purpose, token)
-            with transaction(self.engine) as session:
-                owner = subscriber_by_id(session, claim.subscriber_id)
-            check_claim(self._secret, claim, owner)
+            return Intent(purpose, read_claim(self._secret, purpose, token))
         except TokenError:
             return None
-        assert owner is not None  # check_claim refuses a claim on nobody
-        return Intent(purpose, owner.id, owner.link_secret)
+
+    def checked(self, intents: Iterable[Intent]) -> list[Intent]:
+        """The intents whose tokens name a subscriber who is still there, unchanged: the
+        address of an erased subscriber, or of one who has signed up anew, acts on nobody
+        (DatabaseUnavailable when the store cannot be read)."""
+        intents = list(intents)
+        if all(intent.claim is None for intent in intents):
+            return intents
+        found: list[Intent] = []
+        with transaction(self.engine) as session:
+            for intent in intents:
+                if intent.claim is None:
+                    found.append(intent)
+                    continue
+                owner = subscriber_by_id(session, intent.claim.subscriber_id)
+                try:
+                    check_claim(self._secret, intent.claim, owner)
+                except TokenError:
+                    log.info("mail to a %s address that names nobody now", intent.kind)
+                    continue
+                assert owner is not None  # check_claim refuses a claim on nobody
+                found.append(Intent(intent.kind, None, owner.id, owner.link_secret))
+        return found
 
     async def handle_RCPT(
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        try:
-            intent = await asyncio.to_thread(self.intent_for, address)
-        except DatabaseUnavailable as exc:
-            log.error("could not look up the subscriber of an inbound address: %s", exc)
-            return REPLY_STORE_DOWN
+        intent = self.intent_for(address)
         if intent is None:
             return "550 5.1.1 No such mailbox here"
         if getattr(envelope, "intents", None) is None:
@@ -228,8 +244,9 @@ class InboundHandler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         data: bytes = envelope.original_content or envelope.content
-        intents = once_each(getattr(envelope, "intents", []))
         try:
+            asked = getattr(envelope, "intents", [])
+            intents = once_each(await asyncio.to_thread(self.checked, asked))
             message = await asyncio.to_thread(parse_message, data)
             for intent in intents:
                 await self._act(intent, envelope.mail_from or "", data, message)

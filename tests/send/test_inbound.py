@@ -134,15 +134,18 @@ def test_everything_else_is_refused_at_rcpt(
     assert refused.value.recipients[0].code == 550
 
 
-def test_a_bounce_token_for_another_purpose_is_refused(
+def test_a_bounce_token_for_another_purpose_acts_on_nobody(
     inbound_settings: Settings, engine: Engine, subscribed: list[str], listener: object
 ) -> None:
     links = LinkMaker(inbound_settings)
     unsubscribe_token = (
         links.mailto_unsubscribe(stored(engine, subscribed[0])).split("+", 1)[1].split("@")[0]
     )
-    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
-        deliver(inbound_settings, f"bounces+{unsubscribe_token}@example.org", b"\r\n")
+    bounce = dsn("failed", "5.1.1", subscribed[0])
+    deliver(inbound_settings, f"bounces+{unsubscribe_token}@example.org", bounce)
+    with transaction(engine) as session:
+        assert not is_suppressed(session, subscribed[0])
+        assert get_subscriber(session, subscribed[0]).status == "active"
 
 
 def test_subscribe_address_goes_to_the_handler(
