@@ -168,7 +168,7 @@ def read_only_service(tmp_path: Path) -> Iterator[tuple[ServeProcess, Settings, 
     migrations.upgrade(engine)
     (email,) = add_subscribers(engine, 1, now=NOW)
     with transaction(engine) as session:
-        verp = LinkMaker(settings).envelope_sender(get_subscriber(session, email).id)
+        verp = LinkMaker(settings).envelope_sender(get_subscriber(session, email))
     engine.dispose()
     with database_fault("sqlite-read-only", settings.database_url):
         serve = ServeProcess(config, tmp_path / "serve.log", prefix=unprivileged())
