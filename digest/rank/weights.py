@@ -44,7 +44,10 @@ class LikedModel:
 #   2026-05-16  0.512 / 0.70 / 0.35, nothing sent for 64% of quiet profiles
 #               TF-IDF 0.724 / 0.28 / 0.73, always sends ten  (the quiet 88-paper day)
 # Each feature pays on the held-out folds: without zcos and zfeed, feed-dev2's full days
-# fall to 0.719; without zfeed alone to 0.747.
+# fall to 0.719; without zfeed alone to 0.747. Tried and not kept: standardising the cosine
+# against earlier days' papers too (quiet day 0.564 / 0.65 / 0.50, nothing sent for 73%; full
+# days 0.744), because `digest rank` has no earlier days to judge against; tf-saturated
+# coverage, title-only vectors, phrase adjacency, a topic template: within ±0.01.
 WITH_MEANING = TopicModel(bias=-8.160, cos=1.633, zcos=1.161, cov=3.806, covt=1.615, zfeed=0.382)
 # The same fit without sentence vectors (a topic not yet embedded): 0.590 on the full days.
 WORDS_ONLY = TopicModel(bias=-6.684, cos=0.0, zcos=0.0, cov=5.268, covt=2.931)
