@@ -27,6 +27,7 @@ from digest.store.deliveries import Claim, Item, sent_paper_ids
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
 from digest.store.papers import candidate_papers, trending_papers
+from digest.store.updates import record_notices, updates_for
 
 CANDIDATE_DAYS = 3  # a paper first seen in the last three days can still make a digest
 WEEK = 7  # a weekly digest looks back to the previous digest, at most this many days
@@ -94,6 +95,7 @@ class DigestComposer:
             sent = sent_paper_ids(session, ids, list(self.keys))
             votes = feedback_for(session, ids)
             since = self._windows(session, [subscribers[n] for n in weekly])
+            updates = updates_for(session, [(sub.id, day) for sub, day in subscribers])
         profiles = [
             Profile(
                 str(sub.id),
@@ -140,6 +142,7 @@ class DigestComposer:
                 tuple(picks),
                 self._trending(picks, skip[n]),
                 since=_covered_from(first_days[n], sub) if n in first_days else None,
+                updates=tuple(updates[sub.id]),
             )
             for n, ((sub, day), picks) in enumerate(zip(subscribers, ranked, strict=True))
         ]
@@ -182,7 +185,23 @@ class DigestComposer:
                 continue
             email = self.renderer.render_digest(digest, now=self.now)
             prepared.append(Prepared(claim, email, items))
+        self._note_updates([d for d, p in zip(digests, prepared, strict=True) if p.email])
         return prepared
+
+    def _note_updates(self, digests: Sequence[Digest]) -> None:
+        """Remember which updates the prepared messages carry (told once they are sent)."""
+        told = [d for d in digests if d.updates]
+        if not told:
+            return
+        with transaction(self.engine) as session:
+            for digest in told:
+                record_notices(
+                    session,
+                    digest.subscriber.id,
+                    digest.digest_date,
+                    digest.updates,
+                    now=self.now,
+                )
 
 
 def _covered_from(start: datetime, subscriber: Subscriber) -> date:

@@ -174,6 +174,18 @@ class Subscriber:
 
 
 @dataclass(frozen=True, slots=True)
+class LikedUpdate:
+    """News about a paper the subscriber liked, since they liked it: its code appeared
+    (`code_url`), arXiv has a newer `version`, or its Hugging Face `upvotes` jumped. Only
+    the news is set; see store.updates for what counts."""
+
+    paper: Paper
+    code_url: str | None = None
+    version: int | None = None
+    upvotes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """Everything one digest email shows: the picks of one subscriber for one local date."""
 
@@ -183,6 +195,8 @@ class Digest:
     trending: tuple[Paper, ...] = ()
     # A weekly digest covers the days from `since` to `digest_date`; a daily one has None.
     since: date | None = None
+    # Updates on papers they liked: a section of their own, never counted as picks.
+    updates: tuple[LikedUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

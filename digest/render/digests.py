@@ -3,8 +3,8 @@
 A day's papers go into thousands of digests, so what is the same for every subscriber is
 rendered once, as pieces (`digest.render.pieces`): the page, the topic headings, each
 paper's entry at each level of detail, each trending paper. Writing a message is filling
-in what is personal: subject, lead, why each paper was picked, its feedback links, and
-the footer.
+in what is personal: subject, lead, why each paper was picked, its feedback links, the
+updates on papers the subscriber liked, and the footer.
 
     writer = DigestWriter(environment, links, context={"brand": …}, footer_text="…")
     parts = writer.write(digest, plan_digest(digest), footer)    # WrittenDigest
@@ -23,7 +23,15 @@ from digest.records import Digest, Paper
 from digest.render.links import LinkMaker
 from digest.render.pieces import Piece, html_value
 from digest.render.text import one_line, shorten, wrap
-from digest.render.views import MINIMAL, Detail, DigestPlan, FooterView, detail_for, paper_view
+from digest.render.views import (
+    MINIMAL,
+    Detail,
+    DigestPlan,
+    FooterView,
+    detail_for,
+    paper_view,
+    update_view,
+)
 
 # What a message fills into the page, in this order; the two inserts take the entries.
 PAGE_VALUES = (
@@ -35,7 +43,7 @@ PAGE_VALUES = (
     "preferences_url",
     "unsubscribe_url",
 )
-PAGE_INSERTS = ("papers", "trending")
+PAGE_INSERTS = ("papers", "trending", "updates")
 _CACHE_LIMIT = 10_000  # papers' pieces kept per writer; a day's candidates need a few thousand
 
 
@@ -120,6 +128,8 @@ class DigestWriter:
         self._verbatim = ("reason", *urls)
         self._html_parts = environment.get_template("_digest.html").module
         self._text_parts = environment.get_template("_digest.txt").module
+        self._html_updates = environment.get_template("_updates.html").module
+        self._text_updates = environment.get_template("_updates.txt").module
         self._html_page, self._text_page = (
             Piece(
                 partial(_page, environment.get_template(name), context, footer_text),
@@ -166,6 +176,8 @@ class DigestWriter:
                 entry.text.write(text, (numbers[position], why))
                 position += 1
         trends = [self._trend(paper) for paper in plan.trending]
+        updates_html, updates_text, updates_fit = self._updates(digest)
+        html_fits &= updates_fit
         values = (
             plan.subject,
             plan.preheader,
@@ -177,9 +189,11 @@ class DigestWriter:
         )
         html_page: list[str] = []
         text_page: list[str] = []
-        html_fits &= self._html_page.write(html_page, values, (html, [t.html for t in trends]))
+        html_inserts = (html, [t.html for t in trends], updates_html)
+        html_fits &= self._html_page.write(html_page, values, html_inserts)
         text_values = (*values[:3], _wrapped(plan.lead), foot.reason_text, *values[5:])
-        self._text_page.write(text_page, text_values, (text, [t.text for t in trends]))
+        text_inserts = (text, [t.text for t in trends], updates_text)
+        self._text_page.write(text_page, text_values, text_inserts)
         return WrittenDigest(
             html="".join(html_page),
             text="".join(text_page),
@@ -208,6 +222,19 @@ class DigestWriter:
         )
         self._entries[id(paper), id(detail)] = entry
         return entry
+
+    def _updates(self, digest: Digest) -> tuple[list[str], list[str], bool]:
+        """The lines on liked papers' news (personal, so written afresh each time)."""
+        html: list[str] = []
+        text: list[str] = []
+        fits = True
+        for update in digest.updates:
+            view = update_view(update)
+            if view is None:
+                continue
+            fits &= Piece(partial(self._html_updates.update, view), (), html=True).write(html)  # type: ignore[attr-defined]
+            Piece(partial(self._text_updates.update, view), (), html=False).write(text)  # type: ignore[attr-defined]
+        return html, text, fits
 
     def _trend(self, paper: Paper) -> _Trend:
         trend = self._trends.get(id(paper))

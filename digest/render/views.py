@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from digest.records import Digest, Paper, Pick, Subscriber
+from digest.records import Digest, LikedUpdate, Paper, Pick, Subscriber
 from digest.render.text import compact_count, excerpt, one_line, plain_math, short_authors, shorten
 
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
@@ -283,3 +283,30 @@ def interests(subscriber: Subscriber) -> list[str]:
     lines += [f"papers by {shorten(one_line(a), 60)}" for a in subscriber.authors]
     lines += [f"category {one_line(c)[:20]}" for c in subscriber.categories]
     return [line for line in lines if line.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateView:
+    """One line of "Updates on papers you liked": the paper, and its news in words."""
+
+    title: str
+    url: str | None
+    news: str
+    code_url: str | None
+
+
+def update_view(update: LikedUpdate) -> UpdateView | None:
+    """`update` in words: "version 3 on arXiv; code released; 118 upvotes on Hugging Face";
+    None when nothing of it can be shown (a code link that is not http(s), say)."""
+    paper = paper_view(update.paper, MINIMAL)
+    news = []
+    if update.version is not None:
+        news.append(f"version {update.version} on arXiv")
+    code_url = safe_url(update.code_url)
+    if code_url:
+        news.append("code released")
+    if update.upvotes is not None:
+        news.append(f"{compact_count(update.upvotes)} upvotes on Hugging Face")
+    if not news:
+        return None
+    return UpdateView(shorten(paper.title, 150), paper.url, "; ".join(news), code_url)
