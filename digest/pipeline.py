@@ -161,7 +161,7 @@ async def _fetch_and_store(
             return SourceReport(
                 source.name, error=f"server asked us to wait; skipped until {until}"
             )
-        validators = Validators(state.etag, state.last_modified)
+        validators = {url: Validators(*pair) for url, pair in state.validators.items()}
         fetched = await fetch_source(
             source, client, validators=validators, today=now.date(), politeness=politeness
         )
@@ -184,7 +184,12 @@ def _store_fetch(
 ) -> SourceReport:
 
     error = fetched.error
-    validators = fetched.validators
+    # After trouble the old validators stay, so that the next run reads everything again.
+    validators = (
+        {url: (v.etag, v.last_modified) for url, v in fetched.validators.items()}
+        if not error
+        else state.validators
+    )
     wait = fetched.retry_after
     with transaction(engine) as session:
         counts = ingest_entries(session, fetched.entries, now=now)
@@ -192,10 +197,7 @@ def _store_fetch(
             session,
             replace(
                 state,
-                etag=validators.etag if validators and not error else state.etag,
-                last_modified=validators.last_modified
-                if validators and not error
-                else state.last_modified,
+                validators=validators,
                 last_attempt_at=now,
                 last_success_at=state.last_success_at if error else now,
                 last_error=error,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -45,7 +45,8 @@ class SourceFetch:
     entries: list[FeedEntry] = field(default_factory=list)
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
-    validators: Validators | None = None
+    # The validators of each URL this run fetched (answered 200 or 304), by URL.
+    validators: dict[str, Validators] = field(default_factory=dict)
     not_modified: bool = False
     retry_after: float | None = None
 
@@ -80,22 +81,24 @@ async def fetch_source(
     source: SourceSettings,
     client: httpx.AsyncClient,
     *,
-    validators: Validators | None = None,
+    validators: Mapping[str, Validators] | None = None,
     today: date,
     politeness: Politeness | None = None,
 ) -> SourceFetch:
     """Fetch and parse one source; problems are reported in the result, not raised.
 
-    `validators` are the stored ETag / Last-Modified of a single-URL feed.
+    `validators` are the stored ETag / Last-Modified of each URL, from the last run's
+    `SourceFetch.validators`: a feed has one URL; Hugging Face Daily Papers one per day and
+    page. A URL that answers 304 has nothing new; the run is `not_modified` when all did.
     """
-    validators = validators or Validators()
+    validators = validators or {}
     politeness = politeness or Politeness()
     result = SourceFetch()
     try:
         if source.kind == "arxiv-api":
             await _fetch_api(source, client, politeness, result)
         elif source.kind == "hf-daily":
-            await _fetch_hf(source, client, today, politeness, result)
+            await _fetch_hf(source, client, today, validators, politeness, result)
         else:
             await _fetch_feed(source, client, validators, politeness, result)
     except RateLimited as exc:
@@ -123,13 +126,14 @@ def _request(source: SourceSettings, url: str, politeness: Politeness, **kwargs:
 async def _fetch_feed(
     source: SourceSettings,
     client: httpx.AsyncClient,
-    validators: Validators,
+    validators: Mapping[str, Validators],
     politeness: Politeness,
     result: SourceFetch,
 ) -> None:
-    request = _request(source, source.url, politeness, validators=validators, accept=FEED_ACCEPT)
+    known = validators.get(source.url, Validators())
+    request = _request(source, source.url, politeness, validators=known, accept=FEED_ACCEPT)
     fetched = _checked(await get(client, request, politeness.policy))
-    result.validators = fetched.validators
+    result.validators[source.url] = fetched.validators
     if fetched.not_modified:
         result.not_modified = True
         return
@@ -166,26 +170,46 @@ async def _fetch_hf(
     source: SourceSettings,
     client: httpx.AsyncClient,
     today: date,
+    validators: Mapping[str, Validators],
     politeness: Politeness,
     result: SourceFetch,
 ) -> None:
+    """Each day's list, page by page, each page with its own validators. After a page that
+    answers 304 the next is asked for only if it existed last time (it has validators)."""
+    unchanged = True
     for base, params in hf_daily.daily_requests(source.url, today):
         limit = int(params["limit"]) if params["limit"].isdigit() else hf_daily.PAGE_SIZE
         for page in range(hf_daily.MAX_PAGES):
+            page_params = {**params, "p": str(page)}
+            url = page_url(base, page_params)
             request = _request(
                 source,
                 base,
                 politeness,
-                params={**params, "p": str(page)},
+                params=page_params,
+                validators=validators.get(url, Validators()),
                 accept="application/json",
             )
             fetched = _checked(await get(client, request, politeness.policy))
+            result.validators[url] = fetched.validators
+            if fetched.not_modified:
+                next_url = page_url(base, {**params, "p": str(page + 1)})
+                if next_url in validators:
+                    continue
+                break
+            unchanged = False
             text = _decoded(fetched, result)
             parsed = await asyncio.to_thread(hf_daily.parse_daily_papers, text, source=source.name)
             _note_truncation(fetched, parsed, politeness)
             result.add(parsed)
             if parsed.error or len(parsed.entries) + parsed.skipped < limit:
                 break
+    result.not_modified = unchanged
+
+
+def page_url(base: str, params: Mapping[str, str]) -> str:
+    """The URL a request for `base` with `params` asks for: the key of its validators."""
+    return str(httpx.URL(base, params=dict(params)))
 
 
 async def fetch_arxiv_ids(

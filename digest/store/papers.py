@@ -3,22 +3,26 @@
 `ingest_entries` upserts by canonical key (see `records.FeedEntry`). Several sources' signals
 merge into one row: arXiv text and versions, Hugging Face upvotes, code links and stars,
 the union of categories and keywords. A replacement (v2) updates the paper but never makes it
-new again: `first_seen_at` is set once. Each source's listing of a paper is remembered
-(`paper_listings`: first and last time, and how it was announced).
+new again: `first_seen_at` is set once, and so is `old_news` (first met as a replacement or
+looked up by id: never a candidate). `announced_on` is the first day a listing announced
+the paper on (arXiv's, a feed's) and nothing else; a paper's day falls back from it to the
+day Hugging Face featured it, then to the day it was first seen (`store.browse`). Each
+source's listing of a paper is remembered (`paper_listings`: first and last time, and how
+it was announced).
 
-Per-source fetch state (HTTP validators, last outcome, the earliest next attempt a server
-asked for) lives here too.
+Per-source fetch state (HTTP validators for each URL, last outcome, the earliest next
+attempt a server asked for) lives here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,7 +35,7 @@ _CHUNK = 500
 # Fields a later listing overwrites whenever it knows them (newer signals win).
 _LATEST_WINS = ("doi", "journal_ref", "code_url", "project_url", "hf_url", "upvotes", "stars")
 # Fields only filled when still empty (the first source to know them wins).
-_FILL_ONLY = ("abs_url", "pdf_url", "arxiv_id", "featured_on")
+_FILL_ONLY = ("abs_url", "pdf_url", "arxiv_id", "featured_on", "announced_on")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +50,8 @@ class SourceState:
     """What the store remembers about fetching one source."""
 
     name: str
-    etag: str | None = None
-    last_modified: str | None = None
+    # URL → (ETag, Last-Modified) of each URL the source fetched last time.
+    validators: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
     last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error: str | None = None
@@ -146,9 +150,12 @@ def _new_row(entry: FeedEntry, *, now: datetime) -> dict[str, Any]:
         "published_at": entry.published,
         "updated_at": entry.updated,
         "first_seen_at": now,
+        # Only a day a listing announced the paper on: a paper's day falls back to the day
+        # Hugging Face featured it, then to the day it was first seen (see store.browse).
+        "announced_on": entry.announced_on,
         # A paper first met as a replacement (or looked up) is old news: it never becomes
         # a candidate.
-        "announced_on": None if old_news else (entry.announced_on or now.date()),
+        "old_news": old_news,
         "featured_on": entry.featured_on,
         "changed_at": now,
     }
@@ -279,7 +286,7 @@ def candidate_papers(session: Session, *, since: datetime) -> list[Paper]:
     """Papers first seen at or after `since`, newest first; replacements of old papers excluded."""
     query = (
         select(PaperRow)
-        .where(PaperRow.first_seen_at >= since, PaperRow.announced_on.is_not(None))
+        .where(PaperRow.first_seen_at >= since, PaperRow.old_news == false())
         .order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc())
     )
     return [to_paper(row) for row in session.scalars(query)]
@@ -336,8 +343,7 @@ def list_source_states(session: Session) -> list[SourceState]:
 def put_source_state(session: Session, state: SourceState) -> None:
     """Remember a fetch outcome (replacing what was stored for that source)."""
     row = session.get(SourceStateRow, state.name) or SourceStateRow(name=state.name)
-    row.etag = state.etag
-    row.last_modified = state.last_modified
+    row.validators = {url: list(pair) for url, pair in state.validators.items()}
     row.last_attempt_at = state.last_attempt_at
     row.last_success_at = state.last_success_at
     row.last_error = state.last_error
@@ -348,8 +354,11 @@ def put_source_state(session: Session, state: SourceState) -> None:
 def _state(row: SourceStateRow) -> SourceState:
     return SourceState(
         name=row.name,
-        etag=row.etag,
-        last_modified=row.last_modified,
+        validators={
+            url: (pair[0], pair[1])
+            for url, pair in (row.validators or {}).items()
+            if isinstance(pair, list) and len(pair) == 2
+        },
         last_attempt_at=row.last_attempt_at,
         last_success_at=row.last_success_at,
         last_error=row.last_error,

@@ -93,7 +93,10 @@ class PaperRow(Base):
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # The day a listing announced the paper (arXiv's, a feed's); see store.browse.
     announced_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # First met as a replacement or looked up by id: never a digest candidate.
+    old_news: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     featured_on: Mapped[date | None] = mapped_column(Date, index=True)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -120,8 +123,8 @@ class SourceStateRow(Base):
     __tablename__ = "source_states"
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
+    # URL → [ETag, Last-Modified] of each URL the source fetched last time.
+    validators: Mapped[dict[str, list[str | None]] | None] = mapped_column(JSON)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,7 +1,9 @@
 """A real HTTP server on 127.0.0.1 that replays recorded responses, and quick politeness.
 
-Tests register responses per path (`feed_server.route("/rss", Reply(...), Reply(...))`);
-each request takes the next one (the last repeats). Every request is recorded with its
+Tests register responses per path (`feed_server.route("/rss", Reply(...), Reply(...))`),
+optionally only for requests whose query holds given parameters (`query={"date": …}`);
+each request takes the next one (the last repeats). Like any web server, it answers 304
+to a GET whose `If-None-Match` names the reply's `ETag`. Every request is recorded with its
 headers so tests can check what the client sent.
 """
 
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -40,9 +42,13 @@ class Seen:
     headers: dict[str, str]
 
 
+def _route_key(path: str, query: dict[str, str] | None) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return path, tuple(sorted((query or {}).items()))
+
+
 class FeedServer:
     def __init__(self) -> None:
-        self.routes: dict[str, list[Reply]] = {}
+        self.routes: dict[tuple[str, tuple[tuple[str, str], ...]], list[Reply]] = {}
         self.requests: list[Seen] = []
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -55,16 +61,18 @@ class FeedServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def route(self, path: str, *replies: Reply) -> str:
-        self.routes[path] = list(replies)
+    def route(self, path: str, *replies: Reply, query: dict[str, str] | None = None) -> str:
+        self.routes[_route_key(path, query)] = list(replies)
         return self.url(path)
 
     def seen(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
 
-    def next_reply(self, path: str) -> Reply:
+    def next_reply(self, path: str, query: str = "") -> Reply:
+        params = dict(parse_qsl(query))
         with self._lock:
-            replies = self.routes.get(path)
+            keys = [k for k in self.routes if k[0] == path and set(k[1]) <= set(params.items())]
+            replies = self.routes[max(keys, key=lambda k: len(k[1]))] if keys else None
             if not replies:
                 return Reply(404, b"not found", {"Content-Type": "text/plain"})
             return replies.pop(0) if len(replies) > 1 else replies[0]
@@ -76,10 +84,13 @@ class FeedServer:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 server.requests.append(Seen(parts.path, parts.query, dict(self.headers)))
-                reply = server.next_reply(parts.path)
+                reply = server.next_reply(parts.path, parts.query)
                 if reply.hang:
                     server.release.wait(10)
                     return
+                etag = reply.headers.get("ETag")
+                if etag is not None and self.headers.get("If-None-Match") == etag:
+                    reply = Reply(304, headers={"ETag": etag})
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

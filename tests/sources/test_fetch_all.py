@@ -93,7 +93,7 @@ def test_listing_then_304_then_replacement(
         align = paper_by_key(session, "2508.13426")
         assert align is not None
         assert align.abstract.startswith("Revised version")
-        assert get_source_state(session, "arxiv-ai").etag == '"day1"'
+        assert get_source_state(session, "arxiv-ai").validators == {url: ('"day1"', None)}
 
 
 def test_hugging_face_upvotes_land_on_the_arxiv_paper(

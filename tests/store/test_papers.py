@@ -130,13 +130,17 @@ def test_candidates_newest_first_and_papers_by_ids_in_order(engine: Engine) -> N
 def test_source_state_round_trip(engine: Engine) -> None:
     with transaction(engine) as session:
         assert get_source_state(session, "arxiv-ai") == SourceState("arxiv-ai")
-        put_source_state(
-            session,
-            SourceState("arxiv-ai", etag='W/"abc"', last_modified="Mon, 18 Aug 2025 04:00:00 GMT"),
-        )
+        validators = {
+            "https://huggingface.co/api/daily_papers?date=2025-08-18&p=0": (
+                'W/"abc"',
+                "Mon, 18 Aug 2025 04:00:00 GMT",
+            ),
+            "https://huggingface.co/api/daily_papers?date=2025-08-18&p=1": ('"d"', None),
+        }
+        put_source_state(session, SourceState("arxiv-ai", validators=validators))
     with transaction(engine) as session:
         state = get_source_state(session, "arxiv-ai")
-        assert (state.etag, state.last_modified) == ('W/"abc"', "Mon, 18 Aug 2025 04:00:00 GMT")
+        assert state.validators == validators
         put_source_state(session, replace(state, last_error="boom", last_attempt_at=TUESDAY))
     with transaction(engine) as session:
         state = get_source_state(session, "arxiv-ai")
