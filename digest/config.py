@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from digest.errors import ConfigError
 
@@ -83,10 +85,30 @@ class ServiceSettings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+def check_database_url(url: str) -> str:
+    """`url` if it is an SQLAlchemy URL of SQLite or PostgreSQL; ValueError (which never
+    repeats the URL: it may hold a password) if not."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            "not a URL of an SQLite or PostgreSQL database, such as "
+            "'sqlite:////var/lib/digest/digest.sqlite3' or 'postgresql://digest@127.0.0.1/digest'"
+        )
+    return url
+
+
 class DatabaseSettings(_Section):
     url: str | None = None
     url_file: Path | None = None
     lock_timeout: float = Field(default=30.0, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return check_database_url(value) if value is not None else None
 
 
 class SmtpSettings(_Section):
@@ -357,5 +379,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(_describe(dict(first), origin)) from None
-    settings = settings.model_copy(update={"config_file": path})
-    return _resolve_secret_files(settings, origin)
+    settings = _resolve_secret_files(settings.model_copy(update={"config_file": path}), origin)
+    if settings.database.url_file is not None and settings.database.url:
+        try:
+            check_database_url(settings.database.url)
+        except ValueError as exc:
+            where = settings.database.url_file
+            raise ConfigError(f"{origin}: key 'database.url_file': {where} holds {exc}") from None
+    return settings

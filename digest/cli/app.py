@@ -58,6 +58,12 @@ class App:
             require_current(self._engine)
         return self._engine
 
+    @property
+    def progress_hidden(self) -> bool:
+        """Progress bars show only on a terminal, and not with --quiet (elsewhere they
+        would leave blank lines in front of the one line an error prints)."""
+        return self.quiet or not self.err.is_terminal
+
     def say(self, message: str) -> None:
         """Print a progress or summary line unless --quiet (as it is: no rich markup, since
         it often quotes what subscribers wrote)."""

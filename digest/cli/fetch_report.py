@@ -24,7 +24,7 @@ def run_fetch(app: App, engine: Engine, only: Sequence[str]) -> list[SourceRepor
     total = len(only) or len(settings.sources)
 
     async def run() -> list[SourceReport]:
-        with Progress(console=app.err, disable=app.quiet, transient=True) as bar:
+        with Progress(console=app.err, disable=app.progress_hidden, transient=True) as bar:
             task = bar.add_task("Fetching sources", total=total)
 
             def done(report: SourceReport) -> None:

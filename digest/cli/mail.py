@@ -137,7 +137,7 @@ async def _send(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=app.err, disable=app.quiet, transient=True) as bar:
+    with Progress(*columns, console=app.err, disable=app.progress_hidden, transient=True) as bar:
         task = bar.add_task("Preparing" if dry_run else "Sending", total=None)
 
         def progress(report: DeliveryReport) -> None:

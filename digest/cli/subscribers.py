@@ -331,8 +331,7 @@ def import_(app: App, file: Path, dry_run: bool) -> None:
     """
     text = read_text_file(file, encoding="utf-8-sig", newline="")
     total = max(text.count("\n") - 1, 1)
-    shown = not app.quiet and app.err.is_terminal
-    with Progress(console=app.err, disable=not shown, transient=True) as bar:
+    with Progress(console=app.err, disable=app.progress_hidden, transient=True) as bar:
         task = bar.add_task("Checking rows", total=total)
         try:
             rows = parse_csv(text, progress=lambda n: bar.update(task, completed=n))

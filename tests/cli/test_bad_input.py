@@ -155,3 +155,23 @@ def test_a_1mb_cell_and_unreadable_files(
     if unreadable.code != 0:  # root reads any file
         one_line_error(unreadable)
     assert emails(run_cli, cfg) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["nonsense://", "mysql://digest:s3cret@db/digest", "not a url", "postgres"]
+)
+def test_a_database_url_of_no_supported_database(
+    tmp_path: Path, run_cli: Callable[..., CliResult], url: str
+) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n')
+    line = one_line_error(run_cli("--config", str(config), "stats"))
+    assert "database.url" in line
+    assert "SQLite or PostgreSQL" in line
+    assert "s3cret" not in line
+    secret = tmp_path / "database-url"
+    secret.write_text(url)
+    config.write_text(f'[database]\nurl_file = "{secret}"\n')
+    line = one_line_error(run_cli("--config", str(config), "stats"))
+    assert "database.url_file" in line
+    assert "s3cret" not in line
