@@ -317,8 +317,9 @@ _status_command(
 def import_(app: App, file: Path, dry_run: bool) -> None:
     """Import subscribers from CSV: every row is checked first, then all are imported or none.
 
-    Header: email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday
-    (only email is required; frequency daily or weekly, weekday mon … sun); several values in
+    Header: email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday,
+    feed_only (only email is required; frequency daily or weekly, weekday mon … sun, feed_only
+    yes or no); several values in
     one cell are separated by ";" (write \\; for a ";" inside a value). New subscribers are
     active unless their status cell says otherwise; existing ones are updated. A file
     `export` wrote imports back unchanged. Exits 2, naming the line, on a malformed file or

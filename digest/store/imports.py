@@ -1,8 +1,9 @@
 """Bulk import and export of subscribers in the CSV format the CLI reads and writes.
 
 Format (UTF-8, RFC 4180 quoting; export quotes every cell): header
-`email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday` (any
-subset with `email`; `weekday` as `mon` … `sun`), then one subscriber a row. Several values
+`email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday,feed_only`
+(any subset with `email`; `weekday` as `mon` … `sun`, `feed_only` as `yes` or `no`), then
+one subscriber a row. Several values
 in one cell are separated by `;`; inside a value, `\\;` stands for a `;` and `\\\\` for
 a backslash (a backslash before anything else is kept as it is). Cells are neutralised for
 spreadsheets: one whose text starts with `=`, `+`, `-`, `@`, a tab or a carriage return (or
@@ -49,6 +50,7 @@ CSV_FIELDS = (
     "status",
     "frequency",
     "weekday",
+    "feed_only",
 )
 MULTI_FIELDS = ("topics", "categories", "authors", "exclude")
 WRITE_CHUNK = 1000  # rows per INSERT or UPDATE statement
@@ -185,7 +187,16 @@ def _row_input(header: Sequence[str], cells: Sequence[str]) -> SubscriberInput:
         status=single("status"),
         frequency=single("frequency"),
         weekday=single("weekday"),
+        feed_only=_yes_or_no(single("feed_only")),
     ).validate()
+
+
+def _yes_or_no(cell: str | None) -> bool | None:
+    if cell is None:
+        return None
+    if cell.lower() not in ("yes", "no"):
+        raise UsageError(f"feed_only {cell[:20]!r} is not yes or no")
+    return cell.lower() == "yes"
 
 
 def parse_csv(text: str, progress: Callable[[int], None] | None = None) -> list[SubscriberInput]:
@@ -228,6 +239,7 @@ def _same(row: Row[Any], data: SubscriberInput) -> bool:
         and (data.status is None or row.status == data.status)
         and schedule_values(data, current=(row.frequency, row.weekday, row.feed_only))
         == (row.frequency, row.weekday)
+        and (data.feed_only is None or bool(row.feed_only) == data.feed_only)
     )
 
 
@@ -287,7 +299,7 @@ def apply_import(
 # The columns an import may change in an existing subscriber's row (see `_changed_row`).
 _CHANGED = (
     *("topics", "categories", "authors", "exclude", "timezone", "send_at", "status"),
-    *("frequency", "weekday", "confirmed_at", "updated_at"),
+    *("frequency", "weekday", "feed_only", "confirmed_at", "updated_at"),
 )
 
 
@@ -311,7 +323,7 @@ def _new_row(
         "token_version": 0,
         "frequency": frequency,
         "weekday": weekday,
-        "feed_only": False,
+        "feed_only": bool(data.feed_only),
     }
 
 
@@ -334,6 +346,7 @@ def _changed_row(row: Row[Any], data: SubscriberInput, now: datetime) -> dict[st
         "new_status": data.status or row.status,
         "new_frequency": frequency,
         "new_weekday": weekday,
+        "new_feed_only": row.feed_only if data.feed_only is None else data.feed_only,
         "new_confirmed_at": confirmed,
         "new_updated_at": now,
     }
@@ -350,6 +363,7 @@ def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[dict[str, str]]:
             "status": sub.status,
             "frequency": sub.frequency,
             "weekday": weekday_code(sub.weekday) or "",
+            "feed_only": "yes" if sub.feed_only else "no",
         }
         yield {key: neutralise_cell(cells[key]) for key in CSV_FIELDS}
 

@@ -11,7 +11,9 @@ import pytest
 
 from tests.conftest import CliResult
 
-HEADER = "email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday\n"
+HEADER = (
+    "email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday,feed_only\n"
+)
 
 
 @pytest.fixture
@@ -33,8 +35,8 @@ def test_import_then_export_round_trips(
     source = tmp_path / "in.csv"
     source.write_text(
         HEADER + "ada@example.org,LLM agents;tool use,cs.AI;cs.CL,Yann LeCun,survey,Europe/Berlin,"
-        "07:30,active,daily,\n"
-        "bob@example.org,gaussian splatting,,,,America/New_York,06:00,paused,weekly,fri\n"
+        "07:30,active,daily,,no\n"
+        "bob@example.org,gaussian splatting,,,,America/New_York,06:00,paused,weekly,fri,yes\n"
     )
     result = run_cli(*cfg, "subscribers", "import", str(source))
     assert result.code == 0, result
@@ -42,11 +44,11 @@ def test_import_then_export_round_trips(
     assert run_cli(*cfg, "subscribers", "export", "--output", str(out)).code == 0
     assert out.read_text() == (
         '"email","topics","categories","authors","exclude","timezone","send_at","status",'
-        '"frequency","weekday"\n'
+        '"frequency","weekday","feed_only"\n'
         '"ada@example.org","LLM agents;tool use","cs.AI;cs.CL","Yann LeCun","survey",'
-        '"Europe/Berlin","07:30","active","daily",""\n'
+        '"Europe/Berlin","07:30","active","daily","","no"\n'
         '"bob@example.org","gaussian splatting","","","","America/New_York","06:00","paused",'
-        '"weekly","fri"\n'
+        '"weekly","fri","yes"\n'
     )
     again = run_cli(*cfg, "subscribers", "import", str(out))
     assert again.code == 0
@@ -193,7 +195,7 @@ def test_a_topic_holding_separators_and_quotes_round_trips(
         ),
         ('ada@example.org,agents\nbob@example.org,"quoted" then more\n', 3, "goes on after"),
         ("ada@example.org,agents\nbob@example.org," + "x" * 1_000_000 + "\n", 3, "longer than"),
-        ("ada@example.org,agents,,,,UTC,07:00,active,daily,,surplus\n", 2, "more cells"),
+        ("ada@example.org,agents,,,,UTC,07:00,active,daily,,no,surplus\n", 2, "more cells"),
     ],
     ids=["unterminated-quote", "text-after-quote", "1MB-cell", "extra-cell"],
 )

@@ -50,7 +50,7 @@ EMAILS = st.sampled_from(
 )
 CATEGORIES = st.sampled_from(["", "cs.CL", "cs.CL cs.LG;stat.ML,math.OC"])
 FIELDS: tuple[str, ...] = ("email", "status", "topics", "categories", "authors", "exclude")
-FIELDS += ("timezone", "send_at", "frequency", "weekday")
+FIELDS += ("timezone", "send_at", "frequency", "weekday", "feed_only")
 
 
 def _profile(sub: Subscriber) -> tuple[object, ...]:
@@ -180,6 +180,7 @@ def test_what_a_subscribe_mail_asks_for_round_trips(
     address=EMAILS,
     status=st.sampled_from([None, "active", "paused", "pending"]),
     schedule=st.sampled_from([(None, None), ("daily", None), ("weekly", "mon"), ("weekly", "SUN")]),
+    feed_only=st.sampled_from([None, True, False]),
 )
 def test_what_the_cli_accepts_round_trips(
     engine: Engine,
@@ -192,6 +193,7 @@ def test_what_the_cli_accepts_round_trips(
     address: str,
     status: str | None,
     schedule: tuple[str | None, str | None],
+    feed_only: bool | None,
 ) -> None:
     data = (
         SubscriberInput(
@@ -205,6 +207,7 @@ def test_what_the_cli_accepts_round_trips(
             status=status,
             frequency=schedule[0],
             weekday=schedule[1],
+            feed_only=feed_only,
         )
     ).validate()
     _round_trip(engine, data)
