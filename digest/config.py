@@ -218,6 +218,11 @@ class SourceSettings(_Section):
             parse_duration(value)
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
 
 def default_sources() -> list[SourceSettings]:
     """What a fresh install follows: arXiv's AI/ML listings and Hugging Face Daily Papers."""

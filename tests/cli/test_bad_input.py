@@ -175,3 +175,19 @@ def test_a_database_url_of_no_supported_database(
     line = one_line_error(run_cli("--config", str(config), "stats"))
     assert "database.url_file" in line
     assert "s3cret" not in line
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "[digest]\ndefault_timezone",
+        "[[sources]]\nname = 'x'\nkind = 'rss'\nurl = 'http://127.0.0.1/'\ntimezone",
+    ],
+)
+def test_a_configured_zone_that_is_not_one(
+    tmp_path: Path, run_cli: Callable[..., CliResult], key: str
+) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text(f'{key} = "Europe"\n')
+    line = one_line_error(run_cli("--config", str(config), "stats"))
+    assert "not an IANA time zone" in line
