@@ -1,16 +1,31 @@
 """The project's exceptions, one small tree. Each message says what went wrong and what to do.
 
+Every error raised on purpose is a DigestError; how each part of the service answers it:
+
 DigestError                 base; the CLI prints its message as one line (exit 1)
-├── ConfigError             bad configuration (exit 2)
-├── UsageError              bad input on the command line or in a file (exit 2)
-│   └── MailRequestRefused  a request by mail the sender must correct (a 5xx reply)
+├── ConfigError             bad configuration: the key and the file (exit 2)
+├── UsageError              bad input on the command line, in a form or a file (exit 2; web 400)
+│   ├── MailRequestRefused  a request by mail the sender must correct (inbound 550 saying why)
+│   ├── ImportRejected      (store.imports) bad CSV rows, each by line; nothing imported
+│   └── LibraryError        (sources.library) a library file that cannot be read at all
 ├── SchemaError             database missing or behind the code: run `digest db upgrade` (exit 2)
 ├── NotFound                no such subscriber, paper … (exit 2)
+├── TokenError              (tokens) a link forged, truncated, for another purpose or expired
+│                           (exit 2; web 400 or 410; inbound 550 at RCPT)
 ├── DatabaseUnavailable     the database cannot be reached or written: read-only, locked, down,
-│                           full or damaged; the unit of work was rolled back (exit 4, web 503,
-│                           inbound SMTP 451)
-├── SourceError             one source could not be fetched or parsed
+│                           full or damaged; the unit of work was rolled back (exit 4; web 503
+│                           page; /healthz 503 naming the problem; inbound 451 4.3.0)
+├── SourceError             one source could not be fetched or parsed (`digest fetch` exit 3,
+│   │                       the other sources are still stored)
+│   └── RateLimited         (sources.http) the server asked us to wait (Retry-After)
 └── TransportError          the mail transport failed; `permanent` tells 5xx from 4xx
+    │                       (`digest send` exit 3; web sign-up 503 page; inbound 451 4.3.0)
+    └── MessageRejected     (send.transport) refused for a reason other than the address
+
+Anything else that escapes is a bug: the CLI prints one line and exits 1, the web answers a
+plain 500 page, the inbound listener 451 4.3.0; the details go to the log only. A few signals
+never leave the module that raises them and are not DigestErrors: the web's BadLink,
+CsrfError and BodyTooLarge, and the inbound listener's Unreadable.
 
 `digest.store.engine` raises DatabaseUnavailable in place of the driver's error for every
 statement and connection attempt, so no caller needs to know SQLite's or PostgreSQL's codes.

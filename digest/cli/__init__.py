@@ -54,8 +54,16 @@ def main(argv: list[str] | None = None) -> None:
             raise
         logging.getLogger("digest").debug("unexpected error", exc_info=True)
         click.echo(
-            f"Unexpected error: {type(exc).__name__}: {exc} (set DIGEST_DEBUG=1 for details)",
+            f"Unexpected error: {type(exc).__name__}: {_first_line(exc)} "
+            "(set DIGEST_DEBUG=1 for details)",
             err=True,
         )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The message's first line, at most 300 characters: a driver error's SQL statement and
+    parameters follow on later lines and stay out of sight (DIGEST_DEBUG shows them)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else ""

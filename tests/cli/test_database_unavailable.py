@@ -185,3 +185,18 @@ def test_check_reports_a_read_only_database_and_what_to_do(
     assert "write access" in result.stdout
     for internal in INTERNALS:
         assert internal not in result.stdout + result.stderr
+
+
+def test_a_file_that_is_not_a_database_is_named_damaged(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()
+    broken = tmp_path / "db" / "digest.sqlite3"
+    broken.write_bytes(b"this is not a SQLite file\n" * 400)
+    config = write_config(tmp_path, f"sqlite:///{broken}", "http://127.0.0.1:9/feed")
+    healthy = Fault("none", "", set())
+    for args in (["subscribers", "list"], ["subscribers", "add", "a@example.org", "--topic", "x"]):
+        result = run_digest(healthy, config, args)
+        assert result.returncode == 4, result
+        (line,) = result.stderr.splitlines()
+        assert "is damaged" in line
+        assert "restore the database from a backup" in line
+    assert broken.read_bytes() == b"this is not a SQLite file\n" * 400
