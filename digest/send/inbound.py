@@ -16,12 +16,13 @@ on nobody. When the database is unavailable the answer is 451, so the MTA keeps 
 message and tries again.
 
 Every message ends in a definite reply in the service's own words, never an exception's
-name or a path: 250 when done; 554 5.6.0 for a MIME structure nested deeper than anyone
-reads; 451 4.3.0 when the database (or, for a sign-up, the relay) is unavailable or on any
-other local error, so the MTA keeps the message and tries again. A message is acted on
-once per subscriber and kind however many of its recipients name them, and text taken
-from it (a bounce's status, diagnostic or subject) is cleaned of NUL and other control
-characters and of undecodable bytes before it is stored.
+name or a path: 250 when done; 554 5.6.0 for a MIME structure nested deeper than the parser
+goes or a header too long to read in good time; 451 4.3.0 when the database (or, for a
+sign-up, the relay) is unavailable or on any other local error, so the MTA keeps the
+message and tries again. A message is acted on once per subscriber and kind however many
+of its recipients name them, and text taken from it (a bounce's status, diagnostic or
+subject) is cleaned of NUL and other control characters and of undecodable bytes before
+it is stored.
 
 The server runs in its own thread (aiosmtpd's Controller); a handler coroutine given by the
 caller runs on the caller's event loop, where its own network clients live.
