@@ -37,13 +37,13 @@ def check_database(engine: Engine) -> CheckResult:
     where = engine.url.render_as_string(hide_password=True)
     try:
         migrations.require_current(engine)
-    except DatabaseUnavailable as exc:
-        return CheckResult(False, "database", str(exc), exc.fix)
+    except DatabaseUnavailable as exc:  # the message already says what to do
+        return CheckResult(False, "database", str(exc))
     except DigestError as exc:
         return CheckResult(False, "database", f"{where}: {exc}", "run `digest db upgrade`")
     problem = database_problem(engine)
     if problem is not None:
-        return CheckResult(False, "database", str(problem), problem.fix)
+        return CheckResult(False, "database", str(problem))
     return CheckResult(True, "database", f"{where} reachable and writable, schema current")
 
 
