@@ -200,3 +200,29 @@ def test_a_file_that_is_not_a_database_is_named_damaged(tmp_path: Path) -> None:
         assert "is damaged" in line
         assert "restore the database from a backup" in line
     assert broken.read_bytes() == b"this is not a SQLite file\n" * 400
+
+
+def test_upgrading_a_read_only_database_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()
+    url = f"sqlite:///{tmp_path / 'db' / 'digest.sqlite3'}"
+    engine = open_engine(url)
+    try:
+        migrations.upgrade(engine, "0001")  # a database one or more migrations behind
+    finally:
+        engine.dispose()
+    before = snapshot_revision(url)
+    with database_fault("sqlite-read-only", url) as fault:
+        config = write_config(tmp_path, fault.url, "http://127.0.0.1:9/feed")
+        result = run_digest(fault, config, ["db", "upgrade"])
+    assert result.returncode == 4, result
+    (line,) = result.stderr.splitlines()
+    assert fault.names_problem_and_fix(line), line
+    assert snapshot_revision(url) == before == "0001"
+
+
+def snapshot_revision(url: str) -> str | None:
+    engine = open_engine(url)
+    try:
+        return migrations.current_revision(engine)
+    finally:
+        engine.dispose()
