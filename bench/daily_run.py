@@ -339,7 +339,10 @@ def run_worker(spec: dict[str, Any]) -> WorkerFigures:
         return prepared
 
     options = LoopOptions(
-        worker_id=new_worker_id(), clock=lambda: NOW, prepare_parallel=preparer.parallel
+        worker_id=new_worker_id(),
+        concurrency=settings.smtp.max_connections,
+        clock=lambda: NOW,
+        prepare_parallel=preparer.parallel,
     )
 
     async def deliver() -> Any:

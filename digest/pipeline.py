@@ -279,6 +279,7 @@ async def deliver_due(
     options = LoopOptions(
         worker_id=worker,
         batch_size=batch_size,
+        concurrency=settings.smtp.max_connections,
         prepare_parallel=preparer.parallel,
         subscriber_id=subscriber_id,
         digest_date=digest_date,
@@ -321,7 +322,7 @@ def _queue(
         due = due_groups(groups, now, ignore_send_time=all_subscribers, on=digest_date)
         if dry_run:
             return queueing.due_without_row(session, due, subscriber_id=subscriber_id)
-    recovered = recover(engine, worker_id=worker, now=now)
+    recovered = recover(engine, worker_id=worker, now=now).unknown
     with transaction(engine) as session:
         queued = queueing.queue_due(session, due, now=now, subscriber_id=subscriber_id)
     if queued >= STATISTICS_AFTER:

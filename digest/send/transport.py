@@ -2,12 +2,11 @@
 
 Two implementations of one small interface (`Transport`):
 
-- `SmtpTransport`: SMTP via aiosmtplib, over a small pool of reused connections
-  (`smtp.max_connections`), with `security = starttls | tls | none`, AUTH, a timeout on
-  every step and a global messages-per-second limit (`smtp.rate_per_second`, 0 = none).
-  aiosmtplib opens each connection (greeting, STARTTLS or TLS, AUTH). When the server
-  offers PIPELINING (RFC 2920), as Postfix does, MAIL, RCPT and DATA then go out in one
-  write and their replies are read together: two round trips a message instead of four.
+- `SmtpTransport`: SMTP via aiosmtplib's public API, over a small pool of reused
+  connections (`smtp.max_connections`), with `security = starttls | tls | none`, AUTH, a
+  timeout on every step and a global messages-per-second limit (`smtp.rate_per_second`,
+  0 = none). aiosmtplib opens each connection (greeting, STARTTLS or TLS, AUTH); each
+  message is MAIL, RCPT and DATA, one command at a time.
 - `OutboxTransport`: one `.eml` file per message in a directory; the default when no SMTP
   host is configured, so a fresh install works end to end with nothing else running.
 
@@ -15,8 +14,8 @@ Failures are raised as `TransportError` and classified for the delivery loop:
 
 TransportError                 the message was not (knowingly) delivered
 ├── permanent=True             5xx to RCPT (not 552): the address is bad, suppress it
-├── in_data=True               the connection dropped after the message data was handed
-│                              over: the outcome is unknown, never resend blindly
+├── in_data=True               the connection dropped or timed out during DATA: the
+│                              message may have been handed over, never resend blindly
 ├── MessageRejected            5xx for this message but not for the address (DATA refused,
 │                              policy, 552 at DATA): fail the message, keep the address
 └── otherwise                  4xx, 552, refused/dropped connection, timeout: retry later
@@ -25,31 +24,35 @@ TransportError                 the message was not (knowingly) delivered
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import ssl
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
-from aiosmtplib.protocol import normalize_message_line_endings
 
 from digest.config import Settings, SmtpSettings
 from digest.errors import TransportError
 from digest.records import OutgoingEmail
 
 MAX_MESSAGES_PER_CONNECTION = 500
-MAX_REPLY_BYTES = 64 * 1024  # a reply longer than this is refused, as aiosmtplib does
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
-_DOT_LINE = re.compile(rb"\n\.")  # a regular search finds it faster than `in` does
 
 
 class _StaleConnection(Exception):
     """A reused connection turned out to be closed before anything was sent on it."""
+
+
+@dataclass
+class _Connection:
+    """One pooled connection and how many messages it has carried."""
+
+    client: aiosmtplib.SMTP
+    sent: int = 0
 
 
 class MessageRejected(TransportError):
@@ -130,124 +133,6 @@ class RateLimiter:
             await self._sleep(slot - now)
 
 
-class _Replies(asyncio.Protocol):
-    """The reading side of a pipelined connection (RFC 2920): every complete reply is kept,
-    in order, however the bytes arrive, for the commands that were written together.
-    aiosmtplib's own protocol reads one reply per command written and drops the rest."""
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self._buffer = bytearray()
-        self._replies: deque[aiosmtplib.SMTPResponse] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._lost: str | None = None
-        self._error: aiosmtplib.SMTPException | None = None
-        self._closed = asyncio.get_running_loop().create_future()
-
-    @property
-    def connected(self) -> bool:
-        return self._lost is None and not self.transport.is_closing()
-
-    def write(self, data: bytes) -> None:
-        if not self.connected:
-            raise aiosmtplib.SMTPServerDisconnected(self._lost or "Connection lost")
-        self.transport.write(data)
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while (reply := self._take_reply()) is not None:
-            self._replies.append(reply)
-        if len(self._buffer) > MAX_REPLY_BYTES:
-            self._fail("the server sent an over-long reply")
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self._lost = "the server closed the connection"
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = f"connection lost: {exc}" if exc else (self._lost or "connection lost")
-        self._wake()
-        if not self._closed.done():
-            self._closed.set_result(None)
-
-    async def wait_closed(self, timeout: float) -> None:
-        """Wait until the connection is fully shut down (TLS included), at most `timeout`."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await asyncio.shield(self._closed)
-
-    def _take_reply(self) -> aiosmtplib.SMTPResponse | None:
-        """The first complete reply in the buffer (removed from it), if there is one."""
-        lines: list[bytes] = []
-        start = 0
-        while (end := self._buffer.find(b"\n", start)) != -1:
-            line = bytes(self._buffer[start:end]).rstrip(b"\r")
-            start = end + 1
-            if len(line) < 3 or not line[:3].isdigit() or line[3:4] not in (b"", b" ", b"-"):
-                self._fail(f"malformed SMTP reply line {line[:80]!r}")
-                return None
-            lines.append(line[4:])
-            if line[3:4] != b"-":
-                del self._buffer[:start]
-                text = b"\n".join(lines).decode("utf-8", "surrogateescape")
-                return aiosmtplib.SMTPResponse(int(line[:3]), text)
-        return None
-
-    def _fail(self, reason: str) -> None:
-        self._error = aiosmtplib.SMTPResponseException(-1, reason)
-        self._buffer.clear()
-        self.transport.close()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def reply(self, timeout: float | None) -> aiosmtplib.SMTPResponse:
-        """The next reply, waiting at most `timeout` seconds for it."""
-        while not self._replies:
-            if self._error is not None:
-                raise self._error
-            if self._lost is not None:
-                raise aiosmtplib.SMTPServerDisconnected(self._lost)
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
-            except TimeoutError:
-                self.transport.close()
-                raise aiosmtplib.SMTPReadTimeoutError("timed out waiting for the server") from None
-            finally:
-                self._waiter = None
-        return self._replies.popleft()
-
-    def close(self) -> None:
-        self.transport.close()
-
-
-class _Connection:
-    """One pooled connection: opened by aiosmtplib, then pipelined when the server offers
-    it (`pipe` set: its replies are read by `_Replies` from then on)."""
-
-    def __init__(self, client: aiosmtplib.SMTP) -> None:
-        self.client = client
-        self.sent = 0
-        self.pipe: _Replies | None = None
-        transport = client.transport
-        if "pipelining" in client.esmtp_extensions and isinstance(transport, asyncio.Transport):
-            self.pipe = _Replies(transport)
-            transport.set_protocol(self.pipe)
-
-    @property
-    def connected(self) -> bool:
-        return self.pipe.connected if self.pipe is not None else self.client.is_connected
-
-    def close(self) -> None:
-        if self.pipe is not None:
-            self.pipe.close()
-        self.client.close()
-
-
 class SmtpTransport:
     """SMTP over a pool of at most `max_connections` reused connections."""
 
@@ -262,8 +147,6 @@ class SmtpTransport:
         self._slots = asyncio.Semaphore(smtp.max_connections)
         self._rate = RateLimiter(smtp.rate_per_second)
         self._closed = False
-        # Whether the server offers PIPELINING: None until the first connection is open.
-        self.pipelining: bool | None = None
 
     async def send(self, email: OutgoingEmail) -> None:
         if self._closed:
@@ -273,33 +156,46 @@ class SmtpTransport:
             conn = await self._checkout()
             try:
                 await self._transact(conn, email)
-            except TransportError:
-                self._discard(conn)
+            except TransportError as exc:
+                await self._after_refusal(conn, exc)
                 raise
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                self._discard(conn)
-                raise self._classify(exc, email) from None
+            except BaseException:
+                conn.client.close()
+                raise
             await self._checkin(conn)
 
     async def _checkout(self) -> _Connection:
         while self._idle:
             conn = self._idle.pop()
-            if conn.connected:
+            if conn.client.is_connected:
                 return conn
-            conn.close()
-        return await self._connect()
+            conn.client.close()
+        return _Connection(await self._connect())
 
     async def _checkin(self, conn: _Connection) -> None:
         conn.sent += 1
         if conn.sent >= MAX_MESSAGES_PER_CONNECTION or self._closed:
-            await _quit(conn, self.settings.timeout)
+            await _quit(conn.client)
         else:
             self._idle.append(conn)
 
-    def _discard(self, conn: _Connection) -> None:
-        conn.close()
+    async def _after_refusal(self, conn: _Connection, error: TransportError) -> None:
+        """Keep a connection whose server refused this message but is still talking (it
+        answered, and answers RSET); close it after a timeout, a drop or a 421."""
+        client = conn.client
+        answered = error.code is not None and error.code != 421 and not error.in_data
+        if answered and client.is_connected and not self._closed:
+            try:
+                await client.rset()
+            except (aiosmtplib.SMTPException, OSError):
+                pass
+            else:
+                self._idle.append(conn)
+                return
+        client.close()
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """A connection with the greeting, STARTTLS or TLS and AUTH done (by aiosmtplib)."""
         smtp = self.settings
         client = aiosmtplib.SMTP(
             hostname=smtp.host,
@@ -313,7 +209,6 @@ class SmtpTransport:
         )
         try:
             await client.connect()
-            await _greet(client)
         except aiosmtplib.SMTPAuthenticationError as exc:
             client.close()
             raise TransportError(
@@ -324,9 +219,7 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             raise self._connect_error(exc) from None
-        conn = _Connection(client)
-        self.pipelining = conn.pipe is not None
-        return conn
+        return client
 
     def _connect_error(self, exc: Exception) -> TransportError:
         if isinstance(exc, aiosmtplib.SMTPResponseException):
@@ -346,70 +239,43 @@ class SmtpTransport:
 
     async def _transact(self, conn: _Connection, email: OutgoingEmail) -> None:
         try:
-            await self._transact_once(conn, email)
+            await self._envelope(conn.client, email, reused=conn.sent > 0)
         except _StaleConnection:
-            # A reused connection the server had quietly dropped: try once on a fresh one.
-            fresh = await self._connect()
-            conn.close()
-            conn.client, conn.pipe, conn.sent = fresh.client, fresh.pipe, 0
-            await self._transact_once(conn, email)
-
-    async def _transact_once(self, conn: _Connection, email: OutgoingEmail) -> None:
-        if conn.pipe is not None:
-            await self._transact_pipelined(conn, conn.pipe, email)
-            return
-        client = conn.client
+            # A reused connection the server had quietly dropped: once more on a fresh one.
+            conn.client.close()
+            conn.client, conn.sent = await self._connect(), 0
+            await self._envelope(conn.client, email, reused=False)
         try:
-            await _mail(client, email.envelope_from)
-        except aiosmtplib.SMTPServerDisconnected:
-            if conn.sent == 0:
-                raise
-            raise _StaleConnection from None
-        try:
-            await _rcpt(client, email.to)
-        except aiosmtplib.SMTPRecipientRefused as exc:
-            await _reset(client)
-            raise _refused(exc, email.to) from None
-        try:
-            await _data(client, email.data, crlf=email.crlf)
+            await conn.client.data(email.data)
+        except aiosmtplib.SMTPDataError as exc:
+            raise _data_refused(exc, self.where) from None
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
             raise self._lost_in_data(exc) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise self._classify(exc) from None
 
-    async def _transact_pipelined(
-        self, conn: _Connection, pipe: _Replies, email: OutgoingEmail
+    async def _envelope(
+        self, client: aiosmtplib.SMTP, email: OutgoingEmail, *, reused: bool
     ) -> None:
-        """MAIL, RCPT and DATA in one write, then their three replies; then the message
-        and its reply. The outcomes are those of the step-by-step path."""
-        timeout = self.settings.timeout
-        sender, recipient = email.envelope_from.encode("ascii"), email.to.encode("ascii")
+        """MAIL and RCPT: whatever goes wrong here, nothing was handed over."""
         try:
-            pipe.write(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender, recipient))
-            mail = await pipe.reply(timeout)
-        except aiosmtplib.SMTPServerDisconnected:
-            if conn.sent == 0:
-                raise
-            raise _StaleConnection from None
-        rcpt = await pipe.reply(timeout)
-        data = await pipe.reply(timeout)
-        # On any refusal the connection is dropped (see `send`), with no message data
-        # sent, even by a server that opened DATA after refusing the envelope.
-        if mail.code != 250:
-            raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, email.envelope_from)
-        if rcpt.code not in (250, 251):
-            refused = aiosmtplib.SMTPRecipientRefused(rcpt.code, rcpt.message, email.to)
-            raise _refused(refused, email.to)
-        if data.code != 354:
-            raise aiosmtplib.SMTPDataError(data.code, data.message)
+            await client.mail(email.envelope_from)
+        except aiosmtplib.SMTPServerDisconnected as exc:
+            if reused:
+                raise _StaleConnection from None
+            raise self._classify(exc) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise self._classify(exc) from None
         try:
-            pipe.write(wire_data(email.data, crlf=email.crlf))
-            done = await pipe.reply(timeout)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            raise self._lost_in_data(exc) from None
-        if done.code != 250:
-            raise aiosmtplib.SMTPDataError(done.code, done.message)
+            await client.rcpt(email.to)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            raise _refused(exc, email.to) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise self._classify(exc) from None
 
     def _lost_in_data(self, exc: aiosmtplib.SMTPException) -> TransportError:
-        """The connection dropped or timed out after the message data was handed over."""
+        """The connection dropped or timed out during DATA: the message may have been
+        handed over (from outside the client, the moment it was cannot be told apart)."""
         what = "timed out" if isinstance(exc, aiosmtplib.SMTPTimeoutError) else "dropped"
         return TransportError(
             f"connection to {self.where} {what} during DATA ({exc}); the message may "
@@ -417,9 +283,7 @@ class SmtpTransport:
             in_data=True,
         )
 
-    def _classify(self, exc: Exception, email: OutgoingEmail) -> TransportError:
-        if isinstance(exc, aiosmtplib.SMTPDataError):
-            return _data_refused(exc, self.where)
+    def _classify(self, exc: Exception) -> TransportError:
         if isinstance(exc, aiosmtplib.SMTPSenderRefused):
             return TransportError(
                 f"SMTP server {self.where} refused the sender {exc.sender} "
@@ -436,7 +300,7 @@ class SmtpTransport:
     async def close(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(_quit(conn, self.settings.timeout) for conn in idle))
+        await asyncio.gather(*(_quit(conn.client) for conn in idle))
 
 
 def _enhanced_class(message: str) -> tuple[int, int] | None:
@@ -465,81 +329,8 @@ def _data_refused(exc: aiosmtplib.SMTPDataError, where: str) -> TransportError:
     return TransportError(reason, code=exc.code)
 
 
-async def _greet(client: aiosmtplib.SMTP) -> None:
-    """EHLO (HELO for an old server) unless connecting already did, as for STARTTLS."""
-    if client.is_ehlo_or_helo_needed:
-        try:
-            await client.ehlo()
-        except aiosmtplib.SMTPHeloError:
-            await client.helo()
-
-
-async def _mail(client: aiosmtplib.SMTP, sender: str) -> None:
-    """MAIL FROM for an address the store has already validated (ASCII, no specials)."""
-    response = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode("ascii") + b">")
-    if response.code != 250:
-        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
-
-
-async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
-    response = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode("ascii") + b">")
-    if response.code not in (250, 251):
-        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
-
-
-def wire_data(message: bytes, *, crlf: bool = False) -> bytes:
-    """`message` as DATA puts it on the wire: CRLF line ends, lines starting with a dot
-    doubled, and the final `.` line. `crlf`: the message is known to be in CRLF form
-    (`OutgoingEmail.crlf`), so only its dots are looked for: one C-level search, and a
-    replace when a line does start with a dot. Otherwise three C-level counts first."""
-    if not crlf:
-        lines = message.count(b"\n")
-        if lines != message.count(b"\r\n") or lines != message.count(b"\r"):
-            message = normalize_message_line_endings(message)
-    if not message.endswith(b"\r\n"):
-        message += b"\r\n"
-    if message.startswith(b"."):
-        message = b"." + message
-    if _DOT_LINE.search(message):
-        message = message.replace(b"\r\n.", b"\r\n..")
-    return message + b".\r\n"
-
-
-async def _data(client: aiosmtplib.SMTP, message: bytes, *, crlf: bool = False) -> None:
-    """DATA with the message sent as `wire_data` prepares it (aiosmtplib's own `data`
-    re-scans every message with regular expressions, which dominates a delivery run)."""
-    protocol = client.protocol
-    if protocol is None:
-        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-    start = await client.execute_command(b"DATA")
-    if start.code != 354:
-        raise aiosmtplib.SMTPDataError(start.code, start.message)
-    timeout = client.timeout
+async def _quit(client: aiosmtplib.SMTP) -> None:
     try:
-        protocol.write(wire_data(message, crlf=crlf))
-        response = await protocol.read_response(timeout=timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
-        client.close()
-        raise
-    if response.code != 250:
-        raise aiosmtplib.SMTPDataError(response.code, response.message)
-
-
-async def _reset(client: aiosmtplib.SMTP) -> None:
-    try:
-        await client.rset()
+        await client.quit()
     except (aiosmtplib.SMTPException, OSError):
         client.close()
-
-
-async def _quit(conn: _Connection, timeout: float) -> None:
-    try:
-        if conn.pipe is not None:
-            conn.pipe.write(b"QUIT\r\n")
-            await conn.pipe.reply(timeout)
-            conn.close()
-            await conn.pipe.wait_closed(timeout)
-        else:
-            await conn.client.quit()
-    except (aiosmtplib.SMTPException, OSError):
-        conn.close()

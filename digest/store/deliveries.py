@@ -4,15 +4,22 @@
        └──────────────────────────────► skipped (nothing relevant that day)
 
 - Rows are created by `store.queueing.queue_due`.
-- `claim_deliveries` leases a batch atomically: `FOR UPDATE SKIP LOCKED` on PostgreSQL, a
-  conditional UPDATE inside SQLite's `BEGIN IMMEDIATE` write lock. The rows stay `queued`.
-- `mark_sending` turns a sub-batch `sending` right before its SMTP transactions and writes
-  the papers each message carries (the row's `items`); `record_outcomes` then stores the
-  result, with `sent_papers`, in one transaction. `unmark_sending` undoes the mark for a
-  sub-batch that was never sent (the worker was asked to stop).
-- `recover_interrupted` turns `sending` rows of a dead worker (or an expired lease) into
-  `unknown`: the message may have gone out, so it is never resent blindly, and its papers
-  count as sent. Leases of a dead worker's `queued` rows are released.
+- `claim_deliveries` leases a batch atomically: one UPDATE of the rows a sub-select picks
+  (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers skip each other's rows; SQLite has no
+  such clause and needs none, as its writers take turns). The rows stay `queued`.
+- Leases are short (`LEASE_SECONDS`); a living worker renews all of its own with
+  `renew_leases` (a heartbeat), so a dead worker's rows return to the queue soon after it
+  stops renewing them, whichever host it ran on.
+- `mark_sending` turns a row `sending` right before its own SMTP transaction and writes
+  the papers the message carries (the row's `items`); `record_outcomes` then stores the
+  result, with `sent_papers`, in one transaction.
+- `recover_interrupted` turns the `sending` rows of a dead worker (or with an expired lease)
+  into `unknown`: the message may have gone out, so it is never resent blindly, and its
+  papers count as sent. A dead worker's leases on queued rows are released.
+
+Every statement here is the same on both databases; the indexes serve them (migration 0007):
+the queue index holds only claimable rows, so a claim never walks the day's finished ones,
+and the lease index holds only leased rows, so a heartbeat or a lookup by owner is cheap.
 """
 
 from __future__ import annotations
@@ -21,17 +28,13 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     ColumnElement,
     Table,
-    Text,
     and_,
     bindparam,
-    case,
     delete,
     func,
     or_,
@@ -39,22 +42,25 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy import (
-    cast as sql_cast,
-)
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
-from digest.store.engine import among, array_literal
+from digest.store.engine import dialect_insert
 from digest.store.schema import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.store.subscribers import to_record
 from digest.store.suppressions import suppress_addresses
 
 CLAIMABLE = ("queued", "retry")
-# The ledger as a Core table: the statements of a delivery run are built on it, without
-# the ORM's per-statement bookkeeping (they never load or change ORM objects).
-_LEDGER = cast(Table, DeliveryRow.__table__)
-INSERT_CHUNK = 5000
+LEASE_SECONDS = 30  # a lease's length; its holder renews it every third of that
+# The ledger and its neighbours as Core tables: nothing here loads or changes ORM objects.
+LEDGER = cast(Table, DeliveryRow.__table__)
+SUBSCRIBERS = cast(Table, SubscriberRow.__table__)
+SENT_PAPERS = cast(Table, SentPaperRow.__table__)
+_ROW = LEDGER.c
+
+# `status IN ('queued', 'retry')` with the values written out, as in the queue index's own
+# condition: SQLite uses a partial index only for a query that repeats its condition.
+IN_QUEUE = _ROW.status.in_(bindparam("claimable", CLAIMABLE, expanding=True, literal_execute=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +75,7 @@ class Claim:
 
 
 class Item(NamedTuple):
-    """One paper a message carries, with its score and why it was picked. A tuple: a day
-    makes over a million of them, in the helpers and again in the delivering process."""
+    """One paper a message carries, with its score and why it was picked."""
 
     paper_id: int
     score: float
@@ -106,56 +111,11 @@ class LedgerEntry:
     last_error: str | None
 
 
-def lease_owners(session: Session) -> list[str]:
-    """Workers holding leases or `sending` rows, for the dead-worker check at start-up."""
-    query = (
-        select(DeliveryRow.lease_owner)
-        .where(
-            DeliveryRow.lease_owner.is_not(None), DeliveryRow.status.in_((*CLAIMABLE, "sending"))
-        )
-        .distinct()
-    )
-    return [owner for owner in session.scalars(query) if owner]
+class Recovered(NamedTuple):
+    """What `recover_interrupted` did: rows made `unknown`, queued rows' leases released."""
 
-
-def recover_interrupted(session: Session, *, now: datetime, dead_owners: Collection[str]) -> int:
-    """`sending` rows of dead workers or with expired leases → `unknown` (their papers count as
-    sent); dead workers' leases on queued rows are released. Returns the rows made unknown."""
-    stale = or_(DeliveryRow.lease_owner.in_(dead_owners), DeliveryRow.lease_expires_at < now)
-    rows = session.execute(
-        select(
-            DeliveryRow.id, DeliveryRow.subscriber_id, DeliveryRow.digest_date, DeliveryRow.items
-        ).where(DeliveryRow.status == "sending", stale)
-    ).all()
-    ids = [row.id for row in rows]
-    if ids:
-        _insert_sent_papers(
-            session,
-            [
-                (row.subscriber_id, item.paper_id, row.digest_date)
-                for row in rows
-                for item in decode_items(row.items)
-            ],
-        )
-        session.execute(
-            update(DeliveryRow)
-            .where(among(session, DeliveryRow.id, ids), _status_of_named_rows() == "sending")
-            .values(
-                status="unknown",
-                last_error="interrupted while the message was with the SMTP server; it may "
-                "have been delivered, so it is not resent",
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-        )
-    if dead_owners:
-        session.execute(
-            update(DeliveryRow)
-            .where(DeliveryRow.status.in_(CLAIMABLE), DeliveryRow.lease_owner.in_(dead_owners))
-            .values(lease_owner=None, lease_expires_at=None)
-        )
-    return len(ids)
+    unknown: int
+    released: int
 
 
 def encode_items(items: Sequence[Item]) -> str | None:
@@ -172,63 +132,13 @@ def decode_items(stored: str | None) -> list[Item]:
     return [Item(int(p), float(score), str(reason)) for p, score, reason in json.loads(stored)]
 
 
-def _insert_sent_papers(session: Session, rows: Sequence[tuple[int, int, date]]) -> None:
-    """Mark (subscriber id, paper id, date) sent; a pair already marked stays as it is. On
-    PostgreSQL one statement over three arrays, on SQLite a driver-level executemany."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        subscribers, papers, days = zip(*rows, strict=True)
-        session.execute(
-            text(
-                "INSERT INTO sent_papers (subscriber_id, paper_id, sent_on) "
-                "SELECT * FROM unnest(CAST(:subscribers AS integer[]), "
-                "CAST(:papers AS integer[]), CAST(:days AS date[])) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            {
-                "subscribers": array_literal(subscribers),
-                "papers": array_literal(papers),
-                "days": array_literal(days),
-            },
-        )
-        return
-    statement = (
-        "INSERT INTO sent_papers (subscriber_id, paper_id, sent_on) VALUES (?, ?, ?) "
-        "ON CONFLICT DO NOTHING"
-    )
-    values = [(subscriber, paper, day.isoformat()) for subscriber, paper, day in rows]
-    connection = session.connection()
-    for start in range(0, len(values), INSERT_CHUNK):
-        connection.exec_driver_sql(statement, values[start : start + INSERT_CHUNK])
-
-
-def _status_of_named_rows() -> ColumnElement[str]:
-    """`deliveries.status` for a statement that names its rows by id, wrapped so that no
-    index can answer it. Given a few dozen ids and a condition on `status`, both SQLite and
-    PostgreSQL would otherwise walk every queued row of the status index instead of looking
-    the ids up, so that each batch cost as much as the whole day's queue."""
-    return _LEDGER.c.status.concat("")
-
-
-def _claimable(now: datetime, *, named: bool = False) -> ColumnElement[bool]:
-    """Rows that may be claimed now. `named`: as a condition on rows a statement already
-    names by id (see `_status_of_named_rows`); otherwise one the status index answers."""
-    status = _status_of_named_rows() if named else _LEDGER.c.status
-    ledger = _LEDGER.c
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Rows that may be claimed now: queued or due for a retry, and nobody's live lease."""
     return and_(
-        status.in_(CLAIMABLE),
-        or_(ledger.next_attempt_at.is_(None), ledger.next_attempt_at <= now),
-        or_(ledger.lease_owner.is_(None), ledger.lease_expires_at < now),
+        IN_QUEUE,
+        or_(_ROW.next_attempt_at.is_(None), _ROW.next_attempt_at <= now),
+        or_(_ROW.lease_owner.is_(None), _ROW.lease_expires_at < now),
     )
-
-
-def refresh_statistics(session: Session) -> None:
-    """Let PostgreSQL's planner see the ledger as it is now, after queueing a day: with
-    statistics from before, it takes the table for nearly empty and scans all of it to
-    find a batch's rows by id."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("ANALYZE deliveries, subscribers"))
 
 
 def claim_deliveries(
@@ -242,38 +152,28 @@ def claim_deliveries(
     digest_date: date | None = None,
 ) -> list[Claim]:
     """Lease up to `limit` claimable rows that are due for an attempt (see module docstring)."""
-    ledger = _LEDGER.c
-    pick = select(ledger.id).where(_claimable(now)).limit(limit)
+    # No ORDER BY: sorting every claimable row for each batch would make a day quadratic;
+    # the queue index hands out rows in about queue order anyway.
+    pick = select(_ROW.id).where(_claimable(now)).limit(limit)
     if subscriber_id is not None:
-        pick = pick.where(ledger.subscriber_id == subscriber_id)
+        pick = pick.where(_ROW.subscriber_id == subscriber_id)
     if digest_date is not None:
-        pick = pick.where(ledger.digest_date == digest_date)
-    # No ORDER BY: sorting every claimable row for each batch made a day of 100,000 rows
-    # quadratic; the scan stops after `limit` rows, in about queue order.
-    if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    # Pick first, then update with the conditions repeated: on PostgreSQL the picked rows
-    # are locked (others skip them); on SQLite the write lock is already ours.
-    picked = list(session.scalars(pick))
-    if not picked:
-        return []
+        pick = pick.where(_ROW.digest_date == digest_date)
     claimed = list(
         session.scalars(
-            update(_LEDGER)
-            .where(among(session, ledger.id, picked), _claimable(now, named=True))
+            update(LEDGER)
+            .where(_ROW.id.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
             .values(lease_owner=worker_id, lease_expires_at=lease_until)
-            .returning(ledger.id)
+            .returning(_ROW.id)
         )
     )
     if not claimed:
         return []
-    # Plain rows, not ORM objects: a claimed batch is read once and never changed here.
-    subscribers = cast(Table, SubscriberRow.__table__)
     rows = session.execute(
-        select(ledger.id.label("delivery_id"), ledger.digest_date, ledger.attempts, subscribers)
-        .join_from(_LEDGER, subscribers, subscribers.c.id == ledger.subscriber_id)
-        .where(among(session, ledger.id, claimed))
-        .order_by(ledger.id)
+        select(_ROW.id.label("delivery_id"), _ROW.digest_date, _ROW.attempts, SUBSCRIBERS)
+        .join_from(LEDGER, SUBSCRIBERS, SUBSCRIBERS.c.id == _ROW.subscriber_id)
+        .where(_ROW.id.in_(claimed))
+        .order_by(_ROW.id)
     ).all()
     return [
         Claim(row.delivery_id, to_record(row), row.digest_date, row.attempts, row.token_version)
@@ -281,78 +181,12 @@ def claim_deliveries(
     ]
 
 
-def mark_sending(
-    session: Session,
-    planned: Mapping[int, Sequence[Item]],
-    *,
-    worker_id: str,
-    now: datetime,
-    lease_until: datetime,
-) -> set[int]:
-    """Turn rows this worker still holds `sending` and write their items; returns the ids
-    actually marked (a row whose lease was lost is not, and must not be sent)."""
-    if not planned:
-        return set()
-    table = _LEDGER
-    mark = update(table).where(
-        table.c.lease_owner == worker_id, _status_of_named_rows().in_(CLAIMABLE)
+def renew_leases(session: Session, *, worker_id: str, lease_until: datetime) -> int:
+    """The heartbeat: extend every lease `worker_id` holds; returns how many it holds."""
+    result = session.execute(
+        update(LEDGER).where(_ROW.lease_owner == worker_id).values(lease_expires_at=lease_until)
     )
-    values: dict[str, object] = {
-        "status": "sending",
-        "attempts": table.c.attempts + 1,
-        "lease_expires_at": lease_until,
-        "updated_at": now,
-    }
-    encoded = {delivery_id: encode_items(items) for delivery_id, items in planned.items()}
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement: the rows and their items joined in as two arrays.
-        new = (
-            func.unnest(
-                sql_cast(
-                    bindparam("marked_ids", array_literal(encoded), type_=Text),
-                    ARRAY(BigInteger),
-                ),
-                bindparam("marked_items", list(encoded.values()), type_=ARRAY(Text)),
-            )
-            .table_valued("id", "stored")
-            .render_derived()
-        )
-        statement = mark.where(table.c.id == new.c.id).values({**values, "items": new.c.stored})
-        return set(session.scalars(statement.returning(table.c.id)))
-    # SQLite: mark, then write the items of the rows marked (same transaction).
-    statement = mark.where(among(session, table.c.id, encoded)).values(values)
-    marked = set(session.scalars(statement.returning(table.c.id)))
-    if marked:
-        session.connection().exec_driver_sql(
-            "UPDATE deliveries SET items = ? WHERE id = ?",
-            [(encoded[delivery_id], delivery_id) for delivery_id in marked],
-        )
-    return marked
-
-
-def unmark_sending(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:
-    """Undo `mark_sending` for rows this worker marked but then did not send (it was asked
-    to stop): back to `queued` (or `retry`, if an earlier attempt failed), lease released,
-    the attempt and the items it had planned removed."""
-    ids = list(delivery_ids)
-    if not ids:
-        return
-    ledger = _LEDGER.c
-    session.execute(
-        update(_LEDGER)
-        .where(
-            among(session, ledger.id, ids),
-            ledger.lease_owner == worker_id,
-            _status_of_named_rows() == "sending",
-        )
-        .values(
-            status=case((ledger.attempts > 1, "retry"), else_="queued"),
-            attempts=ledger.attempts - 1,
-            lease_owner=None,
-            lease_expires_at=None,
-            items=None,
-        )
-    )
+    return int(cast(Any, result).rowcount or 0)
 
 
 def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:
@@ -360,23 +194,61 @@ def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) ->
     ids = list(delivery_ids)
     if ids:
         session.execute(
-            update(_LEDGER)
-            .where(
-                among(session, _LEDGER.c.id, ids),
-                _LEDGER.c.lease_owner == worker_id,
-                _status_of_named_rows().in_(CLAIMABLE),
-            )
+            update(LEDGER)
+            .where(_ROW.id.in_(ids), _ROW.lease_owner == worker_id, IN_QUEUE)
             .values(lease_owner=None, lease_expires_at=None)
         )
 
 
-def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-    """Store what happened to a batch, in the caller's (single) transaction."""
+def mark_sending(
+    session: Session, planned: Mapping[int, Sequence[Item]], *, worker_id: str, now: datetime
+) -> set[int]:
+    """Turn rows this worker still holds `sending` and write their items; returns the ids
+    actually marked (a row whose lease was lost is not, and must not be sent)."""
+    if not planned:
+        return set()
+    marked = set(
+        session.scalars(
+            update(LEDGER)
+            .where(_ROW.id.in_(list(planned)), _ROW.lease_owner == worker_id, IN_QUEUE)
+            .values(status="sending", attempts=_ROW.attempts + 1, updated_at=now)
+            .returning(_ROW.id)
+        )
+    )
+    with_items = [
+        {"row_id": delivery_id, "new_items": encode_items(planned[delivery_id])}
+        for delivery_id in marked
+        if planned[delivery_id]
+    ]
+    if with_items:
+        session.execute(
+            update(LEDGER)
+            .where(_ROW.id == bindparam("row_id"))
+            .values(items=bindparam("new_items", type_=_ROW["items"].type)),
+            with_items,
+        )
+    return marked
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[Outcome], *, worker_id: str, now: datetime
+) -> None:
+    """Store what happened to rows this worker holds, in the caller's transaction. A row
+    that is no longer this worker's (a sibling's recovery took it) keeps what it has."""
     if not outcomes:
         return
-    # The items were written when the rows turned `sending` (mark_sending); those of
-    # messages that did not go out are dropped with the outcome (see `_row_values`).
-    _update_rows(session, [_row_values(outcome, now) for outcome in outcomes])
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for outcome in outcomes:
+        values = _row_values(outcome, now)
+        row = {"row_id": outcome.delivery_id} | {f"new_{c}": v for c, v in values.items()}
+        groups.setdefault(tuple(values), []).append(row)
+    for columns, rows in groups.items():
+        session.execute(
+            update(LEDGER)
+            .where(_ROW.id == bindparam("row_id"), _ROW.lease_owner == worker_id)
+            .values({c: bindparam(f"new_{c}", type_=_ROW[c].type) for c in columns}),
+            rows,
+        )
     delivered = [o for o in outcomes if o.status in ("sent", "unknown")]
     _insert_sent_papers(
         session,
@@ -386,85 +258,92 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
     suppress_addresses(session, bounced, source="smtp", now=now)
 
 
-# PostgreSQL array types of the columns an outcome sets (see `_update_rows`).
-_ARRAY_TYPES = {
-    "id": "bigint",
-    "status": "text",
-    "last_error": "text",
-    "lease_owner": "text",
-    "lease_expires_at": "timestamptz",
-    "next_attempt_at": "timestamptz",
-    "updated_at": "timestamptz",
-    "item_count": "integer",
-    "message_id": "text",
-    "sent_at": "timestamptz",
-    "items": "text",
-}
-
-
-def _update_rows(session: Session, rows: Sequence[dict[str, object]]) -> None:
-    """UPDATE deliveries by id, one statement per set of columns: on PostgreSQL one UPDATE
-    joined to the new values as arrays (one round trip, no per-row statements), on SQLite a
-    Core executemany (the ORM's bulk update does the same with much more bookkeeping)."""
-    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    table = _LEDGER
-    for columns, group in groups.items():
-        changed = [c for c in columns if c != "id"]
-        if postgresql:
-            # Values the whole group shares (most: the status, the time) go as one
-            # parameter; only those that differ from row to row as arrays.
-            shared = [c for c in changed if all(r[c] == group[0][c] for r in group)]
-            varying = ["id", *(c for c in changed if c not in shared)]
-            arrays = ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES[c]}[])" for c in varying)
-            assignments = [f"{c} = CAST(:{c} AS {_ARRAY_TYPES[c]})" for c in shared]
-            assignments += [f"{c} = v.{c}" for c in varying if c != "id"]
-            values = {c: group[0][c] for c in shared}
-            values |= {
-                c: array_literal(cast(int, r[c]) for r in group)
-                if _ARRAY_TYPES[c] in ("bigint", "integer")
-                else [r[c] for r in group]
-                for c in varying
-            }
-            session.execute(
-                text(
-                    f"UPDATE deliveries SET {', '.join(assignments)} "
-                    f"FROM unnest({arrays}) AS v({', '.join(varying)}) "
-                    "WHERE deliveries.id = v.id"
-                ),
-                values,
-            )
-            continue
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("row_id", type_=table.c.id.type))
-            .values({c: bindparam(f"new_{c}", type_=table.c[c].type) for c in changed})
-        )
-        params = [{"row_id": r["id"]} | {f"new_{c}": r[c] for c in changed} for r in group]
-        session.execute(statement, params)
-
-
 def _row_values(outcome: Outcome, now: datetime) -> dict[str, object]:
+    """The columns an outcome sets. The items were written when the row turned `sending`:
+    kept for a message that went out (or may have), dropped for one that did not, so its
+    papers may go out another time."""
+    delivered = outcome.status in ("sent", "unknown", "skipped")
     values: dict[str, object] = {
-        "id": outcome.delivery_id,
         "status": outcome.status,
         "last_error": outcome.error[:2000] if outcome.error else None,
         "lease_owner": None,
         "lease_expires_at": None,
         "next_attempt_at": outcome.next_attempt_at,
         "updated_at": now,
+        "message_id": outcome.message_id,
+        "sent_at": now if outcome.status == "sent" else None,
+        "item_count": len(outcome.items) if delivered else 0,
     }
-    if outcome.status in ("sent", "unknown", "skipped"):
-        values["item_count"] = len(outcome.items)
-    else:
-        values["items"] = None  # not sent: its papers may go out another time
-    if outcome.message_id is not None:
-        values["message_id"] = outcome.message_id
-    if outcome.status == "sent":
-        values["sent_at"] = now
+    if not delivered:
+        values["items"] = None
     return values
+
+
+def _insert_sent_papers(session: Session, rows: Sequence[tuple[int, int, date]]) -> None:
+    """Mark (subscriber id, paper id, date) sent; a pair already marked stays as it is."""
+    if rows:
+        session.execute(
+            dialect_insert(session)(SENT_PAPERS).on_conflict_do_nothing(),
+            [{"subscriber_id": s, "paper_id": p, "sent_on": day} for s, p, day in rows],
+        )
+
+
+def lease_owners(session: Session) -> list[str]:
+    """Workers holding leases (on queued or `sending` rows), for the dead-worker check."""
+    query = select(_ROW.lease_owner).where(_ROW.lease_owner.is_not(None)).distinct()
+    return [owner for owner in session.scalars(query) if owner]
+
+
+def recover_interrupted(
+    session: Session, *, now: datetime, dead_owners: Collection[str] = ()
+) -> Recovered:
+    """`sending` rows of dead workers or with expired leases → `unknown` (their papers count
+    as sent); dead workers' leases on queued rows are released."""
+    stale = or_(_ROW.lease_owner.in_(list(dead_owners)), _ROW.lease_expires_at < now)
+    rows = session.execute(
+        select(_ROW.id, _ROW.subscriber_id, _ROW.digest_date, _ROW["items"]).where(
+            _ROW.lease_owner.is_not(None), _ROW.status == "sending", stale
+        )
+    ).all()
+    if rows:
+        _insert_sent_papers(
+            session,
+            [
+                (row.subscriber_id, item.paper_id, row.digest_date)
+                for row in rows
+                for item in decode_items(row.items)
+            ],
+        )
+        session.execute(
+            update(LEDGER)
+            .where(_ROW.id.in_([row.id for row in rows]), _ROW.status == "sending")
+            .values(
+                status="unknown",
+                last_error="interrupted while the message was with the SMTP server; it may "
+                "have been delivered, so it is not resent",
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+        )
+    released = 0
+    if dead_owners:
+        result = session.execute(
+            update(LEDGER)
+            .where(_ROW.lease_owner.in_(list(dead_owners)), IN_QUEUE)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        released = int(cast(Any, result).rowcount or 0)
+    return Recovered(len(rows), released)
+
+
+def refresh_statistics(session: Session) -> None:
+    """Let PostgreSQL's planner see the ledger as it is now, after queueing a day: with
+    statistics from before, it takes the table for nearly empty and scans all of it to
+    find a batch's rows by id. (SQLite plans from the indexes alone; statistics taken
+    while every row is `queued` would only mislead it.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE deliveries, subscribers"))
 
 
 def sent_paper_ids(
@@ -474,10 +353,10 @@ def sent_paper_ids(
     result: dict[int, set[int]] = {sid: set() for sid in subscriber_ids}
     if not subscriber_ids or not paper_ids:
         return result
+    sent = SENT_PAPERS.c
     rows = session.execute(
-        select(SentPaperRow.subscriber_id, SentPaperRow.paper_id).where(
-            among(session, SentPaperRow.subscriber_id, subscriber_ids),
-            among(session, SentPaperRow.paper_id, paper_ids),
+        select(sent.subscriber_id, sent.paper_id).where(
+            sent.subscriber_id.in_(list(subscriber_ids)), sent.paper_id.in_(list(paper_ids))
         )
     )
     for subscriber_id, paper_id in rows:
@@ -493,35 +372,32 @@ def pending_count(
     digest_date: date | None = None,
 ) -> int:
     """Rows a worker could claim now (for progress bars)."""
-    query = select(func.count()).where(_claimable(now))
+    query = select(func.count()).select_from(LEDGER).where(_claimable(now))
     if subscriber_id is not None:
-        query = query.where(DeliveryRow.subscriber_id == subscriber_id)
+        query = query.where(_ROW.subscriber_id == subscriber_id)
     if digest_date is not None:
-        query = query.where(DeliveryRow.digest_date == digest_date)
+        query = query.where(_ROW.digest_date == digest_date)
     return int(session.scalar(query) or 0)
 
 
 def ledger_entries(session: Session, *, digest_date: date | None = None) -> list[LedgerEntry]:
     """Ledger rows with their subscriber's address, oldest first."""
     query = (
-        select(DeliveryRow, SubscriberRow.email)
-        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-        .order_by(DeliveryRow.id)
+        select(
+            SUBSCRIBERS.c.email,
+            _ROW.digest_date,
+            _ROW.status,
+            _ROW.attempts,
+            _ROW.item_count,
+            _ROW.message_id,
+            _ROW.last_error,
+        )
+        .join_from(LEDGER, SUBSCRIBERS, SUBSCRIBERS.c.id == _ROW.subscriber_id)
+        .order_by(_ROW.id)
     )
     if digest_date is not None:
-        query = query.where(DeliveryRow.digest_date == digest_date)
-    return [
-        LedgerEntry(
-            email,
-            row.digest_date,
-            row.status,
-            row.attempts,
-            row.item_count,
-            row.message_id,
-            row.last_error,
-        )
-        for row, email in session.execute(query)
-    ]
+        query = query.where(_ROW.digest_date == digest_date)
+    return [LedgerEntry(*row) for row in session.execute(query)]
 
 
 def reopen_delivery(
@@ -530,25 +406,35 @@ def reopen_delivery(
     """Put a subscriber's ledger row for `digest_date` back in the queue so it is sent again
     (an operator's explicit resend): its items and their sent-papers marks are dropped so the
     same papers may go out again. Returns the row's previous status, None if it had none."""
-    row = session.scalar(
-        select(DeliveryRow).where(
-            DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.digest_date == digest_date
+    row = session.execute(
+        select(_ROW.id, _ROW.status, _ROW["items"]).where(
+            _ROW.subscriber_id == subscriber_id, _ROW.digest_date == digest_date
         )
-    )
+    ).first()
     if row is None:
         return None
-    previous = row.status
     papers = [item.paper_id for item in decode_items(row.items)]
     if papers:
         session.execute(
-            delete(SentPaperRow).where(
-                SentPaperRow.subscriber_id == subscriber_id,
-                among(session, SentPaperRow.paper_id, papers),
+            delete(SENT_PAPERS).where(
+                SENT_PAPERS.c.subscriber_id == subscriber_id, SENT_PAPERS.c.paper_id.in_(papers)
             )
         )
-    row.status, row.attempts, row.item_count, row.items = "queued", 0, 0, None
-    row.message_id = row.last_error = row.lease_owner = None
-    row.lease_expires_at = row.next_attempt_at = row.sent_at = None
-    row.updated_at = now
-    session.flush()
-    return previous
+    session.execute(
+        update(LEDGER)
+        .where(_ROW.id == row.id)
+        .values(
+            status="queued",
+            attempts=0,
+            item_count=0,
+            items=None,
+            message_id=None,
+            last_error=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            sent_at=None,
+            updated_at=now,
+        )
+    )
+    return str(row.status)

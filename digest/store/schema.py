@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -169,6 +170,11 @@ class SubscriberRow(Base):
     link_secret: Mapped[str] = mapped_column(String(32), default=new_link_secret)
 
 
+# The conditions of the ledger's partial indexes (a query repeats them to use the index).
+QUEUE_CONDITION = "status IN ('queued', 'retry')"
+LEASE_CONDITION = "lease_owner IS NOT NULL"
+
+
 class DeliveryRow(Base):
     """The delivery ledger: one row per subscriber and local digest date."""
 
@@ -195,7 +201,20 @@ class DeliveryRow(Base):
 
     __table_args__ = (
         UniqueConstraint("subscriber_id", "digest_date"),
-        Index(None, "status", "next_attempt_at"),
+        # The queue: claimable rows only, so claims and counts never walk finished ones.
+        Index(
+            "ix_deliveries_queue",
+            "next_attempt_at",
+            sqlite_where=text(QUEUE_CONDITION),
+            postgresql_where=text(QUEUE_CONDITION),
+        ),
+        # Leased rows only: a heartbeat, a lookup by owner, the rows a worker is sending.
+        Index(
+            "ix_deliveries_lease_owner",
+            "lease_owner",
+            sqlite_where=text(LEASE_CONDITION),
+            postgresql_where=text(LEASE_CONDITION),
+        ),
         Index(None, "digest_date", "status"),
     )
 

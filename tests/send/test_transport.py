@@ -1,13 +1,9 @@
-"""SMTP and outbox transports against a real SMTP server on 127.0.0.1, faults injected.
-
-Every SMTP test runs twice: against a server that offers PIPELINING (commands sent
-together) and one that does not (one command at a time); the outcomes must be the same."""
+"""SMTP and outbox transports against a real SMTP server on 127.0.0.1, faults injected."""
 
 from __future__ import annotations
 
 import asyncio
 import email
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +18,8 @@ from digest.send.transport import (
     RateLimiter,
     SmtpTransport,
     make_transport,
-    wire_data,
 )
 from tests.send.smtpd import FaultPlan, FaultySmtpServer, running_server
-
-
-@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
-def smtp_server(request: pytest.FixtureRequest) -> Iterator[FaultySmtpServer]:
-    with running_server(pipelining=request.param) as server:
-        yield server
 
 
 def message(to: str = "ada@example.org", n: int = 0) -> OutgoingEmail:
@@ -116,6 +105,7 @@ def test_451_at_rcpt_is_retryable_and_the_connection_is_reused(
     assert errors[0].code == 451
     assert errors[1] is None
     assert smtp_server.recipients() == ["ok@example.org"]
+    assert smtp_server.connections == 1
 
 
 def test_550_at_rcpt_is_permanent(smtp_server: FaultySmtpServer) -> None:
@@ -136,16 +126,12 @@ def test_multi_line_refusal_at_rcpt(smtp_server: FaultySmtpServer) -> None:
     assert "Goodbye" in str(errors[0])
 
 
-def test_pipelining_is_used_exactly_when_the_server_offers_it(
-    smtp_server: FaultySmtpServer,
-) -> None:
+def test_one_connection_carries_message_after_message(smtp_server: FaultySmtpServer) -> None:
     transport = SmtpTransport(smtp_settings(smtp_server, max_connections=1))
-    assert transport.pipelining is None  # not known before the first connection
 
     async def run() -> None:
         for n in range(5):
             await transport.send(message(f"u{n}@example.org", n))
-        assert transport.pipelining is smtp_server.pipelining
         await transport.close()
 
     asyncio.run(run())
@@ -301,18 +287,3 @@ def test_make_transport_chooses_outbox_without_smtp_host(tmp_path: Path) -> None
     assert isinstance(make_transport(settings), OutboxTransport)
     smtp = load_settings(service={"data_dir": str(tmp_path)}, smtp={"host": "127.0.0.1"})
     assert isinstance(make_transport(smtp), SmtpTransport)
-
-
-@pytest.mark.parametrize(
-    ("message", "crlf", "wire"),
-    [
-        (b".one\r\n..two\r\nthree.\r\n", True, b"..one\r\n...two\r\nthree.\r\n.\r\n"),
-        (b"no end\r\n.dot", True, b"no end\r\n..dot\r\n.\r\n"),
-        (b".bare\nlf\rcr\r\n.end", False, b"..bare\r\nlf\r\ncr\r\n..end\r\n.\r\n"),
-        (b"plain\r\n", False, b"plain\r\n.\r\n"),
-    ],
-)
-def test_wire_data_stuffs_dots_and_ends_lines_in_crlf(
-    message: bytes, crlf: bool, wire: bytes
-) -> None:
-    assert wire_data(message, crlf=crlf) == wire

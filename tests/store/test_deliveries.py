@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, select
 
 from digest.store.deliveries import (
+    LEASE_SECONDS,
     Item,
     Outcome,
     claim_deliveries,
@@ -18,8 +19,8 @@ from digest.store.deliveries import (
     record_outcomes,
     recover_interrupted,
     release,
+    renew_leases,
     sent_paper_ids,
-    unmark_sending,
 )
 from digest.store.engine import transaction
 from digest.store.queueing import queue_due, send_groups
@@ -141,13 +142,14 @@ def test_sent_outcome_records_items_and_sent_papers(engine: Engine) -> None:
     [delivery] = claim(engine, "w1")
     items = (Item(papers[0], 0.9, "matches llm"), Item(papers[2], 0.5, "matches llm"))
     with transaction(engine) as session:
-        marked = mark_sending(session, {delivery: items}, worker_id="w1", now=NOW, lease_until=NOW)
+        marked = mark_sending(session, {delivery: items}, worker_id="w1", now=NOW)
     assert marked == {delivery}
     assert stored_items(engine) == {delivery: list(items)}
     with transaction(engine) as session:
         record_outcomes(
             session,
             [Outcome(delivery, sid, DAY, "sent", message_id="<m@x>", items=items)],
+            worker_id="w1",
             now=NOW,
         )
     with transaction(engine) as session:
@@ -166,7 +168,7 @@ def test_a_lost_lease_is_not_marked_sending(engine: Engine) -> None:
     later = NOW + timedelta(minutes=11)
     assert claim(engine, "w2", now=later) == [delivery]
     with transaction(engine) as session:
-        marked = mark_sending(session, {delivery: ()}, worker_id="w1", now=later, lease_until=later)
+        marked = mark_sending(session, {delivery: ()}, worker_id="w1", now=later)
     assert marked == set()
 
 
@@ -182,18 +184,11 @@ def test_recovery_makes_a_dead_workers_sending_rows_unknown(engine: Engine) -> N
             {dead[0]: (Item(papers[0], 1.0, "r"),)},
             worker_id="dead",
             now=NOW,
-            lease_until=NOW + timedelta(minutes=10),
         )
-        mark_sending(
-            session,
-            {alive[0]: ()},
-            worker_id="alive",
-            now=NOW,
-            lease_until=NOW + timedelta(minutes=10),
-        )
+        mark_sending(session, {alive[0]: ()}, worker_id="alive", now=NOW)
         assert sorted(lease_owners(session)) == ["alive", "dead"]
     with transaction(engine) as session:
-        assert recover_interrupted(session, now=NOW, dead_owners=["dead"]) == 1
+        assert recover_interrupted(session, now=NOW, dead_owners=["dead"]) == (1, 1)
     with transaction(engine) as session:
         statuses = {e.email: e.status for e in ledger_entries(session)}
         sent = sent_paper_ids(session, subs, papers)
@@ -213,7 +208,7 @@ def test_retry_and_suppression_outcomes(engine: Engine) -> None:
     ids = claim(engine, "w1")
     later = NOW + timedelta(minutes=5)
     with transaction(engine) as session:
-        mark_sending(session, dict.fromkeys(ids, ()), worker_id="w1", now=NOW, lease_until=later)
+        mark_sending(session, dict.fromkeys(ids, ()), worker_id="w1", now=NOW)
         record_outcomes(
             session,
             [
@@ -228,6 +223,7 @@ def test_retry_and_suppression_outcomes(engine: Engine) -> None:
                     suppress=True,
                 ),
             ],
+            worker_id="w1",
             now=NOW,
         )
     assert claim(engine, "w2") == []
@@ -239,35 +235,35 @@ def test_retry_and_suppression_outcomes(engine: Engine) -> None:
     assert claim(engine, "w3", now=later) == [ids[0]]
 
 
-def test_a_chunk_marked_but_never_sent_goes_back_as_it_was(engine: Engine) -> None:
-    subs = add_subscribers(engine, 2)
-    papers = add_papers(engine, 1)
+def test_an_outcome_for_a_row_no_longer_held_changes_nothing(engine: Engine) -> None:
+    """A worker that lost its row (a sibling recovered it as unknown) cannot overwrite it."""
+    [sid] = add_subscribers(engine, 1)
     queue_all(engine)
-    first, second = claim(engine, "w1")
-    later = NOW + timedelta(minutes=5)
-    # `second` failed once already: it is a retry row.
+    [delivery] = claim(engine, "w1")
     with transaction(engine) as session:
-        once = (Item(papers[0], 0.5, "tried"),)
-        mark_sending(session, {second: once}, worker_id="w1", now=NOW, lease_until=later)
-        record_outcomes(
-            session,
-            [Outcome(second, subs[1], DAY, "retry", error="451 later", next_attempt_at=NOW)],
-            now=NOW,
-        )
-    assert stored_items(engine)[second] == []  # not sent: its papers may go out later
-    assert claim(engine, "w1") == [second]
-    items = (Item(papers[0], 1.0, "r"),)
+        assert mark_sending(session, {delivery: ()}, worker_id="w1", now=NOW) == {delivery}
     with transaction(engine) as session:
-        planned = {first: items, second: items}
-        mark_sending(session, planned, worker_id="w1", now=NOW, lease_until=later)
-    assert stored_items(engine) == {first: list(items), second: list(items)}
+        assert recover_interrupted(session, now=NOW, dead_owners=["w1"]) == (1, 0)
     with transaction(engine) as session:
-        unmark_sending(session, [first, second], worker_id="w2")  # not its rows: no change
-        assert {e.status for e in ledger_entries(session)} == {"sending"}
-        unmark_sending(session, [first, second], worker_id="w1")
+        outcome = Outcome(delivery, sid, DAY, "retry", error="451", next_attempt_at=NOW)
+        record_outcomes(session, [outcome], worker_id="w1", now=NOW)
+        [entry] = ledger_entries(session)
+    assert entry.status == "unknown"
+
+
+def test_heartbeats_keep_leases_and_a_silent_worker_loses_them(engine: Engine) -> None:
+    add_subscribers(engine, 4)
+    queue_all(engine)
+    mine = claim(engine, "w1", limit=2)  # leased for ten minutes
+    soon = NOW + timedelta(seconds=LEASE_SECONDS)
     with transaction(engine) as session:
-        entries = {e.email: (e.status, e.attempts, e.item_count) for e in ledger_entries(session)}
-        assert sent_paper_ids(session, subs, papers) == {subs[0]: set(), subs[1]: set()}
-    assert entries == {"user0@example.org": ("queued", 0, 0), "user1@example.org": ("retry", 1, 0)}
-    assert stored_items(engine) == {first: [], second: []}
-    assert sorted(claim(engine, "w3")) == sorted([first, second])  # leases were released
+        assert renew_leases(session, worker_id="w1", lease_until=soon) == 2
+        mark_sending(session, {mine[0]: ()}, worker_id="w1", now=NOW)
+        assert lease_owners(session) == ["w1"]
+    assert sorted(claim(engine, "w2", now=NOW)) == sorted(set(range(1, 5)) - set(mine))
+    later = soon + timedelta(seconds=1)
+    assert claim(engine, "w3", now=later) == [mine[1]]  # not renewed: back in the queue
+    with transaction(engine) as session:
+        assert recover_interrupted(session, now=later) == (1, 0)
+        statuses = {e.status for e in ledger_entries(session)}
+    assert statuses == {"unknown", "queued"}
