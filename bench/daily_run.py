@@ -26,8 +26,9 @@ in flight), end-to-end digests/s (queue → last row recorded, worker and helper
 included), peak RSS of every process (helpers included), and duplicates and misses
 checked twice: at the sink (every RCPT it logged, per address) and in the ledger. In the same
 run, Postfix's `smtp-source` against the same sink, with the same message size and as many
-sessions, gives the ceiling. Targets: 100,000 digests in under 60 s, under 500 MB per process,
-0 duplicates, 0 misses. Needs /usr/sbin/smtp-sink and smtp-source (Debian: `postfix`).
+sessions, gives the ceiling. Targets: 100,000 digests (SQLite) in under 90 s, under 500 MB
+per process, 0 duplicates, 0 misses. Needs Postfix's smtp-sink and smtp-source (Debian:
+`postfix`); without them it says so in one line.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -59,6 +59,7 @@ CORPUS = ROOT.parent / "shared" / "data" / "corpus" / "arxiv-daily-cs" / "papers
 sys.path.insert(0, str(ROOT))
 
 from _databases import fresh_database  # noqa: E402
+from _postfix import postfix_tool  # noqa: E402
 from _processes import ChildPeaks  # noqa: E402
 from sqlalchemy import Engine, event, select  # noqa: E402
 
@@ -215,7 +216,7 @@ class Sink:
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
         self.log = tmp / f"sink-{self.port}.log"
-        command = [shutil.which("smtp-sink") or "/usr/sbin/smtp-sink", "-v"]
+        command = [postfix_tool("smtp-sink"), "-v"]
         if os.geteuid() == 0:
             command += ["-u", "nobody"]
         with self.log.open("wb") as out:
@@ -243,7 +244,7 @@ class Sink:
 
 def source_ceiling(port: int, messages: int, size: int, sessions: int) -> float:
     """smtp-source's raw messages/s against the same sink: the most any client could do."""
-    source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    source = postfix_tool("smtp-source")
     command = [source, "-l", str(size), "-m", str(messages), "-s", str(sessions)]
     command += ["-f", "digest@bench.example", "-t", "ceiling@bench.example", f"127.0.0.1:{port}"]
     elapsed, _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
@@ -504,7 +505,7 @@ def print_day(f: DayFigures) -> None:
 
 
 def verdict(f: DayFigures) -> str:
-    budget = 60 * f.subscribers / 100_000
+    budget = 90 * f.subscribers / 100_000
     rss = max([w["peak_rss_mb"] for w in f.per_worker] + [0])
     ok = f.end_to_end < budget and rss < 500 and not f.duplicates and not f.misses
     return "met" if ok else "MISSED"
@@ -572,6 +573,8 @@ def main() -> None:
         figures = run_day(kind, int(workers), int(n), args.connections, helpers)
         print(json.dumps(asdict(figures)))
         return
+    for tool in ("smtp-sink", "smtp-source"):
+        postfix_tool(tool)  # before any work: one line saying what to install
     n = 5_000 if args.quick else args.subscribers
     plan = [
         (kind, count)

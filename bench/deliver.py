@@ -22,7 +22,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ DAY = "2026-06-02"
 sys.path.insert(0, str(ROOT))
 
 from _databases import fresh_database  # noqa: E402
+from _postfix import postfix_tool  # noqa: E402
 from _processes import ChildPeaks, cpu_seconds, server_cpu_seconds  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
@@ -199,7 +199,7 @@ def cpu_snapshot(sink_pid: int) -> tuple[float, float, float, float]:
 
 
 def run_sink(port: int) -> subprocess.Popen[bytes]:
-    sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    sink = postfix_tool("smtp-sink")
     command = [sink, f"127.0.0.1:{port}", "1000"]
     if os.geteuid() == 0:
         command[1:1] = ["-u", "nobody"]
@@ -213,7 +213,7 @@ def run_sink(port: int) -> subprocess.Popen[bytes]:
 
 
 def source_ceiling(port: int, messages: int, size: int, sessions: int) -> float:
-    source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    source = postfix_tool("smtp-source")
     envelope = (*SOURCE_ENVELOPE, f"127.0.0.1:{port}")
     start = time.perf_counter()
     subprocess.run(
@@ -301,6 +301,8 @@ def main() -> None:
         "--render-processes", type=int, default=2, help="digest.render_processes (0: none)"
     )
     args = parser.parse_args()
+    for tool in ("smtp-sink", "smtp-source"):
+        postfix_tool(tool)  # before any work: one line saying what to install
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     connections = ["--connections", str(args.connections)]
     connections += ["--render-processes", str(args.render_processes)]

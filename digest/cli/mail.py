@@ -101,7 +101,8 @@ def send(
 
     Without --all, a subscriber is due once their local send time has passed today and
     they have not been served today. Safe to run again at any time, also after a crash:
-    nobody gets two digests for one day. Exits 3 if any message failed or is in doubt.
+    nobody gets two digests for one day. Exits 3 if any message failed, waits for a retry
+    or is in doubt (`unknown`: also rows an interrupted earlier run left being sent).
 
     \b
     Examples:

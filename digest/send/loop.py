@@ -1,19 +1,20 @@
-"""The delivery loop over the ledger: claim → prepare → send → record.
+"""The delivery loop over the ledger: claim → prepare → mark → send → record.
 
     producer:  claim a batch (one short transaction, rows leased) → prepare it (rank and
                render, in a thread or helper processes) → hand it over; the next batch is
                prepared while this one is sent
-    senders:   `concurrency` of them (the SMTP pool's size), each one message at a time:
-               mark it `sending` → send it → record its outcome; the outcome of one message
-               and the mark of the sender's next one are written in the same transaction
-    ledger:    the writes the senders ask for at the same moment share one transaction
-               (group commit), on one database thread
+    ledger:    one task, one transaction at a time: record the outcomes that came in since
+               the last one, and mark as many rows `sending` as the window has room for
+    senders:   `concurrency` of them (the SMTP pool's size): take a marked row, send it,
+               hand its outcome to the ledger task
     heartbeat: renews every lease this worker holds, every third of a lease
 
-So a row is `sending` only while its own SMTP transaction runs (and until its outcome is
-committed): a crash at any moment leaves at most `concurrency` rows `sending`, which the
-next recovery makes `unknown`; every other row it held is still queued and goes out with
-the rerun or a sibling once its lease is given back or runs out.
+The window bounds the rows this worker has `sending` at any moment: marked and waiting for
+a connection, in flight, or answered and not yet recorded, together at most `concurrency +
+ahead` (the SMTP pool's size plus one small chunk). That is what a crash at any moment can
+leave behind for recovery to make `unknown`; every other row the worker held is still
+queued and goes out with the rerun or a sibling, once its lease is given back or runs out.
+A stop gives the rows marked but not yet sent back to the queue, untouched.
 
 Many workers share one ledger (PostgreSQL): claims skip rows another worker holds, so a
 slow worker never blocks the others. A worker that runs out of rows recovers what dead
@@ -21,7 +22,7 @@ siblings on its host held (see `digest.send.leases`) before it stops.
 
 Outcomes of one attempt:
 - accepted                                 → sent (items and sent papers recorded)
-- dropped or timed out after DATA          → unknown (never resent blindly)
+- dropped or timed out during DATA         → unknown (never resent blindly)
 - 5xx to RCPT (not 552)                    → failed, address suppressed
 - other 5xx for this message               → failed
 - 4xx, 552, dropped before DATA, timeouts  → retry with back-off, inside the local day
@@ -37,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -48,12 +49,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from digest.errors import TransportError
-from digest.send.due import end_of_local_day
-from digest.send.leases import is_dead, new_worker_id, recover
+from digest.send.batches import BatchFeed, PrepareBatch
+from digest.send.leases import new_worker_id, recover
 from digest.send.outcomes import DeliveryReport, Prepared, outcome_of
 from digest.send.transport import Transport
 from digest.store import deliveries as ledger
-from digest.store.deliveries import Claim, Outcome
+from digest.store.deliveries import Outcome
 from digest.store.engine import transaction
 
 __all__ = [
@@ -69,7 +70,7 @@ __all__ = [
 log = logging.getLogger("digest.send")
 T = TypeVar("T")
 
-PrepareBatch = Callable[[Sequence[Claim]], list[Prepared]]
+RECORD_WITHIN = 0.02  # seconds an outcome may wait for the next ledger transaction
 
 
 @dataclass(frozen=True)
@@ -77,21 +78,13 @@ class LoopOptions:
     worker_id: str
     batch_size: int = 250
     concurrency: int = 4  # messages in flight at once: smtp.max_connections
+    ahead: int = 16  # rows marked `sending` beyond those: the one small chunk (see above)
     lease_seconds: int = ledger.LEASE_SECONDS
     failure_limit: int = 10
     prepare_parallel: int = 1  # batches prepared at once (helper processes, see preparers)
     subscriber_id: int | None = None
     digest_date: date | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-@dataclass
-class _Write:
-    """What one sender asks the ledger for: outcomes to record, a message to mark."""
-
-    outcomes: list[Outcome]
-    mark: Prepared | None
-    done: asyncio.Future[bool]
 
 
 class DeliveryRun:
@@ -116,40 +109,50 @@ class DeliveryRun:
         self.progress = progress or (lambda _report: None)
         self.report = report or DeliveryReport()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
-        self._batches: asyncio.Queue[list[Prepared] | None] = asyncio.Queue(maxsize=2)
-        self._current: deque[Prepared] = deque()
-        self._taking = asyncio.Lock()
-        self._writes: list[_Write] = []
-        self._write_wanted = asyncio.Event()
-        self._writes_closed = False
-        self._skipped: list[asyncio.Future[bool]] = []
+        self._window = max(options.concurrency, 1) + max(options.ahead, 0)
+        self._waiting: deque[Prepared] = deque()  # prepared, not yet marked
+        self._ready: deque[Prepared] = deque()  # marked `sending`, waiting for a connection
+        self._in_flight = 0
+        self._answered: list[Outcome] = []  # sent (or tried), not yet recorded
+        self._answered_at = 0.0  # when the first of them came in
+        self._skipped: list[Outcome] = []  # nothing to send, not yet recorded
+        self._wake = asyncio.Event()  # for the ledger task: something to write
+        self._marked = asyncio.Condition()  # for the senders: rows marked, or the end
+        self._no_more_marks = False
         self._consecutive_failures = 0
         self._halt = asyncio.Event()
         self._end_seen = False
+        self._feed = BatchFeed(
+            options,
+            prepare,
+            self._in_db,
+            self.report,
+            stopping=self._stopping,
+            arrived=self._wake.set,
+        )
 
     async def run(self) -> DeliveryReport:
-        producer = asyncio.create_task(self._produce())
-        writer = asyncio.create_task(self._write_loop())
+        producer = asyncio.create_task(self._feed.run())
         heartbeat = asyncio.create_task(self._heartbeat())
-        senders = [
+        watch = asyncio.create_task(self._watch_stop())
+        tasks = [asyncio.create_task(self._keep_ledger())]
+        tasks += [
             asyncio.create_task(self._sender()) for _ in range(max(self.options.concurrency, 1))
         ]
         try:
-            await asyncio.gather(*senders)
-            await asyncio.gather(*self._skipped)
+            await asyncio.gather(*tasks)
         except BaseException:
-            for sender in senders:
-                sender.cancel()
-            await asyncio.gather(*senders, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
             self._halt.set()
+            watch.cancel()
             try:
-                await self._drain(producer)
+                unsent, self._waiting = list(self._waiting), deque()
+                await self._feed.drain(producer, unsent, ended=self._end_seen)
             finally:
-                self._writes_closed = True
-                self._write_wanted.set()
-                await writer
                 heartbeat.cancel()
                 self._db.shutdown(wait=True)
         return self.report
@@ -164,123 +167,148 @@ class DeliveryRun:
     def _stopping(self) -> bool:
         return self.stop.is_set() or self._halt.is_set()
 
-    def _lease_until(self) -> datetime:
-        return self.options.clock() + timedelta(seconds=self.options.lease_seconds)
-
-    # --- the producer: claim and prepare ---------------------------------------------
-
-    async def _produce(self) -> None:
-        """Claim and prepare batches ahead of the senders, up to `prepare_parallel` at once.
-        Every claimed batch is handed over prepared, or released if preparing it failed."""
-        preparing: deque[tuple[list[Claim], asyncio.Future[list[Prepared]]]] = deque()
+    async def _watch_stop(self) -> None:
+        """Wake the ledger task and the senders when a stop is asked for."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (self.stop, self._halt)]
         try:
-            while not self._stopping():
-                claims = await self._in_db(self._claim)
-                if not claims:
-                    if await self._in_db(self._take_over_dead):
-                        continue
-                    break
-                preparing.append((claims, asyncio.ensure_future(self._prepare(claims))))
-                if len(preparing) >= max(self.options.prepare_parallel, 1):
-                    await self._hand_over(*preparing.popleft())
-            while preparing:
-                await self._hand_over(*preparing.popleft())
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            while preparing:
-                claims, future = preparing.popleft()
-                await asyncio.wait([future])
-                if future.cancelled() or future.exception() is not None:
-                    await self._release([c.delivery_id for c in claims])
-                else:
-                    await self._batches.put(future.result())
-            await self._batches.put(None)
+            for wait in waits:
+                wait.cancel()
+        self._wake.set()
 
-    async def _hand_over(self, claims: list[Claim], future: asyncio.Future[list[Prepared]]) -> None:
-        try:
-            batch = await future
-        except BaseException:
-            await self._release([c.delivery_id for c in claims])
-            raise
-        await self._batches.put(batch)
+    # --- the ledger task: record outcomes, mark rows, within the window ---------------
 
-    def _claim(self, session: Session) -> list[Claim]:
-        now = self.options.clock()
-        return ledger.claim_deliveries(
-            session,
-            worker_id=self.options.worker_id,
-            now=now,
-            lease_until=now + timedelta(seconds=self.options.lease_seconds),
-            limit=self.options.batch_size,
-            subscriber_id=self.options.subscriber_id,
-            digest_date=self.options.digest_date,
+    async def _keep_ledger(self) -> None:
+        """Record outcomes and mark rows, one transaction at a time, until every row taken
+        on is recorded. A transaction waits until it is worth its cost: when the senders
+        are about to run out of marked rows, or an outcome has waited `RECORD_WITHIN`."""
+        while True:
+            await self._until_worth_writing()
+            answered = len(self._answered)
+            outcomes, self._answered = self._skipped + self._answered, []
+            self._skipped = []
+            unmark: list[Prepared] = []
+            if self._stopping():
+                unmark, self._ready = list(self._ready), deque()
+            # Mark about twice what was sent since the last transaction (at least enough
+            # for every connection): through a fast relay the marks grow to fill the
+            # window and each transaction carries many rows; through a slow one they stay
+            # few, and so does what a crash can leave in doubt.
+            wanted = self.options.concurrency + 2 * answered - len(self._ready)
+            room = 0 if self._stopping() else min(self._room(), wanted)
+            marks = [self._waiting.popleft() for _ in range(max(min(room, len(self._waiting)), 0))]
+            if outcomes or marks or unmark:
+                marked = await self._in_db(partial(self._write, outcomes, marks, unmark))
+                for outcome in outcomes:
+                    self.report.add(outcome)
+                self.progress(self.report)
+                async with self._marked:
+                    self._ready.extend(p for p in marks if p.claim.delivery_id in marked)
+                    self._marked.notify_all()
+            elif not self._finished():
+                self._wake.clear()  # nothing to do after all: wait for news
+                await self._wake.wait()
+            if self._finished():
+                async with self._marked:
+                    self._no_more_marks = True
+                    self._marked.notify_all()
+                return
+
+    async def _until_worth_writing(self) -> None:
+        while True:
+            self._take_batches()
+            if self._worth_writing():
+                return
+            self._wake.clear()
+            if not self._answered:
+                await self._wake.wait()
+                continue
+            waited = asyncio.get_running_loop().time() - self._answered_at
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(RECORD_WITHIN - waited, 0))
+            except TimeoutError:
+                return
+
+    def _worth_writing(self) -> bool:
+        if self._finished() or self._skipped:
+            return True
+        if self._stopping():
+            return bool(self._ready or self._answered)  # to give back, to record
+        if self._answered and not (self._ready or self._in_flight):
+            return True  # nothing else will come in for a while
+        if self._answered and len(self._ready) <= self.options.concurrency:
+            return True  # the senders are about to run out of marked rows
+        return (
+            len(self._ready) < self.options.concurrency and bool(self._waiting) and self._room() > 0
         )
 
-    def _take_over_dead(self, session: Session) -> bool:
-        """Out of work: a sibling on this host that died holds leases nobody may claim
-        until they run out. Recover its rows now; True if any went back to the queue."""
-        me = self.options.worker_id
-        dead = [o for o in ledger.lease_owners(session) if is_dead(o, me=me)]
-        now = self.options.clock()
-        recovered = ledger.recover_interrupted(session, now=now, dead_owners=dead)
-        self.report.recovered += recovered.unknown
-        return recovered.released > 0
+    def _take_batches(self) -> None:
+        """Move the prepared batches waiting in the queue in, while the window could use
+        them; rows with nothing to send go straight to be recorded."""
+        while len(self._waiting) < self._window and not self._end_seen:
+            try:
+                batch = self._feed.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if batch is None:
+                self._end_seen = True
+                return
+            self._skipped += [self._skipped_outcome(p) for p in batch if p.email is None]
+            self._waiting.extend(p for p in batch if p.email is not None)
 
-    async def _prepare(self, claims: list[Claim]) -> list[Prepared]:
-        fresh, stale = self._split_stale(claims)
-        prepared = await asyncio.to_thread(self.prepare, fresh) if fresh else []
-        return stale + prepared
+    def _room(self) -> int:
+        """Rows the window can take: those answered count only once recorded, as they
+        stay `sending` until then."""
+        return self._window - len(self._ready) - self._in_flight - len(self._answered)
 
-    def _split_stale(self, claims: list[Claim]) -> tuple[list[Claim], list[Prepared]]:
-        """Rows whose local day is over are not sent late (unless that date was asked for)."""
-        if self.options.digest_date is not None:
-            return claims, []
+    def _finished(self) -> bool:
+        """Nothing marked, in flight or answered is left, and no more will be marked."""
+        settled = not (self._ready or self._in_flight or self._answered or self._skipped)
+        return settled and (self._stopping() or (self._end_seen and not self._waiting))
+
+    def _write(
+        self,
+        outcomes: list[Outcome],
+        marks: list[Prepared],
+        unmark: list[Prepared],
+        session: Session,
+    ) -> set[int]:
         now = self.options.clock()
-        fresh, stale = [], []
-        for claim in claims:
-            if now < end_of_local_day(claim.digest_date, claim.subscriber.timezone):
-                fresh.append(claim)
-            else:
-                reason = "the local day ended before the digest could be sent"
-                stale.append(Prepared(claim, None, (), reason, status="failed"))
-        return fresh, stale
+        worker = self.options.worker_id
+        ledger.record_outcomes(session, outcomes, worker_id=worker, now=now)
+        ledger.unmark_sending(session, [p.claim.delivery_id for p in unmark], worker_id=worker)
+        planned = {p.claim.delivery_id: p.items for p in marks}
+        return ledger.mark_sending(session, planned, worker_id=worker, now=now)
 
     # --- the senders ----------------------------------------------------------------
 
     async def _sender(self) -> None:
-        """One message at a time: its mark committed with the previous one's outcome."""
-        outcome: list[Outcome] = []
-        while (prepared := await self._next()) is not None:
-            marked = await self._commit(outcome, prepared)
-            outcome = []
-            if not marked:
-                continue  # its lease was lost: another worker has the row now
+        """Send marked rows, one at a time, until there are no more."""
+        while (prepared := await self._take_marked()) is not None:
             assert prepared.email is not None
             error: Exception | None = None
             try:
                 await self.transport.send(prepared.email)
             except Exception as exc:  # classified by outcome_of; never lost
                 error = exc
-            outcome = [outcome_of(prepared, error, self.options.clock())]
+            finally:
+                self._in_flight -= 1
+            if not self._answered:
+                self._answered_at = asyncio.get_running_loop().time()
+            self._answered.append(outcome_of(prepared, error, self.options.clock()))
             self._count_failure(error)
-        if outcome:
-            await self._commit(outcome, None)
+            self._wake.set()
 
-    async def _next(self) -> Prepared | None:
-        """The next message to send, or None when there is none or the run is stopping.
-        Rows with nothing to send are recorded on the way."""
-        async with self._taking:
-            while not self._current:
-                if self._end_seen or self._stopping():
-                    return None
-                batch = await self._batches.get()
-                if batch is None:
-                    self._end_seen = True
-                    return None
-                skipped = [self._skipped_outcome(p) for p in batch if p.email is None]
-                if skipped:
-                    self._skipped.append(asyncio.ensure_future(self._commit(skipped, None)))
-                self._current.extend(p for p in batch if p.email is not None)
-            return None if self._stopping() else self._current.popleft()
+    async def _take_marked(self) -> Prepared | None:
+        async with self._marked:
+            await self._marked.wait_for(
+                lambda: bool(self._ready) or self._no_more_marks or self._stopping()
+            )
+            if not self._ready or self._stopping():
+                return None
+            self._in_flight += 1
+            return self._ready.popleft()
 
     def _skipped_outcome(self, prepared: Prepared) -> Outcome:
         claim = prepared.claim
@@ -304,75 +332,18 @@ class DeliveryRun:
             log.warning("delivery %s", self.report.paused)
             self._halt.set()
 
-    # --- the ledger: grouped writes, heartbeat, giving rows back ----------------------
-
-    async def _commit(self, outcomes: list[Outcome], mark: Prepared | None) -> bool:
-        """Record `outcomes` and mark `mark` `sending`, in the next group transaction;
-        True if `mark` was marked (this worker still held it)."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._writes.append(_Write(outcomes, mark, done))
-        self._write_wanted.set()
-        return await done
-
-    async def _write_loop(self) -> None:
-        """Commit what the senders asked for, all of it in one transaction at a time: the
-        requests that arrive while one commits go together in the next."""
-        while True:
-            await self._write_wanted.wait()
-            self._write_wanted.clear()
-            writes, self._writes = self._writes, []
-            if not writes:
-                if self._writes_closed:
-                    return
-                continue
-            try:
-                marked = await self._in_db(partial(self._write, writes=writes))
-            except Exception as exc:
-                for write in writes:
-                    write.done.set_exception(exc)
-                continue
-            for write in writes:
-                for outcome in write.outcomes:
-                    self.report.add(outcome)
-                mark = write.mark
-                write.done.set_result(mark is not None and mark.claim.delivery_id in marked)
-            self.progress(self.report)
-
-    def _write(self, session: Session, writes: list[_Write]) -> set[int]:
-        now = self.options.clock()
-        worker = self.options.worker_id
-        outcomes = [outcome for write in writes for outcome in write.outcomes]
-        ledger.record_outcomes(session, outcomes, worker_id=worker, now=now)
-        planned = {w.mark.claim.delivery_id: w.mark.items for w in writes if w.mark is not None}
-        return ledger.mark_sending(session, planned, worker_id=worker, now=now)
+    # --- leases: the heartbeat, giving rows back -------------------------------------
 
     async def _heartbeat(self) -> None:
         """Renew this worker's leases every third of a lease, while the run lasts."""
         worker = self.options.worker_id
         while True:
             await asyncio.sleep(self.options.lease_seconds / 3)
-            until = self._lease_until()
+            until = self.options.clock() + timedelta(seconds=self.options.lease_seconds)
             try:
                 await self._in_db(partial(ledger.renew_leases, worker_id=worker, lease_until=until))
             except Exception as exc:  # the next beat tries again; the lease has slack
                 log.warning("could not renew delivery leases: %s", exc)
-
-    async def _release(self, delivery_ids: list[int]) -> None:
-        if delivery_ids:
-            worker = self.options.worker_id
-            await self._in_db(lambda s: ledger.release(s, delivery_ids, worker_id=worker))
-
-    async def _drain(self, producer: asyncio.Task[None]) -> None:
-        """Give back every claimed-but-unsent row, whatever stopped the run."""
-        leftovers = [p.claim.delivery_id for p in self._current]
-        self._current.clear()
-        if not self._end_seen:
-            while (batch := await self._batches.get()) is not None:
-                leftovers += [p.claim.delivery_id for p in batch]
-        try:
-            await producer
-        finally:
-            await self._release(leftovers)
 
 
 async def run_deliveries(

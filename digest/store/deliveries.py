@@ -12,7 +12,8 @@
   stops renewing them, whichever host it ran on.
 - `mark_sending` turns a row `sending` right before its own SMTP transaction and writes
   the papers the message carries (the row's `items`); `record_outcomes` then stores the
-  result, with `sent_papers`, in one transaction.
+  result, with `sent_papers`, in one transaction. `unmark_sending` undoes the mark for a
+  row that was never sent (the worker was asked to stop).
 - `recover_interrupted` turns the `sending` rows of a dead worker (or with an expired lease)
   into `unknown`: the message may have gone out, so it is never resent blindly, and its
   papers count as sent. A dead worker's leases on queued rows are released.
@@ -35,6 +36,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -228,6 +230,25 @@ def mark_sending(
             with_items,
         )
     return marked
+
+
+def unmark_sending(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:
+    """Undo `mark_sending` for rows this worker marked but then did not send (it was asked
+    to stop): back to `queued` (or `retry`, if an earlier attempt failed), lease released,
+    the attempt and the items it had planned removed."""
+    ids = list(delivery_ids)
+    if ids:
+        session.execute(
+            update(LEDGER)
+            .where(_ROW.id.in_(ids), _ROW.lease_owner == worker_id, _ROW.status == "sending")
+            .values(
+                status=case((_ROW.attempts > 1, "retry"), else_="queued"),
+                attempts=_ROW.attempts - 1,
+                lease_owner=None,
+                lease_expires_at=None,
+                items=None,
+            )
+        )
 
 
 def record_outcomes(

@@ -1,5 +1,6 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts and can be told
-to misbehave: refuse at connect, at RCPT or at DATA, drop the line mid-DATA, stop answering.
+to misbehave: refuse at connect, at RCPT or at DATA, drop the line mid-DATA, stop answering,
+take its time over each message.
 It offers PIPELINING (RFC 2920) when asked to, as Postfix does.
 """
 
@@ -57,6 +58,7 @@ class FaultySmtpServer:
     connections: int = 0
     plan: FaultPlan = field(default_factory=FaultPlan)
     pipelining: bool = False
+    data_delay: float = 0.0  # seconds each message takes to be accepted, as a slow relay's
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: list[SMTP] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
@@ -109,6 +111,8 @@ class _Handler:
             return "250 OK (never seen)"
         if plan.data_reply and plan.fires(to):
             return plan.data_reply
+        if self.server.data_delay:
+            await asyncio.sleep(self.server.data_delay)
         with self.server.lock:
             self.server.received.append(Received(envelope.mail_from, to, envelope.content))
         return "250 OK queued"

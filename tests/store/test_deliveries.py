@@ -21,6 +21,7 @@ from digest.store.deliveries import (
     release,
     renew_leases,
     sent_paper_ids,
+    unmark_sending,
 )
 from digest.store.engine import transaction
 from digest.store.queueing import queue_due, send_groups
@@ -267,3 +268,32 @@ def test_heartbeats_keep_leases_and_a_silent_worker_loses_them(engine: Engine) -
         assert recover_interrupted(session, now=later) == (1, 0)
         statuses = {e.status for e in ledger_entries(session)}
     assert statuses == {"unknown", "queued"}
+
+
+def test_a_row_marked_but_never_sent_goes_back_as_it_was(engine: Engine) -> None:
+    subs = add_subscribers(engine, 2)
+    papers = add_papers(engine, 1)
+    queue_all(engine)
+    first, second = claim(engine, "w1")
+    # `second` failed once already: it is a retry row.
+    with transaction(engine) as session:
+        once = (Item(papers[0], 0.5, "tried"),)
+        mark_sending(session, {second: once}, worker_id="w1", now=NOW)
+        outcome = Outcome(second, subs[1], DAY, "retry", error="451 later", next_attempt_at=NOW)
+        record_outcomes(session, [outcome], worker_id="w1", now=NOW)
+    assert stored_items(engine)[second] == []  # not sent: its papers may go out later
+    assert claim(engine, "w1") == [second]
+    items = (Item(papers[0], 1.0, "r"),)
+    with transaction(engine) as session:
+        mark_sending(session, {first: items, second: items}, worker_id="w1", now=NOW)
+    assert stored_items(engine) == {first: list(items), second: list(items)}
+    with transaction(engine) as session:
+        unmark_sending(session, [first, second], worker_id="w2")  # not its rows: no change
+        assert {e.status for e in ledger_entries(session)} == {"sending"}
+        unmark_sending(session, [first, second], worker_id="w1")
+    with transaction(engine) as session:
+        entries = {e.email: (e.status, e.attempts, e.item_count) for e in ledger_entries(session)}
+        assert sent_paper_ids(session, subs, papers) == {subs[0]: set(), subs[1]: set()}
+    assert entries == {"user0@example.org": ("queued", 0, 0), "user1@example.org": ("retry", 1, 0)}
+    assert stored_items(engine) == {first: [], second: []}
+    assert sorted(claim(engine, "w3")) == sorted([first, second])  # leases were released
