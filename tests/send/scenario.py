@@ -76,7 +76,15 @@ def smtp_settings(base: Settings, host: str, port: int, **smtp: object) -> Setti
     return load_settings(**data)
 
 
-def write_config(tmp_path: Path, engine: Engine, host: str, port: int, *, timeout: float) -> Path:
+def write_config(
+    tmp_path: Path,
+    engine: Engine,
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    max_connections: int = 4,
+) -> Path:
     """A config file for a `digest` subprocess: this test's database and SMTP server."""
     path = tmp_path / "digest.toml"
     url = engine.url.render_as_string(hide_password=False)
@@ -86,6 +94,6 @@ def write_config(tmp_path: Path, engine: Engine, host: str, port: int, *, timeou
         '[web]\nsecret_key = "subprocess-test-key"\n'
         '[mail]\nfrom_address = "digest@example.org"\n'
         f'[smtp]\nhost = "{host}"\nport = {port}\nsecurity = "none"\n'
-        f"timeout = {timeout}\nmax_connections = 4\n"
+        f"timeout = {timeout}\nmax_connections = {max_connections}\n"
     )
     return path

@@ -1,9 +1,11 @@
-"""Scale-out: three `digest worker` processes on one PostgreSQL database.
+"""Scale-out: `digest worker` processes on one PostgreSQL database.
 
 Every subscriber gets exactly one message however the rows are shared out. When one
 worker is killed (SIGKILL) in the middle of an SMTP transaction, the others finish the day:
 its in-flight rows end `unknown` and are not resent, the rows it had leased but not started
-are delivered by the survivors, and no address receives two messages.
+are delivered by the survivors, and no address receives two messages. Workers that cannot
+see each other's processes rely on leases alone: a living worker's heartbeat keeps its rows,
+a dead one's return to the queue once its leases run out.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy import Engine, select
 
 from digest.send.loop import LoopOptions
 from digest.store import migrations
-from digest.store.deliveries import LedgerEntry, ledger_entries
+from digest.store.deliveries import LEASE_SECONDS, LedgerEntry, ledger_entries
 from digest.store.engine import open_engine, transaction
 from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.send.scenario import TOPICS, add_papers, add_subscribers, write_config
@@ -198,3 +200,77 @@ def test_a_killed_worker_leaves_only_its_in_flight_rows_unknown(
     everyone_else = set(rows) - unknown
     assert {rows[address].status for address in everyone_else} == {"sent"}
     assert all(received[address] == 1 for address in everyone_else)
+
+
+def leases_of(engine: Engine, owner: str) -> list[tuple[str, datetime | None]]:
+    """(status, lease expiry) of every row `owner` holds."""
+    query = select(DeliveryRow.status, DeliveryRow.lease_expires_at).where(
+        DeliveryRow.lease_owner == owner
+    )
+    with transaction(engine) as session:
+        return [(status, expires) for status, expires in session.execute(query)]
+
+
+def test_a_dead_workers_rows_return_within_a_lease_on_any_host(
+    pg_url: str, smtp_server: FaultySmtpServer, tmp_path: Path
+) -> None:
+    """Two workers that cannot see each other's processes (named as if on two hosts). While
+    one lives, its heartbeat keeps its rows its own, even stuck for longer than a lease;
+    killed (and left a zombie), its rows go back to the queue once its leases run out and
+    the other delivers them, leaving only the message it had in flight `unknown`."""
+    engine = open_engine(pg_url)
+    migrations.upgrade(engine)
+    now = datetime.now(UTC)
+    add_papers(engine, now - timedelta(hours=6), per_topic=5)
+    emails = add_subscribers(engine, 300, now=now, send_at="00:00")
+    stuck = emails[0]  # the first row the first worker sends: it never gets an answer
+    smtp_server.plan = FaultPlan(hang_at="data", for_addresses=frozenset({stuck}))
+    config = write_config(
+        tmp_path, engine, smtp_server.host, smtp_server.port, timeout=600, max_connections=1
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    host_a, host_b = "host-a.example:101:aaaaaa", "host-b.example:202:bbbbbb"
+
+    def worker(name: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{name.split('.')[0]}.log").open("wb")
+        command = [*DIGEST, "--config", str(config), "worker", "--id", name]
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    first = worker(host_a)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + WAIT
+        while leases_in_sending(engine, emails=[stuck]).get(stuck) != host_a:
+            assert time.monotonic() < deadline, "the first worker never sent"
+            time.sleep(0.1)
+        second = worker(host_b)
+        held = leases_of(engine, host_a)
+        assert len(held) > 1  # the stuck message and the rest of its batch
+        time.sleep(LEASE_SECONDS + 10)  # longer than a lease: only the heartbeat keeps them
+        renewed = leases_of(engine, host_a)
+        assert len(renewed) == len(held)
+        assert all(expires and expires > datetime.now(UTC) for _, expires in renewed)
+        assert smtp_server.recipients().count(stuck) == 0
+
+        first.kill()  # not reaped: a zombie until the end of the test
+        killed_at = datetime.now(UTC)
+        time.sleep(LEASE_SECONDS + 5)
+        queued = [expires for status, expires in leases_of(engine, host_a) if status != "sending"]
+        assert all(expires and expires < datetime.now(UTC) for expires in queued)
+        # The other worker's next tick (one a minute) takes them over.
+        while not all_final(engine, len(emails)):
+            assert datetime.now(UTC) < killed_at + timedelta(seconds=LEASE_SECONDS + 90)
+            time.sleep(0.5)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+            if process is not None:
+                process.wait()
+        engine.dispose()
+    received = Counter(smtp_server.recipients())
+    rows = ledger(engine)
+    assert {address for address, row in rows.items() if row.status == "unknown"} == {stuck}
+    assert received[stuck] == 0
+    assert all(received[address] == 1 for address in emails if address != stuck)
+    assert {rows[address].status for address in emails if address != stuck} == {"sent"}
