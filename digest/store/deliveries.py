@@ -18,7 +18,7 @@
   into `unknown`: the message may have gone out, so it is never resent blindly, and its
   papers count as sent. A dead worker's leases on queued rows are released.
 
-Every statement here is the same on both databases; the indexes serve them (migration 0007):
+Every statement here is the same on both databases; the indexes serve them (migration 0008):
 the queue index holds only claimable rows, so a claim never walks the day's finished ones,
 and the lease index holds only leased rows, so a heartbeat or a lookup by owner is cheap.
 """

@@ -6,8 +6,8 @@ passing the day's finished rows, and the leases (`lease_owner` of leased rows on
 serve a worker's heartbeat and the look-ups of a dead worker's rows. Neither can answer a
 statement that names its rows by id, so those go by primary key on both databases.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
