@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.rank import PaperIndex, build_index, rank_profiles
-from digest.records import Digest, Paper, Pick, Profile, Subscriber
+from digest.records import TRENDING_REASON, Digest, Paper, Pick, Profile, Subscriber
 from digest.render.renderer import Renderer
 from digest.send.due import send_instant, zone
 from digest.send.loop import Prepared
@@ -32,7 +32,6 @@ from digest.store.updates import record_notices, updates_for
 CANDIDATE_DAYS = 3  # a paper first seen in the last three days can still make a digest
 WEEK = 7  # a weekly digest looks back to the previous digest, at most this many days
 TRENDING_ITEMS = 3
-TRENDING_REASON = "Trending on Hugging Face"
 
 
 class DigestComposer:
@@ -178,7 +177,9 @@ class DigestComposer:
         digests = self.digests([(c.subscriber, c.digest_date) for c in claims])
         prepared = []
         for claim, digest in zip(claims, digests, strict=True):
-            items = tuple(Item(p.paper.db_id or 0, p.score, p.reason) for p in digest.picks)
+            items = tuple(
+                Item(p.paper.db_id or 0, p.score, p.reason, p.topic) for p in digest.picks
+            )
             items += tuple(Item(p.db_id or 0, 0.0, TRENDING_REASON) for p in digest.trending)
             if not digest.picks and self.settings.digest.skip_when_empty:
                 prepared.append(Prepared(claim, None, (), "nothing new matched the topics"))

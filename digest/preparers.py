@@ -143,7 +143,7 @@ def _prepare_in_helper(claims: list[Claim]) -> list[_Packed]:
 # A prepared row as plain tuples: a tenth of the cost of unpickling the records themselves,
 # paid in the delivering process for every message. The claim stays on the sending side.
 _Email = tuple[str, str, str, str, bytes, dict[str, str], bool]
-_Packed = tuple[int, _Email | None, tuple[tuple[int, float, str], ...], str | None, str]
+_Packed = tuple[int, _Email | None, tuple[tuple[int, float, str, str | None], ...], str | None, str]
 
 
 def _pack(prepared: Prepared) -> _Packed:
@@ -153,7 +153,7 @@ def _pack(prepared: Prepared) -> _Packed:
         envelope = (email.to, email.envelope_from, email.subject, email.message_id)
         wire = (*envelope, email.data, email.headers, email.crlf)
     # Plain tuples, remade into `Item`s on the other side: half the cost of pickling them.
-    items = cast(tuple[tuple[int, float, str], ...], tuple(map(tuple, prepared.items)))
+    items = cast(tuple[tuple[int, float, str, str | None], ...], tuple(map(tuple, prepared.items)))
     return (prepared.claim.delivery_id, wire, items, prepared.skip_reason, prepared.status)
 
 

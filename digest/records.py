@@ -14,6 +14,8 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "retry", "failed", "unknown", 
 # `FeedEntry.announce_type` of a paper fetched by its id (a subscriber's library) rather
 # than listed as news: it is stored but never becomes a candidate for a digest.
 LOOKED_UP = "lookup"
+# The reason a digest's "Trending today" papers carry in the ledger.
+TRENDING_REASON = "Trending on Hugging Face"
 FREQUENCIES = ("daily", "weekly")
 # Weekdays as subscribers write them; a weekday is stored as its index (0 Monday … 6 Sunday).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -28,7 +28,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from digest.errors import DigestError
 
-Purpose = Literal["confirm", "unsubscribe", "preferences", "feedback", "bounce"]
+Purpose = Literal["confirm", "unsubscribe", "preferences", "feedback", "bounce", "archive", "feed"]
 CONFIRM_MAX_AGE = 72 * 3600
 # itsdangerous signs with HMAC-SHA1 by default: 20 bytes, 27 characters of unpadded base64.
 _SIGNATURE_CHARS = 27

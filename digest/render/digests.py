@@ -42,6 +42,8 @@ PAGE_VALUES = (
     "reason",
     "preferences_url",
     "unsubscribe_url",
+    "archive_url",
+    "feed_url",
 )
 PAGE_INSERTS = ("papers", "trending", "updates")
 _CACHE_LIMIT = 10_000  # papers' pieces kept per writer; a day's candidates need a few thousand
@@ -104,6 +106,8 @@ def _page(template: Template, context: Mapping[str, Any], footer_text: str, **va
         unsubscribe_url=values["unsubscribe_url"],
         preferences_url=values["preferences_url"],
         footer_text=footer_text,
+        feed_url=values["feed_url"],
+        archive_url=values["archive_url"],
     )
     return template.render({**context, **values, "foot": foot})
 
@@ -186,6 +190,8 @@ class DigestWriter:
             foot.reason,
             foot.preferences_url or "",
             foot.unsubscribe_url or "",
+            foot.archive_url or "",
+            foot.feed_url or "",
         )
         html_page: list[str] = []
         text_page: list[str] = []

@@ -1,4 +1,5 @@
-"""The links and addresses that go into emails: confirm, unsubscribe, preferences, feedback.
+"""The links and addresses that go into emails: confirm, unsubscribe, preferences, feedback,
+the digest on the web (archive) and the private feed.
 
     links = LinkMaker(settings)
     links.unsubscribe(subscriber)          -> "https://digest.example.org/unsubscribe/…"
@@ -6,6 +7,8 @@
     links.envelope_sender(subscriber)      -> "bounces+…@example.org"   (VERP)
     links.feedback_base(subscriber)        -> "https://digest.example.org/feedback/…/"
                                               (+ "<paper id>/up" or "<paper id>/down")
+    links.archive(subscriber, day)         -> "https://digest.example.org/archive/…/2026-07-06"
+    links.feed(subscriber)                 -> "https://digest.example.org/feed/…"
 
 Every token is `digest.tokens.make_token`'s: signed for its purpose and bound to the
 subscriber's link secret. An email carries one token per purpose; the feedback links of
@@ -13,6 +16,8 @@ all its papers share one, with the paper and the vote in the path.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from digest.config import Settings
 from digest.tokens import LinkOwner, make_token
@@ -37,6 +42,15 @@ class LinkMaker:
     def preferences(self, subscriber: LinkOwner) -> str:
         token = make_token(self._secret, "preferences", subscriber)
         return f"{self.base_url}/preferences/{token}"
+
+    def archive(self, subscriber: LinkOwner, day: date | None = None) -> str:
+        """The subscriber's digest of `day` on the web (their past digests without a day)."""
+        token = make_token(self._secret, "archive", subscriber)
+        return f"{self.base_url}/archive/{token}" + (f"/{day.isoformat()}" if day else "")
+
+    def feed(self, subscriber: LinkOwner) -> str:
+        """The subscriber's private Atom feed of the papers sent to them."""
+        return f"{self.base_url}/feed/{make_token(self._secret, 'feed', subscriber)}"
 
     def feedback_base(self, subscriber: LinkOwner) -> str:
         """The start of the subscriber's feedback links; add `<paper id>/up` or `/down`."""

@@ -11,7 +11,7 @@ Auto-Submitted; the envelope sender is the subscriber's VERP bounce address.
 from __future__ import annotations
 
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -103,7 +103,11 @@ class Renderer:
         subscriber = digest.subscriber
         unsubscribe = self.links.unsubscribe_pair(subscriber)
         plan = plan_digest(digest)
-        foot = self._footer(subscriber, unsubscribe[0])
+        foot = replace(
+            self._footer(subscriber, unsubscribe[0]),
+            feed_url=self.links.feed(subscriber),
+            archive_url=self.links.archive(subscriber, digest.digest_date),
+        )
         written = self._digests.write(digest, plan, foot)
         if _octets(written.html) > MAX_HTML_BYTES:
             written = self._digests.write(digest, plan, foot, compact=True)

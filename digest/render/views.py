@@ -60,6 +60,8 @@ class PaperView:
     excerpt: str
     links: tuple[Link, ...]
     upvotes: str | None
+    # Hugging Face's one-line summary, shown instead of the excerpt (and labelled as theirs).
+    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class FooterView:
     unsubscribe_url: str | None
     preferences_url: str | None
     footer_text: str
+    feed_url: str | None = None  # the subscriber's private feed (digests only)
+    archive_url: str | None = None  # this digest on the web (digests only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,7 @@ def paper_view(paper: Paper, detail: Detail = FULL) -> PaperView:
         excerpt=body,
         links=_paper_links(paper, detail.compact),
         upvotes=str(paper.upvotes) if paper.upvotes else None,
+        summary=shorten(one_line(paper.ai_summary), 300) or None if paper.ai_summary else None,
     )
 
 

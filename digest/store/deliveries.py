@@ -82,6 +82,7 @@ class Item(NamedTuple):
     paper_id: int
     score: float
     reason: str
+    topic: str | None = None  # the topic it was picked for (the archive groups by it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ class Recovered(NamedTuple):
 
 
 def encode_items(items: Sequence[Item]) -> str | None:
-    """A delivery's items as stored in its row: JSON [[paper id, score, reason], …]."""
+    """A delivery's items as stored in its row: JSON [[paper id, score, reason, topic], …]."""
     if not items:
         return None
     return json.dumps(items, separators=(",", ":"))  # each `Item` tuple a JSON array
@@ -131,7 +132,10 @@ def decode_items(stored: str | None) -> list[Item]:
     """The items `encode_items` stored (none for NULL)."""
     if not stored:
         return []
-    return [Item(int(p), float(score), str(reason)) for p, score, reason in json.loads(stored)]
+    return [
+        Item(int(p), float(score), str(reason), str(rest[0]) if rest and rest[0] else None)
+        for p, score, reason, *rest in json.loads(stored)
+    ]
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

@@ -19,6 +19,7 @@ from digest.records import Subscriber
 from digest.store.schema import EventRow, SubscriberRow
 from digest.store.subscribers import (
     SubscriberInput,
+    apply_schedule,
     record_event,
     to_record,
     upsert_subscriber,
@@ -192,7 +193,8 @@ def update_preferences(
     *,
     now: datetime | None = None,
 ) -> Subscriber | None:
-    """Replace a subscriber's topics, lists, time zone and send time (never the address)."""
+    """Replace a subscriber's topics, lists, time zone, send time and how often and where
+    the digests go (never the address)."""
     row = _row(session, subscriber_id, link_secret)
     if row is None:
         return None
@@ -205,6 +207,7 @@ def update_preferences(
         row.timezone = data.timezone
     if data.send_at is not None:
         row.send_at = data.send_at
+    apply_schedule(row, data)
     row.updated_at = now
     session.flush()
     return to_record(row)

@@ -14,12 +14,14 @@ from starlette.datastructures import FormData
 
 from digest.config import check_timezone, parse_send_time
 from digest.errors import UsageError
+from digest.records import FREQUENCIES, WEEKDAYS
 from digest.store.subscribers import (
     MAX_LIST_ITEMS,
     MAX_TOPICS,
     SubscriberInput,
     clean_terms,
     normalise_email,
+    parse_weekday,
 )
 
 MAX_FIELD_CHARS = 10_000
@@ -112,9 +114,28 @@ def _email(result: FormResult, text: str) -> str:
     return email
 
 
+def _schedule(result: FormResult, frequency: str, weekday: str) -> tuple[str, str | None]:
+    """How often: `daily` (the default) or `weekly` on a weekday (Monday by default)."""
+    frequency = frequency.strip().lower() or "daily"
+    if frequency not in FREQUENCIES:
+        result.errors["frequency"] = "Choose daily or weekly digests."
+        return "daily", None
+    if frequency == "daily" or not weekday.strip():
+        return frequency, None
+    try:
+        return frequency, WEEKDAYS[parse_weekday(weekday)]
+    except UsageError:
+        result.errors["weekday"] = "Choose a day of the week, Monday to Sunday."
+        return frequency, None
+
+
 def read_profile_form(form: FormData, *, with_email: bool) -> FormResult:
-    """Validate the profile fields (and the address, on the subscribe form)."""
-    names = ("email", "topics", "categories", "authors", "exclude", "timezone", "send_at")
+    """Validate the profile fields (and the address, on the subscribe form). The
+    preferences page (no address) also has the feed-only box: unticked means email."""
+    names = (
+        *("email", "topics", "categories", "authors", "exclude", "timezone", "send_at"),
+        *("frequency", "weekday"),
+    )
     values = {name: _text(form, name) for name in names}
     values["topics"] = "\n".join(filter(None, [values["topics"], _text(form, "topic")]))
     result = FormResult(values={k: v[:MAX_FIELD_CHARS] for k, v in values.items()})
@@ -127,6 +148,8 @@ def read_profile_form(form: FormData, *, with_email: bool) -> FormResult:
     if with_email:
         email = _email(result, values["email"])
     topics = _terms(result, "topics", "topic", MAX_TOPICS, _lines(values["topics"]))
+    frequency, weekday = _schedule(result, values["frequency"], values["weekday"])
+    result.values["feed_only"] = "yes" if form.get("feed_only") == "yes" else ""
     data = SubscriberInput(
         email=email,
         topics=topics,
@@ -135,6 +158,9 @@ def read_profile_form(form: FormData, *, with_email: bool) -> FormResult:
         exclude=_terms(result, "exclude", "exclusion", MAX_LIST_ITEMS, _lines(values["exclude"])),
         timezone=_timezone(result, values["timezone"]),
         send_at=_send_at(result, values["send_at"]),
+        frequency=frequency,
+        weekday=weekday,
+        feed_only=None if with_email else bool(result.values["feed_only"]),
     )
     if not result.errors:
         result.data = data

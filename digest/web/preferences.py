@@ -23,6 +23,7 @@ from digest.library import LibraryReport, add_library
 from digest.records import Paper, Subscriber
 from digest.sources.http import new_client
 from digest.sources.library import MAX_LIBRARY_BYTES, LibraryError
+from digest.store.archive import past_digests
 from digest.store.engine import transaction
 from digest.store.library import library_of
 from digest.store.personal_data import export_subscriber_data
@@ -32,7 +33,8 @@ from digest.store.signups import (
     set_paused,
     update_preferences,
 )
-from digest.store.subscribers import SubscriberInput
+from digest.store.subscribers import SubscriberInput, weekday_code
+from digest.web.archive import past_digest_links
 from digest.web.csrf import FIELD, CsrfError
 from digest.web.forms import FormResult, read_profile_form
 from digest.web.links import BadLink, bad_link_page, csrf_failed_page, gone_page, open_link
@@ -49,6 +51,9 @@ def _form_of(sub: Subscriber) -> FormResult:
             "exclude": "\n".join(sub.exclude),
             "timezone": sub.timezone,
             "send_at": sub.send_at.strftime("%H:%M"),
+            "frequency": sub.frequency,
+            "weekday": weekday_code(sub.weekday) or "mon",
+            "feed_only": "yes" if sub.feed_only else "",
         }
     )
 
@@ -80,6 +85,7 @@ async def _show(
     library: LibraryView | None = None,
 ) -> Response:
     count, latest = await run_in_threadpool(_library, web, sub.id)
+    digests = await run_in_threadpool(_past_digests, web, sub)
     library = library or LibraryView()
     return web.page(
         request,
@@ -89,9 +95,16 @@ async def _show(
         form=form,
         notice=notice,
         library=LibraryView(count, tuple(latest), library.lines, library.error, library.text),
+        digests=digests,
+        feed_url=web.links.feed(sub),
         token=request.path_params["token"],
         no_store=True,
     )
+
+
+def _past_digests(web: Web, sub: Subscriber) -> list[dict[str, object]]:
+    with transaction(web.engine) as session:
+        return past_digest_links(web, sub, past_digests(session, sub.id))
 
 
 @dataclass(frozen=True, slots=True)
