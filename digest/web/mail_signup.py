@@ -2,14 +2,16 @@
 
 The sender's address (the From header, else the envelope sender) is the address to
 subscribe; each line of the plain-text body is a topic, except lines written
-`category: cs.CL`, `author: Ada Lovelace`, `exclude: survey`, `timezone: Europe/Berlin` or
-`send at: 07:30`. Quoted text, signatures and auto-replies are ignored; the subject is the
-topic when the body has none. The confirmation email then goes to that address, exactly as
-for the web form (same limits), so a forged sender subscribes nobody.
+`category: cs.CL`, `author: Ada Lovelace`, `exclude: survey`, `timezone: Europe/Berlin`,
+`send at: 07:30`, `frequency: weekly` or `weekday: monday`. Quoted text, signatures and
+auto-replies are ignored; the subject is the topic when the body has none. The
+confirmation email then goes to that address, exactly as for the web form (same limits),
+so a forged sender subscribes nobody.
 
 The inbound listener calls `SubscribeByEmail(settings, engine, transport)` with the
 envelope sender and the raw message; a `TransportError` means "try again later" (451), a
-`MailRequestRefused` (a time zone or send time that is not one) a 550 reply saying why.
+`MailRequestRefused` (a time zone, send time, frequency or weekday that is not one) a 550
+reply saying why.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from sqlalchemy import Engine
 from digest import pipeline
 from digest.config import Settings, check_timezone, parse_send_time
 from digest.errors import MailRequestRefused, UsageError
+from digest.records import FREQUENCIES, WEEKDAYS
 from digest.render.renderer import Renderer
 from digest.send.transport import Transport
-from digest.store.subscribers import MAX_TOPIC_LENGTH, MAX_TOPICS, SubscriberInput
+from digest.store.subscribers import MAX_TOPIC_LENGTH, MAX_TOPICS, SubscriberInput, parse_weekday
 
 log = logging.getLogger("digest.web")
 _KEYS = {
@@ -42,7 +45,10 @@ _KEYS = {
     "time zone": "timezone",
     "send at": "send_at",
     "send_at": "send_at",
+    "frequency": "frequency",
+    "weekday": "weekday",
 }
+_SETTINGS = ("timezone", "send_at", "frequency", "weekday")
 _KEYED = re.compile(r"^\s*([A-Za-z _]{4,12}):\s*(.+)$")
 _ROBOTS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)$", re.IGNORECASE)
 _END_OF_TEXT = re.compile(r"^(-- ?|_{5,}|-{5,}\s*original message\s*-{5,}|on .+ wrote:)$", re.I)
@@ -53,6 +59,9 @@ _REFUSALS = {
     "timezone": "Not subscribed: the timezone line names no IANA time zone; "
     "write one such as Europe/Berlin",
     "send_at": "Not subscribed: the send at line is not a time written HH:MM, such as 07:30",
+    "frequency": "Not subscribed: the frequency line says neither daily nor weekly",
+    "weekday": "Not subscribed: the weekday line names no day of the week; write one such "
+    "as monday",
 }
 
 
@@ -99,12 +108,19 @@ def _body_lines(text: str) -> list[str]:
 
 
 def _setting(key: str, value: str) -> str:
-    """The time zone or send time a keyed line gives; MailRequestRefused if it is not one."""
+    """The time zone, send time, frequency or weekday a keyed line gives;
+    MailRequestRefused if it is not one."""
     try:
         if key == "timezone":
             return check_timezone(value)
+        if key == "weekday":
+            return WEEKDAYS[parse_weekday(value)]
+        if key == "frequency":
+            if value.lower() not in FREQUENCIES:
+                raise ValueError(value)
+            return value.lower()
         return parse_send_time(value).strftime("%H:%M")
-    except ValueError:
+    except (ValueError, UsageError):
         raise MailRequestRefused(_REFUSALS[key]) from None
 
 
@@ -121,7 +137,7 @@ def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInpu
     for line in _body_lines(_body_text(message)):
         keyed = _KEYED.match(line)
         key = _KEYS.get(keyed[1].strip().lower()) if keyed else None
-        if keyed and key in ("timezone", "send_at"):
+        if keyed and key in _SETTINGS:
             single[key] = _setting(key, keyed[2].strip())
         elif keyed and key:
             fields[key] += [v for v in re.split(r"[,;]\s*", keyed[2]) if v.strip()]
@@ -144,6 +160,9 @@ def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInpu
         exclude=tuple(fields["exclude"]),
         timezone=single.get("timezone"),
         send_at=single.get("send_at"),
+        # A weekday alone asks for a weekly digest on that day.
+        frequency=single.get("frequency") or ("weekly" if "weekday" in single else None),
+        weekday=single.get("weekday"),
     )
 
 

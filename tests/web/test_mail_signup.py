@@ -57,6 +57,19 @@ def test_body_lines_become_topics_and_keyed_lines_settings() -> None:
     assert (request.timezone, request.send_at) == ("Europe/Berlin", "06:30")
 
 
+def test_frequency_and_weekday_lines_ask_for_a_weekly_digest() -> None:
+    weekly = parse(message("graph neural networks\nfrequency: Weekly\nweekday: monday\n"))
+    assert weekly is not None
+    assert (weekly.frequency, weekly.weekday) == ("weekly", "mon")
+    on_a_day = parse(message("graph neural networks\nweekday: thu\n"))
+    assert on_a_day is not None
+    assert (on_a_day.frequency, on_a_day.weekday) == ("weekly", "thu")
+    with pytest.raises(MailRequestRefused, match="neither daily nor weekly"):
+        parse(message("graph neural networks\nfrequency: hourly\n"))
+    with pytest.raises(MailRequestRefused, match="no day of the week"):
+        parse(message("graph neural networks\nweekday: someday\n"))
+
+
 def test_subject_is_the_topic_when_the_body_is_empty() -> None:
     request = parse(message("\n", Subject="Graph neural networks"))
     assert request is not None
@@ -126,7 +139,7 @@ def test_a_subscribe_mail_starts_the_double_opt_in(
 
     outcomes = asyncio.run(
         deliver(
-            message("diffusion models\nauthor: Jonathan Ho\n"),
+            message("diffusion models\nauthor: Jonathan Ho\nfrequency: weekly\nweekday: Friday\n"),
             message("x" * 300 + "\n", sender="not an address", Subject="hello"),
             message("", sender="bob@localhost", Subject="topic"),
         )
@@ -140,6 +153,7 @@ def test_a_subscribe_mail_starts_the_double_opt_in(
         ["diffusion models"],
     )
     assert row.authors == ["Jonathan Ho"]
+    assert (row.frequency, row.weekday) == ("weekly", 4)
     (mail,) = smtp_server.received
     assert mail.rcpt_to == "ada@example.org"
     assert b"/confirm/" in mail.data
