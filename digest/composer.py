@@ -184,6 +184,10 @@ class DigestComposer:
             if not digest.picks and self.settings.digest.skip_when_empty:
                 prepared.append(Prepared(claim, None, (), "nothing new matched the topics"))
                 continue
+            if claim.subscriber.feed_only:
+                reason = "feed only: kept for the feed and the archive, not emailed"
+                prepared.append(Prepared(claim, None, items, reason, status="published"))
+                continue
             email = self.renderer.render_digest(digest, now=self.now)
             prepared.append(Prepared(claim, email, items))
         self._note_updates([d for d, p in zip(digests, prepared, strict=True) if p.email])

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
-DELIVERY_STATUSES = ("queued", "sending", "sent", "retry", "failed", "unknown", "skipped")
+DELIVERY_STATUSES = (
+    *("queued", "sending", "sent", "retry", "failed", "unknown", "skipped"),
+    "published",  # a feed-only subscriber's digest: kept for the feed and archive, not mailed
+)
 # `FeedEntry.announce_type` of a paper fetched by its id (a subscriber's library) rather
 # than listed as news: it is stored but never becomes a candidate for a digest.
 LOOKED_UP = "lookup"
@@ -199,6 +202,16 @@ class Digest:
     since: date | None = None
     # Updates on papers they liked: a section of their own, never counted as picks.
     updates: tuple[LikedUpdate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One paper a subscriber was sent, as their feed lists it: when, and why it was picked."""
+
+    digest_date: date
+    delivered_at: datetime
+    paper: Paper
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

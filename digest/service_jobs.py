@@ -36,7 +36,16 @@ RETRY_MAX = timedelta(hours=2)
 
 def _tick_counts(report: Any) -> dict[str, int]:
     """The non-zero counts of a delivery report, for one log line."""
-    names = ("sent", "skipped_empty", "retry", "failed", "unknown", "suppressed", "recovered")
+    names = (
+        "sent",
+        "published",
+        "skipped_empty",
+        "retry",
+        "failed",
+        "unknown",
+        "suppressed",
+        "recovered",
+    )
     counts = {name: int(getattr(report, name, 0) or 0) for name in names}
     return {name: count for name, count in counts.items() if count}
 

@@ -58,7 +58,7 @@ def stats(app: App, days: int) -> None:
     for status, n in figures.subscribers.items():
         table.add_row(status, f"{n:,}")
     out.print(table)
-    states = ("sent", "skipped", "queued", "sending", "retry", "failed", "unknown")
+    states = ("sent", "published", "skipped", "queued", "sending", "retry", "failed", "unknown")
     table = Table("local date", *states, title=f"Deliveries, last {days} days")
     for day, counts in figures.deliveries.items():
         table.add_row(day.isoformat(), *(f"{counts.get(s, 0):,}" for s in states))

@@ -171,6 +171,8 @@ def _print_summary(app: App, report: DeliveryReport) -> None:
         ("would send" if report.dry_run else "sent", report.sent),
         ("skipped (nothing new)", report.skipped_empty),
     ]
+    if report.published:
+        rows.append(("published to the feed only", report.published))
     if not report.dry_run:
         rows += [
             ("retry later today", report.retry),

@@ -136,8 +136,13 @@ def paper_view(paper: Paper, detail: Detail = FULL) -> PaperView:
         excerpt=body,
         links=_paper_links(paper, detail.compact),
         upvotes=str(paper.upvotes) if paper.upvotes else None,
-        summary=shorten(one_line(paper.ai_summary), 300) or None if paper.ai_summary else None,
+        summary=_summary(paper.ai_summary) if detail.sentences else None,
     )
+
+
+def _summary(text: str | None) -> str | None:
+    """Hugging Face's one-line summary, on one line and at most 300 characters."""
+    return shorten(one_line(text), 300) or None if text else None
 
 
 @lru_cache(maxsize=4096)

@@ -27,6 +27,8 @@ Outcomes of one attempt:
 - other 5xx for this message               → failed
 - 4xx, 552, dropped before DATA, timeouts  → retry with back-off, inside the local day
 - nothing relevant that day                → skipped (no email) when digest.skip_when_empty
+- a feed-only subscriber's digest           → published (no email; items and sent papers
+                                             recorded, for the feed and the archive)
 
 After `failure_limit` consecutive transport failures the loop stops claiming, logs one line
 and returns with `report.paused` set; unsent claims go back to the queue. Preparing (ranking
@@ -318,6 +320,7 @@ class DeliveryRun:
             claim.digest_date,
             prepared.status,
             error=prepared.skip_reason,
+            items=prepared.items,
         )
 
     def _count_failure(self, error: BaseException | None) -> None:

@@ -37,6 +37,7 @@ class DeliveryReport:
     `recovered`: rows an earlier, interrupted run left in flight, made `unknown` now."""
 
     sent: int = 0
+    published: int = 0  # feed-only digests: recorded with their papers, not mailed
     skipped_empty: int = 0
     retry: int = 0
     failed: int = 0
@@ -51,7 +52,8 @@ class DeliveryReport:
 
     @property
     def done(self) -> int:
-        return self.sent + self.skipped_empty + self.retry + self.failed + self.unknown
+        done = self.sent + self.published + self.skipped_empty
+        return done + self.retry + self.failed + self.unknown
 
     @property
     def ok(self) -> bool:

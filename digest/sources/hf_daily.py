@@ -76,6 +76,7 @@ def daily_entry(item: dict[str, Any], *, source: str) -> FeedEntry | None:
         code_url=_url(paper.get("githubRepo")),
         project_url=_url(paper.get("projectPage")),
         hf_url=f"https://huggingface.co/papers/{arxiv_id}",
+        ai_summary=plain_text(_text(paper.get("ai_summary")))[:1000] or None,
         keywords=tuple(_strings(paper.get("ai_keywords")))[:30],
         upvotes=_count(paper.get("upvotes")),
         stars=_count(paper.get("githubStars")),

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.records import TRENDING_REASON, Digest, Pick, Subscriber
+from digest.records import TRENDING_REASON, Digest, FeedItem, Pick, Subscriber
 from digest.store.deliveries import decode_items
 from digest.store.engine import among
 from digest.store.papers import papers_by_ids
@@ -102,3 +102,26 @@ def _weekly_since(session: Session, subscriber: Subscriber, day: date) -> date |
     previous = previous_digest_dates(session, [subscriber.id], day).get(subscriber.id)
     week_ago = day - timedelta(days=7)
     return max(previous or week_ago, week_ago)
+
+
+def feed_items(session: Session, subscriber_id: int, *, since: date) -> list[FeedItem]:
+    """Every paper delivered to the subscriber in digests dated `since` or later: the newest
+    digest first, each digest's papers in the order it showed them."""
+    rows = session.execute(
+        select(
+            DeliveryRow.digest_date, DeliveryRow.sent_at, DeliveryRow.updated_at, DeliveryRow.items
+        )
+        .where(
+            DeliveryRow.subscriber_id == subscriber_id,
+            DeliveryRow.status.in_(DELIVERED),
+            DeliveryRow.digest_date >= since,
+        )
+        .order_by(DeliveryRow.digest_date.desc())
+    ).all()
+    listed = [(row, item) for row in rows for item in decode_items(row.items)]
+    papers = {p.db_id: p for p in papers_by_ids(session, [item.paper_id for _, item in listed])}
+    return [
+        FeedItem(row.digest_date, row.sent_at or row.updated_at, papers[item.paper_id], item.reason)
+        for row, item in listed
+        if item.paper_id in papers
+    ]

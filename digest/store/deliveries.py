@@ -2,6 +2,7 @@
 
     queued ──claim (lease)──► sending ──► sent | retry | failed | unknown
        └──────────────────────────────► skipped (nothing relevant that day)
+       └──────────────────────────────► published (feed only: items kept, nothing mailed)
 
 - Rows are created by `store.queueing.queue_due`.
 - `claim_deliveries` leases a batch atomically: one UPDATE of the rows a sub-select picks
@@ -274,7 +275,7 @@ def record_outcomes(
             .values({c: bindparam(f"new_{c}", type_=_ROW[c].type) for c in columns}),
             rows,
         )
-    delivered = [o for o in outcomes if o.status in ("sent", "unknown")]
+    delivered = [o for o in outcomes if o.status in ("sent", "unknown", "published")]
     _insert_sent_papers(
         session,
         [(o.subscriber_id, item.paper_id, o.digest_date) for o in delivered for item in o.items],
@@ -287,7 +288,7 @@ def _row_values(outcome: Outcome, now: datetime) -> dict[str, object]:
     """The columns an outcome sets. The items were written when the row turned `sending`:
     kept for a message that went out (or may have), dropped for one that did not, so its
     papers may go out another time."""
-    delivered = outcome.status in ("sent", "unknown", "skipped")
+    delivered = outcome.status in ("sent", "unknown", "skipped", "published")
     values: dict[str, object] = {
         "status": outcome.status,
         "last_error": outcome.error[:2000] if outcome.error else None,
@@ -296,10 +297,12 @@ def _row_values(outcome: Outcome, now: datetime) -> dict[str, object]:
         "next_attempt_at": outcome.next_attempt_at,
         "updated_at": now,
         "message_id": outcome.message_id,
-        "sent_at": now if outcome.status == "sent" else None,
+        "sent_at": now if outcome.status in ("sent", "published") else None,
         "item_count": len(outcome.items) if delivered else 0,
     }
-    if not delivered:
+    if outcome.status == "published":  # never marked `sending`: its items go in now
+        values["items"] = encode_items(outcome.items)
+    elif not delivered:
         values["items"] = None
     return values
 

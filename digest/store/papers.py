@@ -33,7 +33,10 @@ REPLACEMENT_TYPES = frozenset({"replace", "replace-cross"})
 _NOT_NEWS = REPLACEMENT_TYPES | {LOOKED_UP}
 _CHUNK = 500
 # Fields a later listing overwrites whenever it knows them (newer signals win).
-_LATEST_WINS = ("doi", "journal_ref", "code_url", "project_url", "hf_url", "upvotes", "stars")
+_LATEST_WINS = (
+    *("doi", "journal_ref", "code_url", "project_url", "hf_url", "ai_summary", "upvotes"),
+    "stars",
+)
 # Fields only filled when still empty (the first source to know them wins).
 _FILL_ONLY = ("abs_url", "pdf_url", "arxiv_id", "featured_on", "announced_on")
 
@@ -145,6 +148,7 @@ def _new_row(entry: FeedEntry, *, now: datetime) -> dict[str, Any]:
         "code_url": entry.code_url,
         "project_url": entry.project_url,
         "hf_url": entry.hf_url,
+        "ai_summary": entry.ai_summary,
         "upvotes": entry.upvotes,
         "stars": entry.stars,
         "published_at": entry.published,

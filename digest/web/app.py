@@ -1,13 +1,13 @@
 """The web application factory: `create_app(settings, engine, transport)`.
 
 It assembles the subscriber pages (front page and sign-up, confirm, unsubscribe,
-preferences, feedback, the digest archive), `/healthz` when the service module provides
-it, the static files, and the defences that wrap every request: security headers, a
-body-size cap, a Host header check (only `web.base_url`'s host and loopback are answered)
-and a per-IP request rate limit. Errors become a plain page with the right status, never a
-traceback; a database that cannot be used (read-only, locked, down) is a 503 page that
-asks the visitor to try again later, and one line in the log that tells the operator what
-to fix.
+preferences, feedback, the digest archive, the private feed), `/healthz` when the service
+module provides it, the static files, and the defences that wrap every request: security
+headers, a body-size cap, a Host header check (only `web.base_url`'s host and loopback are
+answered) and a per-IP request rate limit. Errors become a plain page with the right
+status, never a traceback; a database that cannot be used (read-only, locked, down) is a
+503 page that asks the visitor to try again later, and one line in the log that tells the
+operator what to fix.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from digest.config import Settings
 from digest.errors import DatabaseUnavailable
 from digest.render.links import LinkMaker
 from digest.send.transport import Transport
-from digest.web import archive, feedback, front, preferences, subscription
+from digest.web import archive, feed, feedback, front, preferences, subscription
 from digest.web.csrf import Csrf
 from digest.web.guard import BodyTooLarge, RateLimiter, SecurityHeaders, WebLimits
 from digest.web.views import Web, make_environment, template_dir, web_of
@@ -158,6 +158,7 @@ def create_app(
         *preferences.routes,
         *feedback.routes,
         *archive.routes,
+        *feed.routes,
         *_health_routes(),
         Mount("/static", StaticFiles(directory=template_dir() / "static"), name="static"),
     ]

@@ -131,6 +131,8 @@ def test_hugging_face_upvotes_land_on_the_arxiv_paper(
         msa = paper_by_key(session, "2606.13392")
         assert msa is not None
         assert (msa.upvotes, msa.stars) == (103, 251)
+        assert msa.ai_summary is not None
+        assert msa.ai_summary.startswith("MiniMax Sparse Attention enables")
 
 
 def test_broken_sources_report_errors_and_never_stop_the_others(

@@ -148,6 +148,9 @@ def test_real_hf_daily_papers(shared_data: Path) -> None:
     assert msa.featured_on == date(2026, 6, 12)
     assert msa.hf_url == "https://huggingface.co/papers/2606.13392"
     assert "sparse attention" in msa.keywords
+    assert msa.ai_summary is not None
+    assert msa.ai_summary.startswith("MiniMax Sparse Attention enables efficient processing")
+    assert all(e.ai_summary for e in parsed.entries)  # every paper of that day has one
     assert msa.version is None
     with_page = next(e for e in parsed.entries if e.key == "2606.10423")
     assert with_page.project_url == "https://jayoohwang1.github.io/webchallenger-site/"

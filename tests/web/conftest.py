@@ -84,7 +84,7 @@ class Site:
         """The first `{url}/{path}/…` link in the latest message to `address`."""
         messages = self.messages_to(address)
         assert messages, f"no mail reached {address}"
-        text = _plain_text(messages[-1])
+        text = plain_text(messages[-1])
         match = re.search(re.escape(self.url) + "/" + path + r"/[A-Za-z0-9_.\-]+", text)
         assert match, f"no /{path}/ link in the mail to {address}"
         return match[0]
@@ -96,7 +96,7 @@ class Site:
         return match[1]
 
 
-def _plain_text(message: Message) -> str:
+def plain_text(message: Message) -> str:
     for part in message.walk():
         if part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True)
