@@ -1,11 +1,13 @@
 """Screenshot a rendered digest in headless Chromium at phone and desktop widths.
 
-    uv run python bench/screenshots.py [--out DIR] [--items N] [--dark]
+    uv run python bench/screenshots.py [--out DIR] [--items N] [--dark] [--archive]
 
 Ranks one day of the shared corpus (../shared/data) for a subscriber's topics with the
 real ranker, renders the digest through the real `Renderer`, writes `digest.html`, and
 saves `digest-375.png` and `digest-1280.png` (plus `-dark` variants with --dark) for
 people to look at. Upvotes and code links are illustrative (the corpus has none).
+With --archive it also delivers a weekly digest on a small running site (see
+`_archive_site`) and saves its web page, `archive-375.png` and `archive-1280.png`.
 Needs /usr/bin/chromium; without it the script stops with a message, or fails when
 DIGEST_REQUIRE_TOOLS=1.
 """
@@ -16,13 +18,15 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _archive_site import archive_site
 from render import load_day, sample_settings
 
 from digest.rank import build_index, rank_profiles
@@ -62,6 +66,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--items", type=int, default=10)
     parser.add_argument("--dark", action="store_true", help="also shoot the dark colour scheme")
+    parser.add_argument("--archive", action="store_true", help="also shoot a digest's web page")
     args = parser.parse_args()
     chromium = find_chromium()
     if chromium is None:
@@ -88,7 +93,22 @@ def main() -> None:
                 page.screenshot(path=str(target), full_page=True)
                 page.close()
                 print(f"{target}  ({width}px, {scheme})")
+        if args.archive:
+            shoot_archive(browser, args.out)
         browser.close()
+
+
+def shoot_archive(browser: Browser, out: Path) -> None:
+    """The web page of a delivered weekly digest, at both widths: its first screenful."""
+    with tempfile.TemporaryDirectory() as directory, archive_site(Path(directory)) as url:
+        for width in WIDTHS:
+            height = 1100 if width > 800 else 812
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            target = out / f"archive-{width}.png"
+            page.screenshot(path=str(target))
+            page.close()
+            print(f"{target}  ({width}px, web archive)")
 
 
 if __name__ == "__main__":
