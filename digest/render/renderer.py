@@ -19,7 +19,7 @@ from typing import Any
 from markupsafe import Markup
 
 from digest.config import Settings
-from digest.records import Digest, OutgoingEmail, Subscriber
+from digest.records import WEEKDAY_NAMES, Digest, OutgoingEmail, Subscriber
 from digest.render.digests import DigestWriter, WrittenDigest
 from digest.render.links import LinkMaker
 from digest.render.mime import (
@@ -143,6 +143,8 @@ class Renderer:
             "email": subscriber.email,
             "send_at": subscriber.send_at.strftime("%H:%M"),
             "timezone": subscriber.timezone,
+            "when": _when(subscriber),
+            "feed_only": subscriber.feed_only,
             "interests": interests(subscriber),
             "foot": self._footer(subscriber, unsubscribe[0]),
         }
@@ -238,6 +240,13 @@ _FIXED = {
     "Auto-Submitted": "auto-generated",
     "X-Auto-Response-Suppress": "OOF, AutoReply",
 }
+
+
+def _when(subscriber: Subscriber) -> str:
+    """`Every day`, or `Every Friday` for a weekly subscriber."""
+    if subscriber.weekly and subscriber.weekday is not None:
+        return f"Every {WEEKDAY_NAMES[subscriber.weekday]}"
+    return "Every day"
 
 
 def _octets(html: str) -> int:

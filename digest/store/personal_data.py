@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from digest.records import WEEKDAYS
 from digest.store.deliveries import decode_items
 from digest.store.engine import among
 from digest.store.schema import (
@@ -34,6 +35,9 @@ def _profile(row: SubscriberRow) -> dict[str, Any]:
         "exclude": list(row.exclude),
         "timezone": row.timezone,
         "send_at": row.send_at,
+        "frequency": row.frequency,
+        "weekday": WEEKDAYS[row.weekday] if row.weekday is not None else None,
+        "feed_only": bool(row.feed_only),
         "created_at": _iso(row.created_at),
         "confirmed_at": _iso(row.confirmed_at),
         "unsubscribed_at": _iso(row.unsubscribed_at),

@@ -51,6 +51,8 @@ def test_export_data_then_erase(
     data = json.loads(out.read_text())
     assert data["subscriber"]["email"] == "ada@example.org"
     assert data["subscriber"]["topics"] == ["agents"]
+    assert (data["subscriber"]["frequency"], data["subscriber"]["weekday"]) == ("daily", None)
+    assert data["subscriber"]["feed_only"] is False
     assert run_cli(*cfg, "erase", "ada@example.org", "--yes").code == 0
     assert json.loads(run_cli(*cfg, "subscribers", "list", "--format", "json").out) == []
     gone = run_cli(*cfg, "erase", "ada@example.org", "--yes")

@@ -42,6 +42,15 @@ def test_welcome_lists_what_they_follow_and_when(renderer: Renderer) -> None:
     assert any("/unsubscribe/" in href for href, _ in anchors)
 
 
+def test_welcome_says_which_day_a_weekly_digest_comes(renderer: Renderer) -> None:
+    daily = parts(parse(renderer.render_welcome(make_subscriber()).data))
+    assert "Every day at 07:30" in " ".join(daily[0].split())
+    weekly = make_subscriber(frequency="weekly", weekday=4)
+    text, html = parts(parse(renderer.render_welcome(weekly).data))
+    assert "Every Friday at 07:30" in " ".join(text.split())
+    assert "Every Friday at 07:30" in read_html(html)[0]
+
+
 def test_goodbye_offers_a_way_back_and_no_unsubscribe_link(renderer: Renderer) -> None:
     email = renderer.render_goodbye(make_subscriber(status="unsubscribed"))
     text, html = parts(parse(email.data))
