@@ -111,7 +111,8 @@ class DigestComposer:
         # Never a paper they have: sent before, or liked (a library paper may be new today).
         skip = [{self.keys[i] for i in sent[sid]} | {p.id for p in votes[sid].liked} for sid in ids]
         ranked: list[list[Pick]] = [[] for _ in profiles]
-        daily = [n for n in range(len(subscribers)) if n not in set(weekly)]
+        weekly_set = set(weekly)
+        daily = [n for n in range(len(subscribers)) if n not in weekly_set]
         if self.candidates and daily:
             max_items = self.settings.digest.max_items
             picks = rank_profiles(

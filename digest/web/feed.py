@@ -3,15 +3,18 @@
 The token is the subscriber's signed feed link (on the preferences page and in the footer
 of every digest); the feed lists the papers delivered to them in the last 30 days (see
 `digest.render.feed`), so a feed reader can stand in for email ("feed only"). Readers poll,
-so the answer carries an `ETag` (a hash of the document) and `Last-Modified` (the latest
-delivery in it), and a request that presents either unchanged gets `304 Not Modified`
-(`If-None-Match` wins over `If-Modified-Since`, as RFC 9110 says). A link whose subscriber
-is gone answers 410.
+so the answer carries an `ETag` and `Last-Modified` (the latest delivery in it), and a
+request that presents either unchanged gets `304 Not Modified`. The ETag is weak: a hash
+of what the feed lists (its entries and why each was picked), not of its bytes, which
+differ from one request to the next in the freshly signed archive link. `If-None-Match`
+wins over `If-Modified-Since`, as RFC 9110 says. A link whose subscriber is gone answers
+410.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -55,9 +58,18 @@ def _feed(web: Web, request: Request, sub: Subscriber, items: list[FeedItem]) ->
         domain=web.settings.mail.domain,
         created=created,
     )
-    body = feed_xml(info, items)
     modified = max((item.delivered_at for item in items), default=created)
-    return Feed(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"', modified.replace(microsecond=0))
+    return Feed(feed_xml(info, items), _etag(sub, items), modified.replace(microsecond=0))
+
+
+def _etag(sub: Subscriber, items: list[FeedItem]) -> str:
+    """A weak validator of what the feed lists (see the module docstring)."""
+    listed = [sub.id, sub.email] + [
+        [item.digest_date.isoformat(), item.paper.id, item.paper.title, item.reason]
+        for item in items
+    ]
+    digest = hashlib.sha256(json.dumps(listed, ensure_ascii=False).encode()).hexdigest()
+    return f'W/"{digest[:32]}"'
 
 
 def _not_modified(request: Request, feed: Feed) -> bool:
@@ -65,7 +77,7 @@ def _not_modified(request: Request, feed: Feed) -> bool:
     tags = request.headers.get("if-none-match")
     if tags is not None:
         offered = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
-        return "*" in offered or feed.etag in offered
+        return "*" in offered or feed.etag.removeprefix("W/") in offered  # weak comparison
     since = request.headers.get("if-modified-since")
     if since is None:
         return False
