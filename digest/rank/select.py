@@ -6,10 +6,12 @@
    (`score.topic_logits`): a topics x papers table of log-odds of "clearly relevant";
 2. profiles are taken in batches of equal topic count; per profile and paper the best of
    its topics counts (a paper on one topic is enough), by one NumPy gather and max;
-3. what more than topics decides is applied per profile: liked papers (a look-alike counts
-   like a topic match), disliked papers (a look-alike's probability is scaled down by how
-   much it looks like one), excluded words (out), followed categories (a profile with no
-   topics gets its categories' papers), followed authors (always in), papers to skip;
+3. what more than topics decides is applied per profile: once a profile has enough 👍/👎,
+   its own model corrects its log-odds (`learned`); below that, liked papers (a look-alike
+   counts like a topic match) and disliked papers (a look-alike's probability is scaled down
+   by how much it looks like one); then excluded words (out), followed categories (a
+   profile with no topics gets its categories' papers), followed authors (always in),
+   papers to skip;
 4. a paper goes in when its probability reaches `weights.SEND_PROBABILITY`, best first, up
    to `max_items` (`choose`), so a quiet day sends nothing;
 5. each pick gets its reason (`explain`).
@@ -35,6 +37,7 @@ from digest.rank.explain import (
     join_reason,
 )
 from digest.rank.index import PaperIndex, build_index
+from digest.rank.learned import learn_all, mean_vector, without_votes
 from digest.rank.score import liked_logits, probability, topic_logits
 from digest.rank.text import names_match, normalise_name
 from digest.rank.topics import Topic, compile_topic
@@ -84,16 +87,22 @@ def rank_profiles(
         batch = [profiles[m] for m in members]
         topics = [_topics(p) for p in batch]
         best, which = table.best(topics)
+        learned = learn_all(batch, vectors.papers, index.vectors, _centre(index))
+        for row, found in enumerate(learned):
+            if found is not None:
+                best[row] += found.correction.astype(best.dtype)
         chances = probability(best)
         sources: dict[int, dict[int, Source]] = {}
         for row, member in enumerate(members):
-            profile = batch[row]
+            profile = batch[row] if learned[row] is None else without_votes(batch[row])
             if _has_extras(profile, skip[member] if skip else ()):
                 sources[row] = _apply_extras(index, profile, chances[row], vectors)
                 rows = _excluded(index, profile, sources[row], skip[member] if skip else ())
                 chances[row, list(rows)] = -1.0
         for row, chosen in enumerate(choose(chances, max_items)):
             own, wanted = sources.get(row, {}), topics[row]
+            found = learned[row]
+            lifted = {} if found is None else found.lifted(index.vectors, chosen)
             picks[members[row]] = [
                 _pick(
                     table,
@@ -102,13 +111,21 @@ def rank_profiles(
                     chances[row, paper],
                     own.get(paper)
                     or (("topic", wanted[which[row, paper]]) if wanted else ("none", "")),
+                    lifted.get(paper),
                 )
                 for paper in chosen
             ]
     return picks
 
 
-def _pick(table: _TopicTable, profile: Profile, paper: int, chance: float, source: Source) -> Pick:
+def _pick(
+    table: _TopicTable,
+    profile: Profile,
+    paper: int,
+    chance: float,
+    source: Source,
+    lifted_by: Paper | None,
+) -> Pick:
     record = table.index.papers[paper]
     kind, what = source
     parts: list[str] = []
@@ -119,6 +136,8 @@ def _pick(table: _TopicTable, profile: Profile, paper: int, chance: float, sourc
     elif kind == "liked":
         title = next((p.title for p in profile.liked if p.id == what), what)
         parts.append(explain_liked(title, from_library=what in profile.library))
+    if lifted_by is not None and kind == "topic":
+        parts.append(explain_liked(lifted_by.title))
     reason = join_reason(parts + explain_signals(record, profile.categories))
     return Pick(
         record, round(min(float(chance), 1.0), 4), reason, what if kind == "topic" else None
@@ -182,6 +201,17 @@ class _TopicTable:
             self.rows[text] = len(self.rows) + 1
         self.compiled.extend(topics)
         self.logits = np.vstack([self.logits, scored.astype(np.float32)])
+
+
+def _centre(index: PaperIndex) -> np.ndarray | None:
+    """The day's mean paper vector (what the learned models measure from), once per index."""
+    if index.vectors is None:
+        return None
+    cached = index.cache.get("centre")
+    if not isinstance(cached, np.ndarray):
+        cached = mean_vector(index.vectors)
+        index.cache["centre"] = cached
+    return cached
 
 
 def _has_extras(profile: Profile, skip: Collection[str]) -> bool:

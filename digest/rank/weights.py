@@ -64,3 +64,9 @@ FEEDBACK_PAPERS = 3
 # the lowest bar at which at least 70% of what the training folds sent was grade >= 2
 # (chosen per fold between 0.15 and 0.5, median 0.25; on every day: 0.3).
 SEND_PROBABILITY = 0.3
+
+# Learning from votes (see `learned`), chosen by `bench/feedback.py`: a simulated reader votes
+# on one day's digest and the next day's is scored with and without the votes.
+LEARN_MIN_VOTES = 2  # votes (👍 and 👎, with a sentence vector) before the model takes over
+LEARN_PENALTY = 0.01  # L2 pull of the per-subscriber weights toward "no change"
+LEARN_SHIFT = 1.0  # log-odds every paper loses once the model speaks: the votes vouch instead
