@@ -59,9 +59,7 @@ def test_a_dislike_pushes_its_look_alikes_down_and_likes_pull_theirs_up(
     lifted = [p for p in after if p.paper.id in ("g1", "g2") and now[p.paper.id] > was[p.paper.id]]
     assert lifted
     assert all("a paper you liked" in p.reason for p in lifted)
-    assert all(
-        SPLATS.title[:40] in p.reason or SPLATS_TOO.title[:40] in p.reason for p in lifted
-    )
+    assert all(SPLATS.title[:40] in p.reason or SPLATS_TOO.title[:40] in p.reason for p in lifted)
 
 
 def test_below_the_threshold_votes_act_as_liked_and_disliked_papers(
