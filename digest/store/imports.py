@@ -109,6 +109,8 @@ def join_values(values: Iterable[str]) -> str:
 
 def split_values(cell: str) -> tuple[str, ...]:
     """The values `join_values` (or a person) wrote in one cell, trimmed, empty ones left out."""
+    if "\\" not in cell:
+        return tuple(v.strip() for v in cell.split(";") if v.strip())
     values: list[str] = []
     current: list[str] = []
     position = 0

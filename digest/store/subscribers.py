@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
@@ -22,7 +22,8 @@ MAX_TOPIC_LENGTH = 200
 MAX_LIST_ITEMS = 50
 # Control characters and lone surrogates: no database stores a NUL in text, and none of them
 # can be typed in a form, a mail or a CSV cell and come back the same.
-_UNPRINTABLE = frozenset({"Cc", "Cs"})
+# (Unicode's categories Cc and Cs, exactly.)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def normalise_email(text: str) -> str:
@@ -51,7 +52,7 @@ def clean_terms(
             continue
         if len(term) > MAX_TOPIC_LENGTH:
             raise UsageError(f"{what} {term[:40]!r}… is longer than {MAX_TOPIC_LENGTH} characters")
-        if any(unicodedata.category(char) in _UNPRINTABLE for char in term):
+        if _UNPRINTABLE.search(term):
             raise UsageError(f"{what} {term[:40]!r} holds a control character")
         seen.setdefault(term.casefold(), term)
     if len(seen) > limit:
