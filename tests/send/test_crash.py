@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,14 +39,27 @@ IN_FLIGHT_BOUND = MAX_CONNECTIONS + LoopOptions(worker_id="-").ahead
 DIGEST = (sys.executable, "-c", "from digest.cli import main; main()")
 
 
-def start(config: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return subprocess.Popen(
-        [*DIGEST, "--config", str(config), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+@pytest.fixture
+def start() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Starts `digest` commands; whatever is still running at the end is killed."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def run(config: Path, *args: str) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+        process = subprocess.Popen(
+            [*DIGEST, "--config", str(config), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
 def sending_by_owner(engine: Engine) -> dict[str, set[str]]:
@@ -71,7 +85,10 @@ def owned_by(process: subprocess.Popen[bytes], owners: dict[str, set[str]]) -> s
 
 @pytest.mark.slow
 def test_sigkill_of_send_and_worker_at_random_points_leaves_only_in_flight_rows_unknown(
-    engine: Engine, smtp_server: FaultySmtpServer, tmp_path: Path
+    engine: Engine,
+    smtp_server: FaultySmtpServer,
+    tmp_path: Path,
+    start: Callable[..., subprocess.Popen[bytes]],
 ) -> None:
     now = datetime.now(UTC)
     add_papers(engine, now - timedelta(hours=6), per_topic=5)
