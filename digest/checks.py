@@ -5,7 +5,6 @@ SMTP is probed with a real connection (connect, EHLO, STARTTLS, AUTH) and no mes
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import os
 import ssl
@@ -14,13 +13,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiosmtplib
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.errors import DatabaseUnavailable, DigestError
-from digest.render.signing import load_private_key
+from digest.render.signing import dns_record, load_private_key
 from digest.store import migrations
 from digest.store.service_state import database_problem
 
@@ -116,16 +113,7 @@ async def check_smtp(settings: Settings) -> CheckResult:
 
 def dkim_dns_record(key_file: Path) -> str:
     """The TXT record value to publish for the private key in `key_file`."""
-    key = load_private_key(key_file.read_bytes())
-    if isinstance(key, rsa.RSAPrivateKey):
-        public = key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return f"v=DKIM1; k=ed25519; p={base64.b64encode(public).decode()}"
+    return dns_record(load_private_key(key_file.read_bytes()))
 
 
 def check_dkim(settings: Settings) -> CheckResult:

@@ -1,4 +1,5 @@
-"""DKIM: messages are signed (relaxed/relaxed, unsubscribe headers included) and verify."""
+"""DKIM: messages are signed (relaxed/relaxed, unsubscribe headers included) with an RSA or an
+Ed25519 key, and dkimpy's verifier accepts them against the DNS record `digest check` prints."""
 
 from __future__ import annotations
 
@@ -10,14 +11,32 @@ from pathlib import Path
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from hypothesis import given
-from hypothesis import strategies as st
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from digest.checks import dkim_dns_record
 from digest.errors import ConfigError
 from digest.render import Renderer
-from digest.render.signing import relaxed_body
 from tests.render.conftest import make_digest, make_settings, make_subscriber, parse
+
+SELECTOR = "mail2026"
+DNS_NAME = b"mail2026._domainkey.example.org."
+
+
+def _pem(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey, layout: str) -> bytes:
+    private_format = {
+        "pkcs1": serialization.PrivateFormat.TraditionalOpenSSL,
+        "pkcs8": serialization.PrivateFormat.PKCS8,
+    }[layout]
+    return key.private_bytes(
+        serialization.Encoding.PEM, private_format, serialization.NoEncryption()
+    )
+
+
+def _seed(key: ed25519.Ed25519PrivateKey) -> bytes:
+    raw = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return base64.b64encode(raw) + b"\n"
 
 
 @pytest.fixture(scope="module")
@@ -25,24 +44,28 @@ def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture
-def key_file(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Path:
-    path = tmp_path / "dkim.pem"
-    path.write_bytes(
-        rsa_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
+# (the key file's form, the algorithm it signs with)
+KEY_FORMS = {
+    "rsa-pkcs1": "rsa-sha256",
+    "rsa-pkcs8": "rsa-sha256",
+    "ed25519-pem": "ed25519-sha256",
+    "ed25519-seed": "ed25519-sha256",
+}
+
+
+@pytest.fixture(params=sorted(KEY_FORMS))
+def key_file(request: pytest.FixtureRequest, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Path:
+    form: str = request.param
+    edwards = ed25519.Ed25519PrivateKey.generate()
+    data = {
+        "rsa-pkcs1": lambda: _pem(rsa_key, "pkcs1"),
+        "rsa-pkcs8": lambda: _pem(rsa_key, "pkcs8"),
+        "ed25519-pem": lambda: _pem(edwards, "pkcs8"),
+        "ed25519-seed": lambda: _seed(edwards),
+    }[form]()
+    path = tmp_path / f"{form}.key"
+    path.write_bytes(data)
     return path
-
-
-def dns_record(key: rsa.RSAPrivateKey) -> bytes:
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
 
 def offline_dns(records: dict[bytes, bytes]) -> Callable[..., bytes | None]:
@@ -55,65 +78,76 @@ def offline_dns(records: dict[bytes, bytes]) -> Callable[..., bytes | None]:
 
 
 @pytest.fixture
+def published(key_file: Path) -> Callable[..., bytes | None]:
+    """DNS serving the record `digest check` tells the operator to publish for the key."""
+    return offline_dns({DNS_NAME: dkim_dns_record(key_file).encode("ascii")})
+
+
+@pytest.fixture
 def signing_renderer(tmp_path: Path, key_file: Path) -> Renderer:
-    settings = make_settings(tmp_path, dkim_selector="mail2026", dkim_key_file=str(key_file))
+    settings = make_settings(tmp_path, dkim_selector=SELECTOR, dkim_key_file=str(key_file))
     return Renderer(settings)
 
 
-def test_signed_digest_verifies(signing_renderer: Renderer, rsa_key: rsa.RSAPrivateKey) -> None:
+def _tags(data: bytes) -> dict[str, str]:
+    header = str(parse(data)["DKIM-Signature"])
+    return dict(
+        part.split("=", 1) for part in re.sub(r"\s+", "", header).split(";") if part.strip()
+    )
+
+
+def test_signed_digest_verifies(
+    signing_renderer: Renderer, key_file: Path, published: Callable[..., bytes | None]
+) -> None:
     data = signing_renderer.render_digest(make_digest()).data
-    dns = offline_dns({b"mail2026._domainkey.example.org.": dns_record(rsa_key)})
 
     assert data.startswith(b"DKIM-Signature:")
-    assert dkim.verify(data, dnsfunc=dns)
+    assert dkim.verify(data, dnsfunc=published)
+    assert _tags(data)["a"] == KEY_FORMS[key_file.stem]
     assert parse(data).defects == []
 
 
 def test_signature_is_relaxed_and_covers_the_unsubscribe_headers(
     signing_renderer: Renderer,
 ) -> None:
-    message = parse(signing_renderer.render_digest(make_digest()).data)
-    tags = dict(
-        part.strip().split("=", 1)
-        for part in re.sub(r"\s+", "", str(message["DKIM-Signature"])).split(";")
-        if part.strip()
-    )
+    tags = _tags(signing_renderer.render_digest(make_digest()).data)
 
     assert tags["c"] == "relaxed/relaxed"
     assert tags["d"] == "example.org"
-    assert tags["s"] == "mail2026"
-    assert tags["a"] == "rsa-sha256"
+    assert tags["s"] == SELECTOR
     signed = set(tags["h"].lower().split(":"))
     assert signed >= {
         "from", "to", "subject", "date", "message-id", "list-id", "list-unsubscribe",
-        "list-unsubscribe-post", "mime-version", "content-type",
+        "list-unsubscribe-post", "mime-version", "content-type", "auto-submitted",
     }  # fmt: skip
 
 
 def test_tampering_breaks_the_signature(
-    signing_renderer: Renderer, rsa_key: rsa.RSAPrivateKey
+    signing_renderer: Renderer, published: Callable[..., bytes | None]
 ) -> None:
     data = signing_renderer.render_digest(make_digest()).data
-    dns = offline_dns({b"mail2026._domainkey.example.org.": dns_record(rsa_key)})
-    tampered = re.sub(
+    swapped = re.sub(
         rb"List-Unsubscribe: <[^>]+>", b"List-Unsubscribe: <https://evil.example/x>", data
     )
+    # A header the message lacked, added in transit, breaks it too (signed as absent).
+    head, _, body = data.partition(b"\r\n\r\n")
+    added = head + b"\r\nReply-To: someone@evil.example\r\n\r\n" + body
 
-    assert tampered != data
-    assert not dkim.verify(tampered, dnsfunc=dns)
+    assert swapped != data
+    assert not dkim.verify(swapped, dnsfunc=published)
+    assert not dkim.verify(added, dnsfunc=published)
 
 
 def test_account_emails_are_signed_too(
-    signing_renderer: Renderer, rsa_key: rsa.RSAPrivateKey
+    signing_renderer: Renderer, published: Callable[..., bytes | None]
 ) -> None:
-    dns = offline_dns({b"mail2026._domainkey.example.org.": dns_record(rsa_key)})
     subscriber = make_subscriber(status="pending")
     for email in (
         signing_renderer.render_confirmation(subscriber),
         signing_renderer.render_welcome(subscriber),
         signing_renderer.render_goodbye(subscriber),
     ):
-        assert dkim.verify(email.data, dnsfunc=dns)
+        assert dkim.verify(email.data, dnsfunc=published)
 
 
 def test_no_signature_without_a_key(renderer: Renderer) -> None:
@@ -126,21 +160,42 @@ def test_missing_key_file_is_a_clear_config_error(tmp_path: Path) -> None:
         Renderer(settings)
 
 
-def test_key_without_selector_is_a_clear_config_error(tmp_path: Path, key_file: Path) -> None:
-    settings = make_settings(tmp_path, dkim_key_file=str(key_file))
+def test_key_without_selector_is_a_clear_config_error(
+    tmp_path: Path, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    path = tmp_path / "dkim.pem"
+    path.write_bytes(_pem(rsa_key, "pkcs1"))
+    settings = make_settings(tmp_path, dkim_key_file=str(path))
     with pytest.raises(ConfigError, match="dkim_selector"):
         Renderer(settings)
 
 
-def reference_relaxed_body(body: bytes) -> bytes:
-    """RFC 6376 §3.4.4 line by line, as the RFC words it."""
-    lines = [re.sub(rb"[ \t]+", b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
-    while lines and lines[-1] == b"":
-        lines.pop()
-    return b"".join(line + b"\r\n" for line in lines)
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not a key at all\n",
+        base64.b64encode(b"sixteen byte key") + b"\n",
+        b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    ],
+    ids=["text", "short-seed", "broken-pem"],
+)
+def test_bad_key_is_a_clear_config_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.key"
+    path.write_bytes(content)
+    settings = make_settings(tmp_path, dkim_selector="s1", dkim_key_file=str(path))
+    with pytest.raises(ConfigError, match=r"mail\.dkim_key_file.*bad\.key is not a usable key"):
+        Renderer(settings)
 
 
-@given(st.lists(st.sampled_from([b"a", b"b ", b" ", b"  ", b"\t", b"\r\n", b"\r", b"\n"])))
-def test_relaxed_body_canonicalisation_follows_the_rfc(pieces: list[bytes]) -> None:
-    body = b"".join(pieces)
-    assert relaxed_body(body) == reference_relaxed_body(body)
+def test_encrypted_key_is_a_clear_config_error(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
+    path = tmp_path / "locked.pem"
+    path.write_bytes(
+        rsa_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    settings = make_settings(tmp_path, dkim_selector="s1", dkim_key_file=str(path))
+    with pytest.raises(ConfigError, match="unencrypted"):
+        Renderer(settings)
