@@ -9,12 +9,22 @@ of a sentence-transformers model instead: a directory with `model.onnx` (or
 
     embedder = load_embedder()                 # ConfigError naming the fix if it cannot
     vectors = embedder.embed([paper_text(title, abstract), "tool use"])
+    model = SentenceModel(settings.rank.model_dir, threads=settings.rank.threads)
+    model.model_id                             # checks the files; loads nothing
+    model.embed(["tool use"])                  # loads the model the first time
 
 Vectors are float32, mean-pooled over the real tokens (as the model was trained) and
-L2-normalised, so a dot product is a cosine. Texts are cut at the model's maximum length
-and embedded in batches of similar length, so little time goes to padding. `model_id`
-names the model and the hash of its files: it is stored next to every vector, and a
-vector made by another model is recomputed, never compared.
+L2-normalised, so a dot product is a cosine. Texts are cut at the model's maximum length,
+and each text runs through the model on its own: the int8 model scales its activations per
+call, so a text embedded next to others would get a slightly different vector, whereas
+alone its vector depends on nothing but the text (stored vectors and `digest rank`'s agree
+exactly), and on two cores it was also the cheapest way (no padding; see bench/RESULTS.md).
+`model_id` names the model and the hash of its files: it is stored next to every vector, and
+a vector made by another model is recomputed, never compared.
+
+A process loads each model once (`load_embedder` keeps what it loaded, keyed by `model_id`
+and thread count; the files are checked by sha256 on every call). onnxruntime's threads do
+not spin while waiting for work, so an idle model costs no CPU.
 """
 
 from __future__ import annotations
@@ -22,7 +32,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +48,8 @@ PACKAGED_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5a
 PACKAGED_NAME = "all-MiniLM-L6-v2-int8"
 PACKAGED_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
 DEFAULT_MAX_TOKENS = 512  # another export that does not say its own
-BATCH = 32  # texts per model call: larger batches gained nothing on two cores
+BATCH = 1  # texts per model call: alone, a text's vector depends on nothing else (above)
+MAX_THREADS = 4  # threads a model call uses by default: past a few, small calls gain nothing
 # Characters kept of a text before tokenising: far beyond what the model reads, so only a
 # pathological text is shortened, and tokenising it costs no more than a long abstract.
 CHARS_PER_TOKEN = 32
@@ -70,12 +83,20 @@ class Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length float32 row per text, in the order given."""
+        return self.embed_each(texts)
+
+    def embed_each(
+        self, texts: Sequence[str], done: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """As `embed`; `done(n)` is called after each model call with the texts it embedded."""
         cut = self.max_tokens * CHARS_PER_TOKEN
         encodings = self._tokenizer.encode_batch([text[:cut] for text in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         rows: list[np.ndarray] = []
         for start in range(0, len(order), BATCH):
             rows.append(self._embed_batch([encodings[i] for i in order[start : start + BATCH]]))
+            if done is not None:
+                done(len(rows[-1]))
         if not rows:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         result = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
@@ -105,10 +126,20 @@ def paper_text(title: str, abstract: str) -> str:
     return " ".join(f"{title}. {abstract}".split())
 
 
-def load_embedder(model_dir: Path | None = None, *, threads: int = 0) -> Embedder:
-    """The packaged sentence model, or the ONNX sentence-transformers export in `model_dir`,
-    ready to embed on `threads` cores (0: all of them). ConfigError, naming the fix, when
-    the model is missing, corrupt or cannot run."""
+@dataclass(frozen=True)
+class ModelFiles:
+    """A model's checked files and the id its vectors are stored under."""
+
+    model: Path
+    tokenizer: Path
+    max_tokens: int
+    model_id: str
+
+
+def model_files(model_dir: Path | None = None) -> ModelFiles:
+    """The packaged model's files (checked by sha256), or those of the export in
+    `model_dir`, with the model's id; nothing is loaded. ConfigError, naming the fix, when
+    a file is missing or corrupt."""
     if model_dir is None:
         model, tokenizer_file, name, max_tokens = _packaged_files()
     else:
@@ -116,16 +147,61 @@ def load_embedder(model_dir: Path | None = None, *, threads: int = 0) -> Embedde
     digest = hashlib.sha256(_file_sha256(model).encode())
     digest.update(_file_sha256(tokenizer_file).encode())
     digest.update(str(max_tokens).encode())
-    tokenizer = _tokenizer(tokenizer_file, max_tokens)
-    session = _session(model, threads or os.cpu_count() or 1, _fix(model_dir))
+    return ModelFiles(model, tokenizer_file, max_tokens, f"{name[:160]}:{digest.hexdigest()[:16]}")
+
+
+_loaded: dict[tuple[str, str, int], Embedder] = {}
+_loading = threading.Lock()
+
+
+def load_embedder(model_dir: Path | None = None, *, threads: int = 0) -> Embedder:
+    """The packaged sentence model, or the ONNX sentence-transformers export in `model_dir`,
+    ready to embed on `threads` cores (0: all of them, at most `MAX_THREADS`). ConfigError,
+    naming the fix, when the model is missing, corrupt or cannot run."""
+    files = model_files(model_dir)
+    threads = threads or min(os.cpu_count() or 1, MAX_THREADS)
+    key = (files.model_id, str(files.model), threads)
+    with _loading:
+        if key not in _loaded:
+            _loaded[key] = _embedder(files, threads, _fix(model_dir))
+        return _loaded[key]
+
+
+def _embedder(files: ModelFiles, threads: int, fix: str) -> Embedder:
+    tokenizer = _tokenizer(files.tokenizer, files.max_tokens)
+    session = _session(files.model, threads, fix)
     try:
-        return Embedder(
-            session, tokenizer, model_id=f"{name}:{digest.hexdigest()[:16]}", max_tokens=max_tokens
-        )
+        return Embedder(session, tokenizer, model_id=files.model_id, max_tokens=files.max_tokens)
     except Exception as error:  # onnxruntime raises its own untyped errors
-        raise ConfigError(
-            f"the sentence model {model} does not run ({error}); {_fix(model_dir)}"
-        ) from None
+        problem = f"the sentence model {files.model} does not run ({error})"
+        raise ConfigError(f"{problem}; {fix}") from None
+
+
+class SentenceModel:
+    """The configured sentence model, loaded the first time it embeds (or by `load`).
+
+    `model_id` only checks the files, so a process that finds every vector it needs stored
+    (a delivery worker) never loads the model."""
+
+    def __init__(self, model_dir: Path | None = None, *, threads: int = 0) -> None:
+        self.model_dir = model_dir
+        self.threads = threads
+        self._model_id: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        if self._model_id is None:
+            self._model_id = model_files(self.model_dir).model_id
+        return self._model_id
+
+    def load(self) -> Embedder:
+        """The loaded model; ConfigError, naming the fix, if it cannot be."""
+        embedder = load_embedder(self.model_dir, threads=self.threads)
+        self._model_id = embedder.model_id
+        return embedder
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.load().embed(texts)
 
 
 def _packaged_files() -> tuple[Path, Path, str, int]:
@@ -210,6 +286,9 @@ def _session(model: Path, threads: int, fix: str) -> onnxruntime.InferenceSessio
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Threads that spin while they wait for work burn a core each between calls.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own untyped errors

@@ -185,6 +185,9 @@ def _apply(row: PaperRow, entry: FeedEntry, *, now: datetime) -> bool:
         return False
     for name, value in changes.items():
         setattr(row, name, value)
+    if "title" in changes or "abstract" in changes:
+        # The sentence vector read the old text: the next embedding run reads the new one.
+        row.embedding, row.embedding_model = None, None
     row.changed_at = now
     return True
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -100,6 +101,24 @@ class PaperRow(Base):
     old_news: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     featured_on: Mapped[date | None] = mapped_column(Date, index=True)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The paper's sentence vector (float32, little-endian; see store.vectors) and the id of
+    # the model that made it: a vector of another model is recomputed, never compared.
+    # Deferred: only ranking reads it.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+
+
+class TopicVectorRow(Base):
+    """The sentence vector of a topic as subscribers write it, per model (migration 0009).
+
+    Shared by every subscriber with that topic; computed once, when a subscriber saves it."""
+
+    __tablename__ = "topic_vectors"
+
+    topic: Mapped[str] = mapped_column(Text, primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class PaperListingRow(Base):
