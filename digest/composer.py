@@ -17,7 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
+from digest.embedding import configured_model
 from digest.rank import PaperIndex, build_index, rank_profiles
+from digest.rank.embed import SentenceModel
 from digest.records import TRENDING_REASON, Digest, Paper, Pick, Profile, Subscriber
 from digest.render.renderer import Renderer
 from digest.send.due import send_instant, zone
@@ -41,11 +43,18 @@ class DigestComposer:
 
     _index_cache: dict[tuple[int, ...], PaperIndex] = {}  # noqa: RUF012 - per process, two entries
 
-    def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
-
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        now: datetime,
+        model: SentenceModel | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.now = now
+        self.model = model or configured_model(settings)
         self.renderer = Renderer(settings)
         with transaction(engine) as session:
             self.candidates = candidate_papers(session, since=now - timedelta(days=CANDIDATE_DAYS))

@@ -11,6 +11,7 @@ line. Nothing is stored when the file cannot be read at all (`LibraryError`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,12 +19,17 @@ import httpx
 from sqlalchemy import Engine
 
 from digest.config import Settings
+from digest.embedding import embed_papers
+from digest.errors import ConfigError
+from digest.rank.embed import SentenceModel
 from digest.records import LibraryReference, Paper
 from digest.sources.fetch import Politeness, SourceFetch, fetch_arxiv_ids
 from digest.sources.library import LibraryFile, read_library
 from digest.store.engine import transaction
 from digest.store.library import LibraryCounts, find_papers, like_from_library
 from digest.store.papers import ingest_entries
+
+log = logging.getLogger("digest.library")
 
 
 @dataclass
@@ -67,8 +73,10 @@ async def add_library(
     *,
     now: datetime | None = None,
     politeness: Politeness | None = None,
+    model: SentenceModel | None = None,
 ) -> LibraryReport:
-    """Like every paper `data` names; LibraryError (nothing stored) if it is no library."""
+    """Like every paper `data` names; LibraryError (nothing stored) if it is no library.
+    With a `model`, the liked papers that have no sentence vector are embedded."""
     moment = now or datetime.now(UTC)
     library = await asyncio.to_thread(read_library, data)
     report = LibraryReport(library.kind, papers=len(library.references))
@@ -86,6 +94,9 @@ async def add_library(
         # Only real trouble (not entries the API answered without a title) is an error.
         report.fetch_error = "; ".join(dict.fromkeys(fetched.errors)) or None
     found, counts = await asyncio.to_thread(_store, engine, subscriber_id, library, fetched, moment)
+    liked = [paper.db_id for paper in found.values() if paper.db_id is not None]
+    if model is not None and liked:
+        await asyncio.to_thread(_embed, engine, model, liked)
     report.added, report.already = counts.added, counts.already
     report.fetched = sum(1 for r in library.references if r in found and r not in known)
     report.not_found = [
@@ -118,6 +129,15 @@ def _store(
         ids = [paper.db_id for paper in found.values() if paper.db_id is not None]
         counts = like_from_library(session, subscriber_id, ids, now=now)
     return found, counts
+
+
+def _embed(engine: Engine, model: SentenceModel, liked: list[int]) -> None:
+    """Liked papers pull their look-alikes up by meaning once they have a vector. A model
+    that cannot load is logged: the likes stand, matched by their words until then."""
+    try:
+        embed_papers(engine, model, ids=liked)
+    except ConfigError as exc:
+        log.error("library papers stored without their sentence vectors: %s", exc)
 
 
 def _not_found(reference: LibraryReference, fetch_error: str | None) -> str:

@@ -18,8 +18,10 @@ from sqlalchemy import Engine
 
 from digest.composer import DigestComposer
 from digest.config import Settings, SourceSettings
+from digest.embedding import Progress, embed_after_fetch, remember_topics_quietly
 from digest.errors import DatabaseUnavailable, UsageError
 from digest.preparers import preparer_for
+from digest.rank.embed import SentenceModel
 from digest.records import Digest, SourceReport, Subscriber
 from digest.render.renderer import Renderer
 from digest.send.due import due_groups, end_of_local_day, local_date
@@ -58,8 +60,10 @@ async def request_confirmation(
     *,
     ip: str | None = None,
     renderer: Renderer | None = None,
+    model: SentenceModel | None = None,
 ) -> str:
-    """Start the double opt-in: store the address as pending and mail a confirmation link.
+    """Start the double opt-in: store the address as pending (with a `model`, its topics'
+    sentence vectors too) and mail a confirmation link.
 
     Used by the web form, `digest subscribers add` and subscribing by email. Returns what
     happened: "sent", "active" (already subscribed: nothing changes, nothing is sent),
@@ -90,6 +94,8 @@ async def request_confirmation(
     signup = await asyncio.to_thread(begin)
     if signup.action != "send" or signup.subscriber is None:
         return signup.action
+    if model is not None:
+        await asyncio.to_thread(remember_topics_quietly, engine, model, data.topics)
     try:
         email = (renderer or Renderer(settings)).render_confirmation(signup.subscriber, now=now)
         await transport.send(email)
@@ -117,9 +123,13 @@ async def fetch_all(
     now: datetime | None = None,
     politeness: Politeness | None = None,
     on_report: Callable[[SourceReport], None] | None = None,
+    model: SentenceModel | None = None,
+    on_embedding: Progress | None = None,
 ) -> list[SourceReport]:
-    """Fetch the configured sources (or those named in `only`) concurrently and store them.
-    `on_report` is called with each source's report as soon as that source is done.
+    """Fetch the configured sources (or those named in `only`) concurrently and store them;
+    then, with a `model`, embed the papers a digest can pick that have no vector yet
+    (`on_embedding(done, total)` follows it). `on_report` is called with each source's
+    report as soon as that source is done.
 
     One report per source, in configuration order. A source that fails never stops the
     others; what it did yield before failing is stored. A source whose server asked us to
@@ -142,7 +152,10 @@ async def fetch_all(
             on_report(report)
         return report
 
-    return list(await asyncio.gather(*(run(source) for source in chosen)))
+    reports = list(await asyncio.gather(*(run(source) for source in chosen)))
+    if model is not None:
+        await embed_after_fetch(engine, model, now=moment, progress=on_embedding)
+    return reports
 
 
 async def _fetch_and_store(
@@ -253,6 +266,7 @@ async def deliver_due(
     digest_date: date | None = None,
     progress: Callable[[DeliveryReport], None] | None = None,
     batch_size: int = 250,
+    model: SentenceModel | None = None,
 ) -> DeliveryReport:
     """Deliver the digests that are due (see digest/send/loop.py for the states).
 
@@ -270,11 +284,11 @@ async def deliver_due(
         _queue, engine, moment, worker, subscriber_id, all_subscribers, digest_date, dry_run
     )
     if dry_run:
-        composer = DigestComposer(settings, engine, now=moment)
+        composer = DigestComposer(settings, engine, now=moment, model=model)
         return await asyncio.to_thread(_dry_run, composer, queued, report, progress)
     report.recovered, report.queued, report.total = queued
     preparer = await asyncio.to_thread(
-        preparer_for, settings, engine, now=moment, rows=report.total
+        preparer_for, settings, engine, now=moment, rows=report.total, model=model
     )
     options = LoopOptions(
         worker_id=worker,

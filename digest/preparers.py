@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 
 from digest.composer import DigestComposer
 from digest.config import Settings
+from digest.rank.embed import SentenceModel
 from digest.records import OutgoingEmail
 from digest.send.loop import Prepared
 from digest.store.deliveries import Claim, Item
@@ -75,8 +76,15 @@ class Preparer(ABC):
 class ThreadPreparer(Preparer):
     """Ranks and renders in the delivering process (the loop runs it in a thread)."""
 
-    def __init__(self, settings: Settings, engine: Engine, *, now: datetime) -> None:
-        self.composer = DigestComposer(settings, engine, now=now)
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        now: datetime,
+        model: SentenceModel | None = None,
+    ) -> None:
+        self.composer = DigestComposer(settings, engine, now=now, model=model)
 
     def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
         return self.composer.prepare(claims)
@@ -107,13 +115,21 @@ class ProcessPreparer(Preparer):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def preparer_for(settings: Settings, engine: Engine, *, now: datetime, rows: int) -> Preparer:
+def preparer_for(
+    settings: Settings,
+    engine: Engine,
+    *,
+    now: datetime,
+    rows: int,
+    model: SentenceModel | None = None,
+) -> Preparer:
     """Helper processes for a run of at least `PROCESS_THRESHOLD` rows (when configured),
-    else the delivering process's own thread."""
+    else the delivering process's own thread (which uses `model` to embed a topic that has
+    no vector; helpers open the configured model themselves if they need to)."""
     processes = settings.digest.render_processes
     if processes > 0 and rows >= PROCESS_THRESHOLD:
         return ProcessPreparer(settings, now=now, processes=processes)
-    return ThreadPreparer(settings, engine, now=now)
+    return ThreadPreparer(settings, engine, now=now, model=model)
 
 
 def _start_helper(settings: Settings, now: datetime) -> None:

@@ -34,8 +34,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from digest.config import Settings
+from digest.embedding import configured_model
 from digest.errors import ConfigError
 from digest.notify import Notifier
+from digest.rank.embed import SentenceModel
 from digest.schedule import Jobs, build_scheduler, next_fetches
 from digest.send.loop import new_worker_id
 from digest.send.transport import Transport, make_transport
@@ -90,8 +92,10 @@ class Service:
         worker_id: str | None = None,
         transport: Transport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        model: SentenceModel | None = None,
     ) -> None:
         self.settings = settings
+        self.model = model or configured_model(settings)
         self.engine = engine
         self.roles = roles
         self.notifier = notifier or Notifier.from_environment()
@@ -101,7 +105,9 @@ class Service:
         self._stop_requested = asyncio.Event()
         self._transport = transport
         self._client = http_client
-        self.work = ScheduledWork(settings, engine, self.heartbeats, self.stopping, self.worker_id)
+        self.work = ScheduledWork(
+            settings, engine, self.heartbeats, self.stopping, self.worker_id, self.model
+        )
         self._scheduler: AsyncIOScheduler | None = None
         self._web: _QuietServer | None = None
         self._web_task: asyncio.Task[None] | None = None
@@ -180,7 +186,7 @@ class Service:
         from digest.web import create_app
 
         assert self._transport is not None
-        app = create_app(self.settings, self.engine, self._transport)
+        app = create_app(self.settings, self.engine, self._transport, model=self.model)
         app.state.settings = self.settings
         app.state.engine = self.engine
         app.state.heartbeats = self.heartbeats
@@ -240,7 +246,9 @@ class Service:
         assert self._transport is not None
         subscribe = None
         if self.settings.mail.subscribe_address:
-            subscribe = SubscribeByEmail(self.settings, self.engine, self._transport)
+            subscribe = SubscribeByEmail(
+                self.settings, self.engine, self._transport, model=self.model
+            )
         listener = InboundListener(self.settings, self.engine, subscribe)
         host, port = listener.address
         try:
@@ -317,6 +325,8 @@ async def run_service(
     *,
     worker_id: str | None = None,
     notifier: Notifier | None = None,
+    model: SentenceModel | None = None,
 ) -> None:
     """Run the service until SIGTERM/SIGINT, then stop gracefully."""
-    await Service(settings, engine, roles, worker_id=worker_id, notifier=notifier).run()
+    service = Service(settings, engine, roles, worker_id=worker_id, notifier=notifier, model=model)
+    await service.run()

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from digest import pipeline
 from digest.config import Settings
+from digest.rank.embed import SentenceModel
 from digest.schedule import overdue_sources, start_delivery
 from digest.send.transport import Transport
 from digest.store import service_state
@@ -61,8 +62,10 @@ class ScheduledWork:
         heartbeats: Heartbeats,
         stopping: asyncio.Event,
         worker_id: str,
+        model: SentenceModel,
     ) -> None:
         self.settings = settings
+        self.model = model
         self.engine = engine
         self.heartbeats = heartbeats
         self.stopping = stopping
@@ -97,7 +100,7 @@ class ScheduledWork:
         async def work() -> None:
             assert self.client is not None
             reports = await pipeline.fetch_all(
-                self.settings, self.engine, self.client, only=list(names)
+                self.settings, self.engine, self.client, only=list(names), model=self.model
             )
             for report in reports:
                 self._after_fetch(report)
@@ -172,6 +175,7 @@ class ScheduledWork:
                     self.transport,
                     worker_id=self.worker_id,
                     stop=self.stopping,
+                    model=self.model,
                 )
             except Exception as exc:
                 self.heartbeats.ticked(datetime.now(UTC), f"{type(exc).__name__}: {exc}")

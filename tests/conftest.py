@@ -53,8 +53,21 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The packaged sentence model, loaded once for the whole run."""
+    """The packaged sentence model, loaded once for the whole run (the code under test
+    shares it: a process loads a model once)."""
     return load_embedder()
+
+
+def assert_topics_embedded(engine: Engine, embedder: Embedder, *topics: str) -> None:
+    """Each topic has its stored vector of the packaged model: the one the model gives."""
+    from digest.store.engine import transaction
+    from digest.store.vectors import topic_vectors
+
+    with transaction(engine) as session:
+        stored = topic_vectors(session, topics, embedder.model_id)
+    assert sorted(stored) == sorted(set(topics))
+    for topic in topics:
+        assert float(stored[topic] @ embedder.embed([topic])[0]) > 0.9999, topic
 
 
 def _pg_admin() -> Engine:

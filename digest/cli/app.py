@@ -13,7 +13,9 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from digest.config import Settings, load_settings
+from digest.embedding import configured_model
 from digest.errors import UsageError
+from digest.rank.embed import SentenceModel
 from digest.store.engine import open_engine
 from digest.store.migrations import require_current
 
@@ -39,6 +41,7 @@ class App:
     quiet: bool = False
     _settings: Settings | None = None
     _engine: Engine | None = None
+    _model: SentenceModel | None = None
     console: Console = field(default_factory=lambda: Console(highlight=False))
     err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
 
@@ -57,6 +60,22 @@ class App:
         if migrated:
             require_current(self._engine)
         return self._engine
+
+    def sentence_model(self, *, load: bool = False) -> SentenceModel:
+        """The configured sentence model, loaded now with `load` (ConfigError, exit 2,
+        naming the fix, before the command changes anything), else when first used."""
+        if self._model is None:
+            self._model = configured_model(self.settings)
+        if load:
+            self._model.load()
+        return self._model
+
+    def checked_model(self) -> SentenceModel:
+        """The configured sentence model with its files checked (ConfigError, exit 2, naming
+        the fix, before the command changes anything); it loads when it first embeds."""
+        model = self.sentence_model()
+        model.model_id  # noqa: B018 - reading it checks the files
+        return model
 
     @property
     def progress_hidden(self) -> bool:

@@ -10,6 +10,7 @@ import click
 from digest import pipeline
 from digest.cli.app import App, cli, pass_app
 from digest.demo import DEMO_TOPICS, sample_entries
+from digest.embedding import embed_recent_papers, remember_topics
 from digest.render.renderer import Renderer
 from digest.send.transport import OutboxTransport
 from digest.store import migrations
@@ -35,6 +36,7 @@ def demo(app: App, email: str) -> None:
       digest demo
     """
     settings = app.settings
+    model = app.sentence_model(load=True)
     engine = app.engine(migrated=False)
     migrations.upgrade(engine)
     now = datetime.now(UTC)
@@ -44,6 +46,8 @@ def demo(app: App, email: str) -> None:
         upsert_subscriber(
             session, data, default_timezone="UTC", default_send_at=settings.digest.default_send_at
         )
+    embed_recent_papers(engine, model, now=now)
+    remember_topics(engine, model, DEMO_TOPICS)
     digest = pipeline.compose_digest(settings, engine, email, now=now)
     renderer = Renderer(settings)
     message = renderer.render_digest(digest, now=now)

@@ -13,15 +13,20 @@ from sqlalchemy import Engine
 
 from digest.cli.app import App
 from digest.pipeline import fetch_all
+from digest.rank.embed import SentenceModel
 from digest.records import SourceReport
 from digest.sources.http import new_client
 
 
-def run_fetch(app: App, engine: Engine, only: Sequence[str]) -> list[SourceReport]:
-    """Fetch the chosen sources (all when `only` is empty) with a fresh HTTP client, with a
-    progress bar that advances as each source is done."""
+def run_fetch(
+    app: App, engine: Engine, only: Sequence[str], model: SentenceModel
+) -> tuple[list[SourceReport], int]:
+    """Fetch the chosen sources (all when `only` is empty) with a fresh HTTP client, then
+    embed the new papers, with a progress bar that advances as each source is done and as
+    papers are embedded. Returns the reports and how many papers were embedded."""
     settings = app.settings
     total = len(only) or len(settings.sources)
+    embedded = [0]
 
     async def run() -> list[SourceReport]:
         with Progress(console=app.err, disable=app.progress_hidden, transient=True) as bar:
@@ -30,10 +35,23 @@ def run_fetch(app: App, engine: Engine, only: Sequence[str]) -> list[SourceRepor
             def done(report: SourceReport) -> None:
                 bar.update(task, advance=1, description=f"Fetched {report.name}")
 
-            async with new_client() as client:
-                return await fetch_all(settings, engine, client, only=only, on_report=done)
+            def embedding(count: int, papers: int) -> None:
+                embedded[0] = count
+                description = f"Embedding {papers:,} papers"
+                bar.update(task, completed=count, total=papers, description=description)
 
-    return asyncio.run(run())
+            async with new_client() as client:
+                return await fetch_all(
+                    settings,
+                    engine,
+                    client,
+                    only=only,
+                    on_report=done,
+                    model=model,
+                    on_embedding=embedding,
+                )
+
+    return asyncio.run(run()), embedded[0]
 
 
 def status_text(report: SourceReport) -> str:

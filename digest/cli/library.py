@@ -56,7 +56,9 @@ def library(app: App, email: str, file: Path) -> None:
 
 async def _add(app: App, subscriber_id: int, data: bytes) -> LibraryReport:
     async with new_client() as client:
-        return await add_library(app.settings, app.engine(), client, subscriber_id, data)
+        return await add_library(
+            app.settings, app.engine(), client, subscriber_id, data, model=app.checked_model()
+        )
 
 
 def _read(file: Path) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -20,9 +21,11 @@ from digest.cli.app import App, cli, format_option, pass_app, read_text_file
 @format_option("json")
 @pass_app
 def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
-    """Fetch the configured sources now and store new papers.
+    """Fetch the configured sources now and store new papers, with their sentence vectors.
 
     Prints a per-source summary; exits 3 when some source failed (the others are stored).
+    New papers are embedded once they are stored (about a minute for a 700-paper day on
+    two cores).
 
     \b
     Example:
@@ -30,8 +33,13 @@ def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
     """
     from digest.cli.fetch_report import print_reports, run_fetch
 
-    reports = run_fetch(app, app.engine(), sources)
+    model = app.sentence_model(load=True)
+    started = time.perf_counter()
+    reports, embedded = run_fetch(app, app.engine(), sources, model)
     print_reports(app, reports, fmt)
+    if fmt == "table" and embedded:
+        seconds = time.perf_counter() - started
+        app.say(f"Embedded {embedded:,} papers with {model.model_id} ({seconds:.0f} s in all).")
     if any(report.error for report in reports):
         raise click.exceptions.Exit(3)
 
@@ -70,15 +78,13 @@ def rank(app: App, papers: Path, profiles: Path, top: int | None) -> None:
       digest rank --papers day.jsonl --profiles profiles.jsonl --top 10
     """
     from digest.rank import build_index, rank_profiles
-    from digest.rank.embed import load_embedder
     from digest.rank.jsonl import parse_papers, parse_profiles, picks_line
     from digest.rank.vectors import embed_run
 
     day = parse_papers(_read_lines(papers), source=papers.name)
     wanted = parse_profiles(_read_lines(profiles), source=profiles.name)
     max_items = top if top is not None else app.settings.digest.max_items
-    embedder = load_embedder(app.settings.rank.model_dir, threads=app.settings.rank.threads)
-    day_vectors, vectors = embed_run(embedder, day, wanted)
+    day_vectors, vectors = embed_run(app.sentence_model(load=True).load(), day, wanted)
     index = build_index(day, vectors=day_vectors)
     results = rank_profiles(index, wanted, max_items=max_items, vectors=vectors)
     for profile, picks in zip(wanted, results, strict=True):

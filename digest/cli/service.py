@@ -76,6 +76,8 @@ def serve(
         settings = settings.model_copy(update={"web": web})
     if not (roles.web or roles.fetch or roles.deliver or settings.inbound.host):
         raise UsageError("nothing to run: drop --no-web or --no-scheduler")
+    # Loaded before anything starts: a missing or corrupt model is one line naming the fix.
+    model = app.sentence_model(load=True)
     configure_logging(settings)
     engine = app.engine(migrated=False)
     if no_migrate:
@@ -86,7 +88,7 @@ def serve(
         migrations.upgrade(engine)
         after = migrations.current_revision(engine)
         log.info("database upgraded", extra={"from": before or "empty", "to": after})
-    asyncio.run(run_service(settings, engine, roles))
+    asyncio.run(run_service(settings, engine, roles, model=model))
 
 
 @cli.command()
@@ -103,7 +105,8 @@ def worker(app: App, worker_id: str | None) -> None:
 
     For scale-out: run many against one PostgreSQL database, next to one
     `digest serve --no-deliver`. Needs an up-to-date schema (`digest db upgrade`).
-    Stops cleanly on SIGTERM, finishing the messages being sent.
+    Stops cleanly on SIGTERM, finishing the messages being sent. Ranks with the stored
+    sentence vectors; the model is loaded only to embed a topic that has none yet.
 
     \b
     Example:
@@ -112,6 +115,7 @@ def worker(app: App, worker_id: str | None) -> None:
     from digest.service import Roles, run_service
 
     settings = app.settings
+    model = app.checked_model()  # the model itself loads only if a topic has no vector
     configure_logging(settings)
     engine = app.engine()
-    asyncio.run(run_service(settings, engine, Roles.worker(), worker_id=worker_id))
+    asyncio.run(run_service(settings, engine, Roles.worker(), worker_id=worker_id, model=model))

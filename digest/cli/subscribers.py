@@ -15,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from digest.cli.app import App, cli, format_option, pass_app, read_text_file, write_output
+from digest.cli.db import embed_topics
+from digest.embedding import remember_topics
 from digest.errors import NotFound, UsageError
 from digest.pipeline import request_confirmation
 from digest.records import Subscriber
@@ -135,6 +137,7 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
     """
     data = SubscriberInput(email=email, status="active" if confirmed else None, **fields).validate()
     settings = app.settings
+    model = app.checked_model()
     if not confirmed and not _already_subscribed(app, data.email):
         outcome = asyncio.run(_request_confirmation(app, data))
         app.say(_CONFIRMATION_OUTCOMES[outcome].format(email=data.email))
@@ -146,6 +149,7 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
             default_timezone=settings.digest.default_timezone,
             default_send_at=settings.digest.default_send_at,
         )
+    remember_topics(app.engine(), model, sub.topics)
     verb = "Added" if created else "Updated"
     app.say(f"{verb} {sub.email} ({_state(sub)}): {', '.join(sub.topics) or '-'}")
 
@@ -176,6 +180,7 @@ def update(app: App, email: str, **fields: Any) -> None:
       digest subscribers update ada@example.org --frequency weekly --weekday fri
     """
     schedule = {key: fields.pop(key) for key in ("frequency", "weekday", "feed_only")}
+    model = app.checked_model()
     with transaction(app.engine()) as session:
         current = get_subscriber(session, email)
         merged = {
@@ -191,6 +196,7 @@ def update(app: App, email: str, **fields: Any) -> None:
             default_timezone=current.timezone,
             default_send_at=current.send_at.strftime("%H:%M"),
         )
+    remember_topics(app.engine(), model, sub.topics)
     app.say(f"Updated {sub.email} ({_state(sub)}): {', '.join(sub.topics) or '-'}")
 
 
@@ -213,7 +219,9 @@ def _already_subscribed(app: App, email: str) -> bool:
 async def _request_confirmation(app: App, data: SubscriberInput) -> str:
     transport = make_transport(app.settings)
     try:
-        return await request_confirmation(app.settings, app.engine(), transport, data)
+        return await request_confirmation(
+            app.settings, app.engine(), transport, data, model=app.sentence_model()
+        )
     finally:
         await transport.close()
 
@@ -348,6 +356,7 @@ def import_(app: App, file: Path, dry_run: bool) -> None:
             app.err.print(f"{file.name}: line {problem.line}: {problem.reason}", markup=False)
         raise UsageError(error)
     settings = app.settings
+    model = app.checked_model()
     with transaction(app.engine()) as session:
         plan = plan_import(session, rows)
         if not dry_run:
@@ -364,6 +373,8 @@ def import_(app: App, file: Path, dry_run: bool) -> None:
         ("unchanged", plan.unchanged),
     ):
         table.add_row(label, str(len(items)))
+    if not dry_run:
+        embed_topics(app, model, [t for data in (*plan.new, *plan.changed) for t in data.topics])
     if not app.quiet:
         app.console.print(table)
         if dry_run:

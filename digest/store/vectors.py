@@ -52,10 +52,12 @@ def papers_to_embed(
     since: datetime | None = None,
     voted: bool = False,
     every: bool = False,
+    ids: Sequence[int] | None = None,
 ) -> list[PaperText]:
     """Papers without a vector of `model_id`, oldest first: those a digest can still pick
     (first seen at or after `since`, not old news); with `voted`, also the papers
-    subscribers liked or disliked (their libraries included); with `every`, all papers."""
+    subscribers liked or disliked (their libraries included); those of `ids` (row ids);
+    with `every`, all papers."""
     query = select(PaperRow.id, PaperRow.title, PaperRow.abstract).where(_missing(model_id))
     if not every:
         wanted: list[ColumnElement[bool]] = []
@@ -63,6 +65,8 @@ def papers_to_embed(
             wanted.append((PaperRow.first_seen_at >= since) & (PaperRow.old_news == false()))
         if voted:
             wanted.append(PaperRow.id.in_(select(FeedbackRow.paper_id)))
+        if ids:
+            wanted.append(among(session, PaperRow.id, ids))
         if not wanted:
             return []
         query = query.where(or_(*wanted))

@@ -28,7 +28,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest.config import Settings
+from digest.embedding import configured_model
 from digest.errors import DatabaseUnavailable
+from digest.rank.embed import SentenceModel
 from digest.render.links import LinkMaker
 from digest.send.transport import Transport
 from digest.web import archive, feed, feedback, front, preferences, subscription
@@ -146,9 +148,13 @@ def create_app(
     transport: Transport,
     *,
     limits: WebLimits | None = None,
+    model: SentenceModel | None = None,
 ) -> Starlette:
-    """The ASGI app of the subscriber pages; uvicorn serves it inside `digest serve`."""
+    """The ASGI app of the subscriber pages; uvicorn serves it inside `digest serve`.
+    `model` embeds the topics subscribers save (default: the configured one, loaded when
+    first needed)."""
     limits = limits or WebLimits()
+    model = model or configured_model(settings)
     secret = settings.secret_key()
     https = settings.web.base_url.startswith("https://")
     limiter = RateLimiter()
@@ -195,5 +201,6 @@ def create_app(
         links=LinkMaker(settings),
         secret=secret,
         env=make_environment(),
+        model=model,
     )
     return app

@@ -134,6 +134,7 @@ async def subscribe(request: Request) -> Response:
             form.data,
             ip=client_ip(request),
             renderer=web.renderer(),
+            model=web.model,
         )
     except UsageError as exc:
         form.errors["email"] = str(exc)

@@ -28,7 +28,9 @@ from sqlalchemy import Engine
 
 from digest import pipeline
 from digest.config import Settings, check_timezone, parse_send_time
+from digest.embedding import configured_model
 from digest.errors import MailRequestRefused, UsageError
+from digest.rank.embed import SentenceModel
 from digest.records import FREQUENCIES, WEEKDAYS
 from digest.render.renderer import Renderer
 from digest.send.transport import Transport
@@ -169,10 +171,18 @@ def signup_from_message(message: EmailMessage, mail_from: str) -> SubscriberInpu
 class SubscribeByEmail:
     """The inbound listener's handler for mail to `mail.subscribe_address`."""
 
-    def __init__(self, settings: Settings, engine: Engine, transport: Transport) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        transport: Transport,
+        *,
+        model: SentenceModel | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.transport = transport
+        self.model = model or configured_model(settings)
         self._renderer: Renderer | None = None
 
     async def __call__(self, mail_from: str, data: bytes) -> str:
@@ -189,7 +199,12 @@ class SubscribeByEmail:
             if self._renderer is None:
                 self._renderer = Renderer(self.settings)
             return await pipeline.request_confirmation(
-                self.settings, self.engine, self.transport, request, renderer=self._renderer
+                self.settings,
+                self.engine,
+                self.transport,
+                request,
+                renderer=self._renderer,
+                model=self.model,
             )
         except UsageError as exc:
             log.info("subscribe-by-email request refused: %s", exc)

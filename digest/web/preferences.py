@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from digest.embedding import remember_topics_quietly
 from digest.library import LibraryReport, add_library
 from digest.records import Paper, Subscriber
 from digest.sources.http import new_client
@@ -153,7 +154,10 @@ async def show(request: Request) -> Response:
 
 def _save(web: Web, sub: Subscriber, profile: SubscriberInput) -> Subscriber | None:
     with transaction(web.engine) as session:
-        return update_preferences(session, sub.id, sub.link_secret, profile)
+        saved = update_preferences(session, sub.id, sub.link_secret, profile)
+    if saved is not None:
+        remember_topics_quietly(web.engine, web.model, saved.topics)
+    return saved
 
 
 async def save(request: Request) -> Response:
@@ -219,7 +223,9 @@ async def _library_inputs(form: FormData) -> list[tuple[str, bytes | str]]:
 
 async def _add(web: Web, subscriber_id: int, data: bytes | str) -> LibraryReport:
     async with new_client() as client:
-        return await add_library(web.settings, web.engine, client, subscriber_id, data)
+        return await add_library(
+            web.settings, web.engine, client, subscriber_id, data, model=web.model
+        )
 
 
 def _pause(web: Web, sub: Subscriber, paused: bool) -> Subscriber | None:

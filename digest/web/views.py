@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from digest.config import Settings
+from digest.rank.embed import SentenceModel
 from digest.render.links import LinkMaker
 from digest.render.renderer import Renderer
 from digest.resources import bundled_dir
@@ -77,6 +78,7 @@ class Web:
     links: LinkMaker
     secret: str
     env: jinja2.Environment
+    model: SentenceModel
     _renderer: Renderer | None = None
 
     def renderer(self) -> Renderer:

@@ -11,6 +11,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from digest.rank.embed import Embedder
 from digest.records import FeedEntry, Subscriber
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
@@ -18,6 +19,7 @@ from digest.store.papers import ingest_entries
 from digest.store.schema import EventRow, FeedbackRow, PaperRow, SubscriberRow
 from digest.store.subscribers import SubscriberInput, subscriber_by_id, upsert_subscriber
 from digest.tokens import Purpose, make_token
+from tests.conftest import assert_topics_embedded
 from tests.web.conftest import Site, both_databases
 
 SECRET = "test-secret-key"
@@ -182,7 +184,7 @@ def preferences_form(site: Site, link: str, **fields: str) -> dict[str, str]:
 
 
 @both_databases
-def test_preferences_edit_everything_but_the_address(site: Site) -> None:
+def test_preferences_edit_everything_but_the_address(site: Site, embedder: Embedder) -> None:
     sid = add_subscriber(site)
     link = url(site, "preferences", sid)
     page = site.client.get(link)
@@ -200,6 +202,7 @@ def test_preferences_edit_everything_but_the_address(site: Site) -> None:
         assert row.topics == ["graph neural networks", "message passing"]
         assert (row.categories, row.exclude) == (["cs.LG"], ["survey"])
         assert (row.timezone, row.send_at) == ("Asia/Tokyo", "08:15")
+    assert_topics_embedded(site.engine, embedder, "graph neural networks", "message passing")
 
 
 def test_preferences_refuse_bad_input_and_missing_csrf(site: Site) -> None:

@@ -13,12 +13,14 @@ from sqlalchemy import Engine, select
 
 from digest.config import Settings
 from digest.errors import MailRequestRefused
+from digest.rank.embed import Embedder
 from digest.send.inbound import InboundListener
 from digest.send.transport import SmtpTransport
 from digest.store.engine import transaction
 from digest.store.schema import SubscriberRow
 from digest.store.subscribers import SubscriberInput
 from digest.web.mail_signup import SubscribeByEmail, signup_from_message
+from tests.conftest import assert_topics_embedded
 from tests.send.smtpd import FaultySmtpServer, free_port
 from tests.web.conftest import both_databases
 
@@ -122,7 +124,7 @@ def test_a_plain_subscribe_asks_for_a_subscription_without_topics() -> None:
 
 @both_databases
 def test_a_subscribe_mail_starts_the_double_opt_in(
-    settings: Settings, engine: Engine, smtp_server: FaultySmtpServer
+    settings: Settings, engine: Engine, smtp_server: FaultySmtpServer, embedder: Embedder
 ) -> None:
     smtp = settings.smtp.model_copy(
         update={"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
@@ -157,6 +159,7 @@ def test_a_subscribe_mail_starts_the_double_opt_in(
     (mail,) = smtp_server.received
     assert mail.rcpt_to == "ada@example.org"
     assert b"/confirm/" in mail.data
+    assert_topics_embedded(engine, embedder, "diffusion models")
 
 
 def test_mail_to_the_subscribe_address_through_the_inbound_listener(

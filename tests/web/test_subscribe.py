@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from digest.rank.embed import Embedder
 from digest.records import FeedEntry
 from digest.store.engine import transaction
 from digest.store.papers import ingest_entries
 from digest.store.schema import EventRow, SubscriberRow
 from digest.store.subscribers import get_subscriber
+from tests.conftest import assert_topics_embedded
 from tests.send.smtpd import FaultPlan
 from tests.web.conftest import Site, both_databases
 
@@ -96,7 +98,9 @@ def test_front_page_without_papers_and_bad_day_values(site: Site) -> None:
     assert site.client.get("/", params={"day": "1999-01-01"}).status_code == 200
 
 
-def test_subscribing_sends_one_confirmation_and_stores_a_pending_subscriber(site: Site) -> None:
+def test_subscribing_sends_one_confirmation_and_stores_a_pending_subscriber(
+    site: Site, embedder: Embedder
+) -> None:
     answer = subscribe(
         site,
         email="  Ada@Example.ORG ",
@@ -121,6 +125,7 @@ def test_subscribing_sends_one_confirmation_and_stores_a_pending_subscriber(site
     (mail,) = site.messages_to("ada@example.org")
     assert "confirm" in mail["Subject"].lower()
     assert site.link_in_last_mail("ada@example.org", "confirm")
+    assert_topics_embedded(site.engine, embedder, "speculative decoding", "LLM agents")
 
 
 @both_databases
