@@ -4,7 +4,8 @@ One row per (subscriber, paper); the latest vote wins. A like is a 👍 (`source
 a paper added from the subscriber's library (`source` "library", see store.library).
 `feedback_for` hands the delivery stage the papers each subscriber liked and disliked,
 newest first and capped, and which likes came from the library, so the ranking can pull
-similar papers up and push them down.
+similar papers up and push them down. `vote_counts` and `forget_votes` count and delete a
+subscriber's 👍/👎 votes, never their library.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFound, UsageError
@@ -116,3 +117,25 @@ def feedback_for(
             if vote > 0 and source == "library":
                 votes.library.add(record.id)
     return result
+
+
+def vote_counts(session: Session, subscriber_id: int) -> tuple[int, int]:
+    """How many papers the subscriber voted 👍 and 👎 on (library papers are not votes)."""
+    query = (
+        select(FeedbackRow.vote, func.count())
+        .where(FeedbackRow.subscriber_id == subscriber_id, FeedbackRow.source == "vote")
+        .group_by(FeedbackRow.vote)
+    )
+    counts = {int(vote): int(n) for vote, n in session.execute(query)}
+    return counts.get(1, 0), counts.get(-1, 0)
+
+
+def forget_votes(session: Session, subscriber_id: int) -> int:
+    """Delete the subscriber's 👍/👎 votes; their library stays. Returns how many went."""
+    result = session.execute(
+        delete(FeedbackRow).where(
+            FeedbackRow.subscriber_id == subscriber_id, FeedbackRow.source == "vote"
+        )
+    )
+    assert isinstance(result, CursorResult)  # a DELETE's result counts its rows
+    return result.rowcount

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -144,3 +144,31 @@ def topics_without_vectors(session: Session, topics: Sequence[str], model_id: st
     """Those of `topics` (in their order, once each) with no vector of `model_id`."""
     stored = set(topic_vectors(session, topics, model_id))
     return [t for t in dict.fromkeys(topics) if t.strip() and t not in stored]
+
+
+def recent_paper_vectors(
+    session: Session, model_id: str, *, now: datetime, window: timedelta
+) -> np.ndarray:
+    """The stored vectors of `model_id` of the papers a digest can pick from (first seen in
+    the `window` up to `now`, not old news), one row each; papers without one are left
+    out. When none has one (no fetch lately), those of the `window` up to the newest paper
+    that has one."""
+    has_vector = (
+        PaperRow.old_news == false(),
+        PaperRow.embedding_model == model_id,
+        PaperRow.embedding.is_not(None),
+    )
+    found = _vectors_since(session, now - window, has_vector)
+    if not len(found):
+        newest = session.scalar(select(func.max(PaperRow.first_seen_at)).where(*has_vector))
+        if newest is not None:
+            found = _vectors_since(session, newest - window, has_vector)
+    return found
+
+
+def _vectors_since(
+    session: Session, since: datetime, conditions: Sequence[ColumnElement[bool]]
+) -> np.ndarray:
+    query = select(PaperRow.embedding).where(PaperRow.first_seen_at >= since, *conditions)
+    rows = [from_bytes(data) for data in session.scalars(query) if data is not None]
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)

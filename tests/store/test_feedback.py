@@ -10,7 +10,15 @@ from sqlalchemy import Engine, select
 from digest.errors import NotFound, UsageError
 from digest.records import FeedEntry
 from digest.store.engine import transaction
-from digest.store.feedback import Votes, feedback_for, record_vote, vote_of
+from digest.store.feedback import (
+    Votes,
+    feedback_for,
+    forget_votes,
+    record_vote,
+    vote_counts,
+    vote_of,
+)
+from digest.store.library import like_from_library
 from digest.store.papers import ingest_entries
 from digest.store.schema import PaperRow
 from digest.store.subscribers import SubscriberInput, upsert_subscriber
@@ -72,3 +80,26 @@ def test_bad_votes_are_refused(engine: Engine) -> None:
         record_vote(session, ada, 123_456, 1)
     with transaction(engine) as session:
         assert feedback_for(session, []) == {}
+
+
+def test_forgetting_votes_keeps_the_library_and_other_subscribers(engine: Engine) -> None:
+    (ada, bob), (p0, p1, p2, p3) = setup(engine, papers=4)
+    with transaction(engine) as session:
+        like_from_library(session, ada, [p3], now=NOW)
+        record_vote(session, ada, p0, 1, now=NOW)
+        record_vote(session, ada, p1, -1, now=NOW)
+        record_vote(session, ada, p2, -1, now=NOW)
+        record_vote(session, ada, p3, 1, now=NOW)  # a 👍 on a library paper: still library
+        record_vote(session, bob, p0, -1, now=NOW)
+    with transaction(engine) as session:
+        assert vote_counts(session, ada) == (1, 2)
+        assert vote_counts(session, bob) == (0, 1)
+        assert forget_votes(session, ada) == 3
+    with transaction(engine) as session:
+        assert vote_counts(session, ada) == (0, 0)
+        assert forget_votes(session, ada) == 0  # nothing left to forget
+        votes = feedback_for(session, [ada, bob])
+    assert [p.title for p in votes[ada].liked] == ["P3"]
+    assert votes[ada].library == {"2603.00003"}
+    assert votes[ada].disliked == []
+    assert [p.title for p in votes[bob].disliked] == ["P0"]

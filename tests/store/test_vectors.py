@@ -16,6 +16,7 @@ from digest.store.papers import ingest_entries, paper_by_key
 from digest.store.vectors import (
     paper_vectors,
     papers_to_embed,
+    recent_paper_vectors,
     store_paper_vectors,
     store_topic_vectors,
     subscriber_topics,
@@ -116,6 +117,36 @@ def test_liked_papers_are_embedded_whatever_their_age(engine: Engine) -> None:
         assert papers_to_embed(session, MODEL, since=NOW - timedelta(days=8)) == []
         assert [p.db_id for p in papers_to_embed(session, MODEL, voted=True)] == [db_id]
         assert subscriber_topics(session) == ["tool use"]
+
+
+def test_recent_vectors_are_those_a_digest_picks_from(engine: Engine) -> None:
+    """The papers of the last days (not old news, with a vector of the model); with none
+    that recent, those of the same span up to the newest paper that has one."""
+    day = timedelta(days=1)
+    papers = {
+        "2606.00001": (NOW, "new"),
+        "2606.00002": (NOW - 2 * day, "new"),
+        "2606.00003": (NOW - 6 * day, "new"),
+        "2001.00001": (NOW, "replace"),  # an old paper revised: old news
+    }
+    with transaction(engine) as session:
+        for key, (seen, kind) in papers.items():
+            entry = replace(PAPER, key=key, arxiv_id=key, announce_type=kind)
+            ingest_entries(session, [entry], now=seen)
+    ids = {key: stored_id(engine, key) for key in papers}
+    with transaction(engine) as session:
+        store_paper_vectors(
+            session, MODEL, {db_id: unit(n) for n, db_id in enumerate(ids.values())}
+        )
+        store_paper_vectors(session, OTHER, {ids["2606.00001"]: unit(9)})  # replaced: another model
+    with transaction(engine) as session:
+        found = recent_paper_vectors(session, MODEL, now=NOW, window=3 * day)
+        assert sorted(map(tuple, found.tolist())) == sorted([tuple(unit(1).tolist())])
+        later = recent_paper_vectors(session, MODEL, now=NOW + 30 * day, window=3 * day)
+        assert len(later) == 1  # the same span before the newest paper with a vector
+        wide = recent_paper_vectors(session, MODEL, now=NOW, window=10 * day)
+        assert len(wide) == 2
+        assert recent_paper_vectors(session, "unknown:0", now=NOW, window=3 * day).shape[0] == 0
 
 
 def test_topic_vectors_are_kept_once_per_topic_and_model(engine: Engine) -> None:
