@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import Engine
 from threadpoolctl import threadpool_limits
 
@@ -67,15 +68,19 @@ class Learning:
 
 
 def what_was_learned(
-    engine: Engine, subscriber: Subscriber, model_id: str, *, now: datetime
+    engine: Engine, subscriber: Subscriber, model_id: str | None, *, now: datetime
 ) -> Learning:
-    """The subscriber's vote counts and what the model of `model_id`'s vectors learned."""
+    """The subscriber's vote counts and what the model of `model_id`'s vectors learned
+    (with no model id, as when the model's files are missing: the counts alone)."""
     with transaction(engine) as session:
         liked, disliked = vote_counts(session, subscriber.id)
         votes = feedback_for(session, [subscriber.id])[subscriber.id]
         voted = votes.liked + votes.disliked
-        stored = paper_vectors(session, [p.db_id for p in voted if p.db_id], model_id)
-        day = recent_paper_vectors(session, model_id, now=now, window=WINDOW)
+        stored: dict[int, np.ndarray] = {}
+        day: np.ndarray | None = None
+        if model_id is not None:
+            stored = paper_vectors(session, [p.db_id for p in voted if p.db_id], model_id)
+            day = recent_paper_vectors(session, model_id, now=now, window=WINDOW)
     profile = Profile(
         str(subscriber.id),
         subscriber.topics,
@@ -87,5 +92,5 @@ def what_was_learned(
     up, down = votes_of(profile)
     readable = sum(p.id in vectors for p in up + down)
     with threadpool_limits(limits=1, user_api="blas"):  # small sums: see rank.learned
-        model = learn(profile, vectors, mean_vector(day))
+        model = learn(profile, vectors, None if day is None else mean_vector(day))
     return Learning(liked, disliked, readable, bool(profile.topics), summarise(model, count=SHOWN))

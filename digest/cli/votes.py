@@ -12,7 +12,6 @@ import click
 from digest.cli.app import App, format_option, pass_app
 from digest.cli.subscribers import subscribers
 from digest.learning import Learning, what_was_learned
-from digest.rank.embed import SentenceModel
 from digest.records import Paper
 from digest.store.engine import transaction
 from digest.store.feedback import forget_votes
@@ -53,8 +52,8 @@ def votes(app: App, email: str, reset: bool, fmt: str) -> None:
         else:
             app.say(f"Forgot {_count(forgotten)} of {sub.email}; their library and topics stay.")
         return
-    model = SentenceModel(app.settings.rank.model_dir, threads=app.settings.rank.threads)
-    learning = what_was_learned(app.engine(), sub, model.model_id, now=datetime.now(UTC))
+    model_id = app.checked_model().model_id
+    learning = what_was_learned(app.engine(), sub, model_id, now=datetime.now(UTC))
     if fmt == "json":
         click.echo(json.dumps(_as_json(sub.email, learning), ensure_ascii=False, indent=2))
         return

@@ -33,7 +33,7 @@ from digest.errors import DatabaseUnavailable
 from digest.rank.embed import SentenceModel
 from digest.render.links import LinkMaker
 from digest.send.transport import Transport
-from digest.web import archive, feed, feedback, front, preferences, subscription
+from digest.web import archive, feed, feedback, front, preferences, subscription, votes
 from digest.web.csrf import Csrf
 from digest.web.guard import BodyTooLarge, RateLimiter, SecurityHeaders, WebLimits
 from digest.web.views import Web, make_environment, template_dir, web_of
@@ -162,6 +162,7 @@ def create_app(
         *front.routes,
         *subscription.routes,
         *preferences.routes,
+        *votes.routes,
         *feedback.routes,
         *archive.routes,
         *feed.routes,

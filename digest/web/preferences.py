@@ -3,8 +3,9 @@
 `/preferences/{token}`: edit topics, categories, authors, exclusions, time zone and send
 time; `…/library` adds papers the subscriber likes (pasted or uploaded: see digest.library);
 `…/pause` and `…/resume`; `…/data.json` downloads everything held about the subscriber;
-`…/delete` erases the subscriber and their whole history. Every POST needs the form's CSRF
-token.
+`…/delete` erases the subscriber and their whole history; what the ranking learned from the
+subscriber's votes, and forgetting them, is digest.web.votes. Every POST needs the form's
+CSRF token.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from digest.web.csrf import FIELD, CsrfError
 from digest.web.forms import FormResult, read_profile_form
 from digest.web.links import BadLink, bad_link_page, csrf_failed_page, gone_page, open_link
 from digest.web.views import Web, web_of
+from digest.web.votes import FORGOTTEN, learning_of
 
 
 def _form_of(sub: Subscriber) -> FormResult:
@@ -87,6 +89,7 @@ async def _show(
 ) -> Response:
     count, latest = await run_in_threadpool(_library, web, sub.id)
     digests = await run_in_threadpool(_past_digests, web, sub)
+    votes = await run_in_threadpool(learning_of, web, sub)
     library = library or LibraryView()
     return web.page(
         request,
@@ -97,6 +100,7 @@ async def _show(
         notice=notice,
         library=LibraryView(count, tuple(latest), library.lines, library.error, library.text),
         digests=digests,
+        votes=votes,
         feed_url=web.links.feed(sub),
         token=request.path_params["token"],
         no_store=True,
@@ -148,6 +152,7 @@ async def show(request: Request) -> Response:
         "saved": "Your preferences are saved.",
         "paused": "Your digest is paused.",
         "resumed": "Your digest is on again.",
+        "forgotten": FORGOTTEN,
     }.get(request.query_params.get("done", ""))
     return await _show(web, request, sub, _form_of(sub), notice=notice)
 
