@@ -317,7 +317,7 @@ def vector_run(
     vector_of: Callable[[str], np.ndarray],
     topic_vector: Callable[[str], np.ndarray],
 ) -> dict[str, list[str]]:
-    """Sentence-model cosine alone: best topic (or the liked paper), fixed top 10."""
+    """Sentence-model cosine alone: best topic (or best liked paper), fixed top 10."""
     out = {}
     for q in queries:
         papers = candidates(q)
@@ -325,7 +325,7 @@ def vector_run(
         if q.topics:
             scores = (docs @ np.stack([topic_vector(t) for t in q.topics]).T).max(axis=1)
         else:
-            scores = docs @ vector_of(q.liked[0].id)
+            scores = (docs @ np.stack([vector_of(p.id) for p in q.liked]).T).max(axis=1)
         out[q.id] = top10(scores, papers)
     return out
 

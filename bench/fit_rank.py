@@ -6,18 +6,20 @@ What it fits (see digest/rank/weights.py, where the results are pasted):
 - the topic model: logistic regression of "grade >= 2" on (cos, zcos, cov, covt) of each
   profile's best topic for each paper of the day (every unjudged paper counts as grade 0),
   with and without sentence vectors (WITH_MEANING, WORDS_ONLY);
-- the liked-paper model: the same on CSFCube's seed papers and pools (cos, words);
+- the liked-paper model: the same for library-only readers (feed-dev2's profiles with no
+  topics and their grade-3 papers of their other days as their library) on (cos, zcos,
+  words, zwords) of each paper's closest liked paper (LIKED, LIKED_WORDS_ONLY);
 - SEND_PROBABILITY: the probability a paper must reach to be sent.
 
 How it is measured: leave one day out AND a quarter of the profiles out — fit on the other
 days' other profiles, rank the held-out cell with the production code (`rank_profiles`)
 under the fold's constants — so every figure printed is on a day and profiles the fit never
-saw. CSFCube uses its official two folds. Every day is printed next to TF-IDF and BM25.
+saw, library-only readers likewise. CSFCube is never fitted on: it measures the liked model
+fitted on the library-only readers. Every day is printed next to TF-IDF and BM25.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -201,61 +203,136 @@ def cross_validate(
     return sent, top
 
 
+LIKED_FEATURES = ("cos", "zcos", "words", "zwords")
+LIBRARY_SIZE = 5  # library papers a simulated reader brings
+
+
+def library_queries(feeds: Sequence[ds.Query]) -> list[ds.Query]:
+    """feed-dev2 as library-only readers: each profile's library is its grade-3 papers of
+    its other days (at most `LIBRARY_SIZE`), judged on this day's papers by its labels."""
+    papers = {p.id: p for day in {q.day for q in feeds} for p in ds.day_papers(day)}
+    out = []
+    for q in feeds:
+        if q.set != "feed-dev2":
+            continue
+        others = [o for o in feeds if o.set == q.set and o.id != q.id and same_profile(o, q)]
+        chosen = sorted(p for o in others for p, grade in o.qrels.items() if grade == 3)
+        if chosen:
+            liked = tuple(papers[p] for p in chosen[:LIBRARY_SIZE])
+            out.append(ds.Query(q.id, "library", q.day, (), q.qrels, liked=liked))
+    return out
+
+
+def same_profile(a: ds.Query, b: ds.Query) -> bool:
+    return a.id.split("@")[0] == b.id.split("@")[0]
+
+
 def liked_features(days: Days, q: ds.Query) -> np.ndarray:
-    """Candidates x (cos, words) for a liked-paper query."""
-    from digest.rank.score import word_cosine
+    """Liked papers x candidates x LIKED_FEATURES, from the production code."""
+    from digest.rank.score import standardised, word_cosine
 
     index = days.index(q)
-    seed = q.liked[0]
-    words = word_cosine(index, [as_paper(seed)])[0]
+    words = word_cosine(index, [as_paper(p) for p in q.liked])
     if index.vectors is None:
-        return np.stack([np.zeros_like(words), words], axis=-1)
-    cos = index.vectors @ days.vectors.papers[seed.id]
-    return np.stack([cos, words], axis=-1)
+        zero = np.zeros_like(words)
+        return np.stack([zero, zero, words, standardised(words)], axis=-1)
+    cos = np.stack([days.vectors.papers[p.id] for p in q.liked]) @ index.vectors.T
+    return np.stack([cos, standardised(cos), words, standardised(words)], axis=-1)
 
 
-def fit_liked_model(days: Days, train: Sequence[ds.Query], meaning: bool) -> weights.LikedModel:
+def fit_liked_model(
+    days: Days, train: Sequence[ds.Query], columns: Sequence[int]
+) -> weights.LikedModel:
+    """Logistic regression on the features of each paper's closest liked paper (found
+    iteratively, as for topics)."""
     from sklearn.linear_model import LogisticRegression
 
-    xs, ys = [], []
-    for q in train:
-        xs.append(liked_features(days, q))
-        ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in days.index(q).papers]))
-    x = np.concatenate(xs)
-    columns = [0, 1] if meaning else [1]
-    model = LogisticRegression(C=1.0, max_iter=5000).fit(x[:, columns], np.concatenate(ys))
-    coef = dict(zip(columns, model.coef_[0], strict=True))
-    return weights.LikedModel(float(model.intercept_[0]), float(coef.get(0, 0.0)), float(coef[1]))
+    coef = np.zeros(len(LIKED_FEATURES))
+    coef[columns[0]] = 1.0
+    bias = 0.0
+    for _ in range(3):
+        xs, ys = [], []
+        for q in train:
+            features = liked_features(days, q)
+            best = (features @ coef + bias).argmax(axis=0)
+            xs.append(features[best, np.arange(features.shape[1])][:, columns])
+            ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in days.index(q).papers]))
+        model = LogisticRegression(C=1.0, max_iter=5000)
+        model.fit(np.concatenate(xs), np.concatenate(ys))
+        coef = np.zeros(len(LIKED_FEATURES))
+        coef[list(columns)] = model.coef_[0]
+        bias = float(model.intercept_[0])
+    named = dict(zip(LIKED_FEATURES, (float(c) for c in coef), strict=True))
+    return weights.LikedModel(bias=bias, **named)
 
 
-def csfcube_folds(queries: Sequence[ds.Query]) -> Iterator[tuple[list[ds.Query], list[ds.Query]]]:
-    """CSFCube's official two folds (a seed paper's facets stay together)."""
-    splits = json.loads((ds.RANKING / "csfcube" / "evaluation_splits.json").read_text())
-    for name in ("fold1", "fold2"):
-        test_ids = {
-            str(x).replace("_", "-") for facet in splits.values() for x in facet[f"{name}_test"]
-        }
-        test = [q for q in queries if q.id in test_ids]
-        train = [q for q in queries if q.id not in test_ids]
-        yield train, test
-
-
-def cross_validate_liked(
-    days: Days, queries: Sequence[ds.Query], *, meaning: bool
+def cross_validate_library(
+    days: Days, queries: Sequence[ds.Query]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Held-out sends (with the cut-off) and held-out top 10 (ranking alone)."""
+    """Library-only readers, held out by day and profiles: sends at the shipped bar (the
+    one every digest uses) and the ranking's top 10."""
     sent: dict[str, list[str]] = {}
     top: dict[str, list[str]] = {}
-    for train, test in csfcube_folds(queries):
-        model = fit_liked_model(days, train, meaning)
-        with_constants(**{"LIKED" if meaning else "LIKED_WORDS_ONLY": model})
+    shipped = {"LIKED": weights.LIKED, "SEND_PROBABILITY": weights.SEND_PROBABILITY}
+    for train, test in feed_folds(queries):
+        with_constants(LIKED=fit_liked_model(days, train, [0, 1, 2, 3]))
         sent.update(send(days, test))
-        for q in test:
-            x = liked_features(days, q)
-            score = model.bias + model.cos * x[:, 0] + model.words * x[:, 1]
-            papers = days.index(q).papers
-            top[q.id] = [papers[i].id for i in np.argsort(-score, kind="stable")[:10]]
+        with_constants(SEND_PROBABILITY=1e-9)
+        top.update(send(days, test))
+        with_constants(SEND_PROBABILITY=shipped["SEND_PROBABILITY"])
+    with_constants(**shipped)
     return sent, top
+
+
+def library_baselines(queries: Sequence[ds.Query]) -> dict[str, list[str]]:
+    """TF-IDF with each library paper as a query, the best one counting; fixed top 10."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    out = {}
+    for q in queries:
+        papers = ds.candidates(q)
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
+        docs = vec.fit_transform([ds.text_of(p) for p in papers])
+        scores = (docs @ vec.transform([ds.text_of(p) for p in q.liked]).T).toarray().max(axis=1)
+        out[q.id] = ds.top10(scores, papers)
+    return out
+
+
+def liked_runs(
+    days: Days, libs: Sequence[ds.Query], cs: Sequence[ds.Query]
+) -> dict[str, dict[str, list[str]]]:
+    """Library-only readers (held out by day and profiles) and CSFCube (wholly held out:
+    the liked model is fitted on the library-only readers), next to their baselines."""
+    runs = {
+        "TF-IDF": {**library_baselines(libs), **ds.tfidf_run(cs)},
+        "BM25": ds.bm25_run(cs),
+        "MiniLM alone": ds.vector_run(
+            [*libs, *cs], days.vectors.papers.__getitem__, days.vectors.topics.__getitem__
+        ),
+    }
+    sent, top = cross_validate_library(days, libs)
+    shipped = {"LIKED": weights.LIKED, "SEND_PROBABILITY": weights.SEND_PROBABILITY}
+    with_constants(LIKED=fit_liked_model(days, libs, [0, 1, 2, 3]))
+    sent.update(send(days, cs))
+    with_constants(SEND_PROBABILITY=1e-9)
+    top.update(send(days, cs))
+    with_constants(**shipped)
+    runs["ours, cross-validated"], runs["ours, CV, ranked top 10"] = sent, top
+    return runs
+
+
+def print_liked_runs(
+    runs: dict[str, dict[str, list[str]]], libs: Sequence[ds.Query], cs: Sequence[ds.Query]
+) -> None:
+    print("\nlibrary-only readers: feed-dev2's profiles with their grade-3 papers of their other")
+    print("days as their library and no topics (TF-IDF and MiniLM: the best library paper counts)")
+    groups = [(f"{day} (library)", items) for day, items in sorted(ds.by_day(libs).items())]
+    groups.append(("CSFCube (one liked paper; linear gain; wholly held out)", list(cs)))
+    for name, items in groups:
+        print(f"{name} ({len(items)} queries)")
+        for label, run in runs.items():
+            if all(q.id in run for q in items):
+                print(f"  {label:26s} {ds.measure(run, items).row()}")
 
 
 def main() -> None:
@@ -284,24 +361,16 @@ def main() -> None:
     print("feed-dev2 full days")
     for label, sent in runs.items():
         print(f"  {label:24s} {ds.measure(sent, full).row()}")
-    print("\nCSFCube (50 liked-paper profiles, official two folds; linear-gain nDCG@10)")
-    cs = ds.csfcube_queries()
-    cs_runs = {"TF-IDF": ds.tfidf_run(cs), "BM25": ds.bm25_run(cs)}
-    cs_runs["MiniLM alone"] = ds.vector_run(
-        cs, vectors.papers.__getitem__, vectors.topics.__getitem__
-    )
-    sent, top = cross_validate_liked(days, cs, meaning=True)
-    cs_runs["ours, ranked top 10"], cs_runs["ours, as sent"] = top, sent
-    for label, run in cs_runs.items():
-        print(f"  {label:24s} {ds.measure(run, cs).row()}")
-    print("\nfinal fit on every day and every CSFCube seed (paste into digest/rank/weights.py):")
+    libs, cs = library_queries(queries), ds.csfcube_queries()
+    print_liked_runs(liked_runs(days, libs, cs), libs, cs)
+    print("\nfinal fit on every day (paste into digest/rank/weights.py):")
     final = fit_topic_model(days, queries, [0, 1, 2, 3, 4])
     words_only = fit_topic_model(words, queries, [2, 3])
     with_constants(WITH_MEANING=final, WORDS_ONLY=words_only)
     print(f"  WITH_MEANING = {final}")
     print(f"  WORDS_ONLY = {words_only}")
-    print(f"  LIKED = {fit_liked_model(days, cs, True)}")
-    print(f"  LIKED_WORDS_ONLY = {fit_liked_model(words, cs, False)}")
+    print(f"  LIKED = {fit_liked_model(days, libs, [0, 1, 2, 3])}")
+    print(f"  LIKED_WORDS_ONLY = {fit_liked_model(words, libs, [2, 3])}")
     print(f"  SEND_PROBABILITY = {choose_threshold(days, queries)}")
 
 

@@ -16,7 +16,8 @@ and `logit = bias + Σ weight × feature` estimates log-odds that a reader would
 paper clearly relevant (grade ≥ 2 of 3). A topic without a stored vector (or a day
 without paper vectors) is scored by the words-only model. A liked paper is scored like a
 topic, from the cosine of the two papers' vectors and the IDF-weighted cosine of their
-words. Every weight is in `weights`, with the cross-validated measurement that set it.
+words, each also standardised over the day. Every weight is in `weights`, with the
+cross-validated measurement that set it.
 """
 
 from __future__ import annotations
@@ -69,15 +70,22 @@ def liked_logits(
 ) -> np.ndarray:
     """Liked papers x papers: the log-odds that each paper is one the reader would also like."""
     words = word_cosine(index, liked)
+    zwords = standardised(words)
     found = [(i, v) for i, v in enumerate(vectors) if v is not None]
     model = weights.LIKED_WORDS_ONLY
-    logits = model.bias + model.words * words
+    logits = model.bias + model.words * words + model.zwords * zwords
     if index.vectors is None or not found:
         return logits
-    with_meaning = [i for i, _ in found]
+    rows = [i for i, _ in found]
     model = weights.LIKED
     cos = np.stack([v for _, v in found]).astype(np.float32) @ index.vectors.T
-    logits[with_meaning] = model.bias + model.cos * cos + model.words * words[with_meaning]
+    logits[rows] = (
+        model.bias
+        + model.cos * cos
+        + model.zcos * standardised(cos)
+        + model.words * words[rows]
+        + model.zwords * zwords[rows]
+    )
     return logits
 
 

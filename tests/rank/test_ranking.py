@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from digest.rank.explain import explain_topic, explain_words_only
 from digest.rank.topics import compile_topic
 from digest.rank.vectors import embed_run
 from digest.records import Paper, Pick, Profile
+from tests.corpus import listing_day
 
 Rank = Callable[..., list[list[Pick]]]
 
@@ -110,17 +113,26 @@ def test_categories_alone_select_their_papers(rank: Rank) -> None:
     assert "in cs.GT" in picks[0].reason
 
 
-def test_a_liked_paper_brings_its_look_alikes(rank: Rank, small_day: list[Paper]) -> None:
+def test_a_liked_paper_brings_its_look_alikes(
+    rank: Rank, small_day: list[Paper], shared_data: Path
+) -> None:
+    """On a day of real size (the liked-paper model reads how unusual a closeness is among
+    the day's papers): the small day's papers among a real quiet day's 88."""
+    day = small_day + [
+        Paper(e.key, e.title, e.abstract, e.authors, e.categories)
+        for e in listing_day(shared_data, date(2026, 5, 16))
+    ]
     liked = Paper(
         "old1",
         "Real-time Radiance Field Rendering with 3D Gaussians",
         "Gaussian splatting represents scenes with anisotropic 3D Gaussians for novel view "
         "synthesis at real-time frame rates.",
     )
-    [picks] = rank(Profile("u", (), liked=(liked,)))
+    [picks] = rank(Profile("u", (), liked=(liked,)), papers=day)
     assert set(ids(picks)[:2]) == {"g1", "g2"}
     assert "a paper you liked" in picks[0].reason
-    [library] = rank(Profile("u", (), liked=(liked,), library=frozenset({"old1"})))
+    [library] = rank(Profile("u", (), liked=(liked,), library=frozenset({"old1"})), papers=day)
+    assert set(ids(library)[:2]) == {"g1", "g2"}
     assert "from your library" in library[0].reason
 
 
