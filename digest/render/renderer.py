@@ -3,16 +3,18 @@
     renderer = Renderer(settings)             # templates compiled, CSS inlined, key loaded
     email = renderer.render_digest(digest)    # HTML + text, headers, DKIM when configured
 
-Every message carries the headers the design requires: Message-ID on the sender's domain,
-Date, List-Id, List-Unsubscribe (HTTPS and mailto), List-Unsubscribe-Post (one click),
-Auto-Submitted; the envelope sender is the subscriber's VERP bounce address.
+Every email goes the same way: its `.html` and `.txt` templates render with the context
+its method builds, the HTML is written in ASCII (`ascii_html`), and `mime.build_message`
+makes the message. Every message carries the headers the design requires: Message-ID on
+the sender's domain, Date, List-Id, List-Unsubscribe (HTTPS and mailto),
+List-Unsubscribe-Post (one click), Auto-Submitted; the envelope sender is the
+subscriber's VERP bounce address.
 """
 
 from __future__ import annotations
 
-import binascii
-from dataclasses import dataclass, replace
 from datetime import datetime
+from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from typing import Any
 
@@ -20,34 +22,33 @@ from markupsafe import Markup
 
 from digest.config import Settings
 from digest.records import WEEKDAY_NAMES, Digest, OutgoingEmail, Subscriber
-from digest.render.digests import DigestWriter, WrittenDigest
 from digest.render.links import LinkMaker
-from digest.render.mime import (
-    address_header_line,
-    assemble_alternative,
-    body_part,
-    clean_header_text,
-    format_date,
-    header_line,
-    make_message_id,
-)
+from digest.render.mime import as_utc, build_message, make_message_id
 from digest.render.signing import DkimSigner
 from digest.render.templates import build_environment
-from digest.render.text import one_line, shorten, wrap
-from digest.render.views import FooterView, interests, plan_digest, topic_label
+from digest.render.text import ascii_html, one_line, shorten
+from digest.render.views import (
+    MINIMAL,
+    FooterView,
+    digest_sections,
+    interests,
+    paper_view,
+    plan_digest,
+    topic_label,
+    update_view,
+)
 from digest.tokens import CONFIRM_MAX_AGE
 
 MAX_HTML_BYTES = 90_000
+EMAILS = ("digest", "confirm", "welcome", "goodbye")
 # Invisible filler after the preheader so clients do not pull body text into the preview.
 _PREHEADER_PADDING = Markup(("&#847;&zwnj;&nbsp;" * 10 + "\n") * 4)
-
-
-@dataclass(frozen=True, slots=True)
-class _Parts:
-    subject: str
-    text: tuple[bytes, bytes]  # (transfer encoding, body octets)
-    html: tuple[bytes, bytes]
-    unsubscribe: tuple[str, str] | None = None  # (URL, mailto address)
+# Headers every message carries with the same value.
+_FIXED = {
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "OOF, AutoReply",
+}
 
 
 class Renderer:
@@ -57,61 +58,63 @@ class Renderer:
         self.settings = settings
         self.links = LinkMaker(settings)
         self.signer = DkimSigner.from_settings(settings.mail)
-        self._env = build_environment()
+        env = build_environment()
         self._templates = {
-            name: (self._env.get_template(f"{name}.html"), self._env.get_template(f"{name}.txt"))
-            for name in ("confirm", "welcome", "goodbye")
+            name: (env.get_template(f"{name}.html"), env.get_template(f"{name}.txt"))
+            for name in EMAILS
         }
         mail = settings.mail
         self._brand = one_line(mail.from_name) or "Paper Digest"
         self._context = {"brand": self._brand, "preheader_padding": _PREHEADER_PADDING}
         # The postal address and the like: its lines kept, control characters dropped.
         self._footer_text = "\n".join(map(one_line, mail.footer_text.strip().splitlines()))
-        self._digests = DigestWriter(
-            self._env, self.links, context=self._context, footer_text=self._footer_text
-        )
-        self._fixed_headers = [address_header_line("From", mail.from_name, mail.from_address)]
+        self._sender = [("From", formataddr((one_line(mail.from_name), mail.from_address)))]
         if mail.reply_to:
-            self._fixed_headers.append(address_header_line("Reply-To", None, mail.reply_to))
-        self._fixed_headers.append(header_line("List-Id", f"{self._brand} <{settings.list_id}>"))
-        self._closing_headers = [header_line(name, value) for name, value in _FIXED.items()]
+            self._sender.append(("Reply-To", mail.reply_to))
+        self._sender.append(("List-Id", f"{self._brand} <{settings.list_id}>"))
 
     # -- digests -------------------------------------------------------------------------
 
     def render_digest(self, digest: Digest, *, now: datetime | None = None) -> OutgoingEmail:
         """The digest email of one subscriber for one date."""
-        subject, written, unsubscribe = self._write_digest(digest)
-        parts = _Parts(
-            subject=subject,
-            text=(b"quoted-printable", written.text.encode("ascii")),
-            html=body_part(written.html, html=True, crlf=True, lines_fit=written.html_fits),
-            unsubscribe=unsubscribe,
-        )
-        return self._finish(digest.subscriber, parts, now=now, kind="digest")
+        unsubscribe = self.links.unsubscribe_pair(digest.subscriber)
+        subject, html, text = self._digest_parts(digest, unsubscribe[0])
+        return self._finish(digest.subscriber, "digest", subject, html, text, unsubscribe, now)
 
     def digest_html(self, digest: Digest) -> str:
         """The HTML part alone, for previews."""
-        return self._write_digest(digest)[1].html.replace("\r\n", "\n")
+        return self._digest_parts(digest, self.links.unsubscribe(digest.subscriber))[1] + "\n"
 
     def digest_text(self, digest: Digest) -> str:
         """The plain-text part alone, for previews."""
-        text = binascii.a2b_qp(self._write_digest(digest)[1].text.encode("ascii"))
-        return text.decode("utf-8").replace("\r\n", "\n")
+        return self._digest_parts(digest, self.links.unsubscribe(digest.subscriber))[2] + "\n"
 
-    def _write_digest(self, digest: Digest) -> tuple[str, WrittenDigest, tuple[str, str]]:
-        """(subject, both parts, the unsubscribe URL and address) of a digest."""
+    def _digest_parts(self, digest: Digest, unsubscribe_url: str) -> tuple[str, str, str]:
+        """(subject, HTML, plain text); every paper compact when the HTML would be too big."""
         subscriber = digest.subscriber
-        unsubscribe = self.links.unsubscribe_pair(subscriber)
         plan = plan_digest(digest)
-        foot = replace(
-            self._footer(subscriber, unsubscribe[0]),
+        context: dict[str, Any] = {
+            "subject": plan.subject,
+            "preheader": plan.preheader,
+            "heading": plan.heading,
+            "lead": plan.lead,
+            "sections": digest_sections(plan),
+            "feedback": self.links.feedback_base(subscriber),
+            "updates": [view for view in map(update_view, digest.updates) if view],
+            "trending": [paper_view(paper, MINIMAL) for paper in plan.trending],
+            "archive_url": self.links.archive(subscriber, digest.digest_date),
+        }
+        context["foot"] = self._footer(
+            subscriber,
+            unsubscribe_url,
             feed_url=self.links.feed(subscriber),
-            archive_url=self.links.archive(subscriber, digest.digest_date),
+            archive_url=context["archive_url"],
         )
-        written = self._digests.write(digest, plan, foot)
-        if _octets(written.html) > MAX_HTML_BYTES:
-            written = self._digests.write(digest, plan, foot, compact=True)
-        return clean_header_text(plan.subject), written, unsubscribe
+        html = self._html("digest", context)
+        if len(html) > MAX_HTML_BYTES:  # in ASCII, a character is an octet
+            context["sections"] = digest_sections(plan, compact=True)
+            html = self._html("digest", context)
+        return plan.subject, html, self._text("digest", context)
 
     # -- account emails ------------------------------------------------------------------
 
@@ -129,8 +132,7 @@ class Renderer:
             "expires_hours": CONFIRM_MAX_AGE // 3600,
             "foot": self._footer(subscriber, unsubscribe[0], pending=True),
         }
-        parts = self._render("confirm", context, unsubscribe)
-        return self._finish(subscriber, parts, now=now, kind="confirm")
+        return self._account_email("confirm", subscriber, context, unsubscribe, now)
 
     def render_welcome(
         self, subscriber: Subscriber, *, now: datetime | None = None
@@ -148,13 +150,12 @@ class Renderer:
             "interests": interests(subscriber),
             "foot": self._footer(subscriber, unsubscribe[0]),
         }
-        parts = self._render("welcome", context, unsubscribe)
-        return self._finish(subscriber, parts, now=now, kind="welcome")
+        return self._account_email("welcome", subscriber, context, unsubscribe, now)
 
     def render_goodbye(
         self, subscriber: Subscriber, *, now: datetime | None = None
     ) -> OutgoingEmail:
-        """The last email after unsubscribing, with a way back."""
+        """The last email after unsubscribing, with a way back (and no unsubscribe link)."""
         context = {
             "subject": f"You are unsubscribed from {self._brand}",
             "preheader": "No more digests will be sent to this address.",
@@ -162,9 +163,28 @@ class Renderer:
             "home_url": self.links.home(),
             "foot": self._footer(subscriber, None, unsubscribed=True),
         }
-        return self._finish(subscriber, self._render("goodbye", context), now=now, kind="goodbye")
+        unsubscribe = self.links.unsubscribe_pair(subscriber)
+        return self._account_email("goodbye", subscriber, context, unsubscribe, now)
+
+    def _account_email(
+        self,
+        name: str,
+        subscriber: Subscriber,
+        context: dict[str, Any],
+        unsubscribe: tuple[str, str],
+        now: datetime | None,
+    ) -> OutgoingEmail:
+        html, text = self._html(name, context), self._text(name, context)
+        return self._finish(subscriber, name, context["subject"], html, text, unsubscribe, now)
 
     # -- shared --------------------------------------------------------------------------
+
+    def _html(self, name: str, context: dict[str, Any]) -> str:
+        """The HTML part in ASCII (other characters as `&#…;`), so that it goes out 7-bit."""
+        return ascii_html(self._templates[name][0].render({**context, **self._context}))
+
+    def _text(self, name: str, context: dict[str, Any]) -> str:
+        return self._templates[name][1].render({**context, **self._context})
 
     def _footer(
         self,
@@ -173,6 +193,8 @@ class Renderer:
         *,
         pending: bool = False,
         unsubscribed: bool = False,
+        feed_url: str | None = None,
+        archive_url: str | None = None,
     ) -> FooterView:
         email = one_line(subscriber.email)
         if pending:
@@ -185,61 +207,46 @@ class Renderer:
             reason = f"You receive this because {email} subscribed to {self._brand}{about}."
         return FooterView(
             reason=reason,
-            reason_text=wrap(reason),
             unsubscribe_url=unsubscribe_url,
             preferences_url=None if pending or unsubscribed else self.links.preferences(subscriber),
             footer_text=self._footer_text,
-        )
-
-    def _render(
-        self, name: str, context: dict[str, Any], unsubscribe: tuple[str, str] | None = None
-    ) -> _Parts:
-        html_template, text_template = self._templates[name]
-        context = {**context, **self._context}
-        return _Parts(
-            subject=clean_header_text(context["subject"]),
-            text=body_part(text_template.render(context), html=False),
-            html=body_part(html_template.render(context), html=True),
-            unsubscribe=unsubscribe,
+            feed_url=feed_url,
+            archive_url=archive_url,
         )
 
     def _finish(
-        self, subscriber: Subscriber, parts: _Parts, *, now: datetime | None, kind: str
+        self,
+        subscriber: Subscriber,
+        kind: str,
+        subject: str,
+        html: str,
+        text: str,
+        unsubscribe: tuple[str, str],
+        now: datetime | None,
     ) -> OutgoingEmail:
-        message_id = make_message_id(self.settings.mail.domain, kind)
-        unsubscribe, mailto = parts.unsubscribe or self.links.unsubscribe_pair(subscriber)
+        """The message: headers, both parts, and the DKIM signature when a key is set."""
+        url, mailto = unsubscribe
+        moment = as_utc(now)
         headers = {
-            "Subject": parts.subject,
-            "Date": format_date(now),
-            "Message-ID": message_id,
-            "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe>",
+            "To": subscriber.email,
+            "Subject": one_line(subject),
+            "Date": format_datetime(moment),
+            "Message-ID": make_message_id(self.settings.mail.domain, kind),
+            "List-Unsubscribe": f"<{url}>, <mailto:{mailto}?subject=unsubscribe>",
+            **_FIXED,
         }
-        lines = [
-            *self._fixed_headers,
-            address_header_line("To", None, subscriber.email),
-            *(header_line(name, value) for name, value in headers.items()),
-            *self._closing_headers,
-        ]
-        data = assemble_alternative(lines, parts.text, parts.html)
+        data = build_message([*self._sender, *headers.items()], text, html)
         if self.signer is not None:
             data = self.signer.sign(data)
         return OutgoingEmail(
             to=subscriber.email,
             envelope_from=self.links.envelope_sender(subscriber),
-            subject=parts.subject,
-            message_id=message_id,
+            subject=headers["Subject"],
+            message_id=headers["Message-ID"],
             data=data,
-            headers={"To": subscriber.email, **headers, **_FIXED},
+            headers=headers,
             crlf=True,
         )
-
-
-# Headers every message carries with the same value.
-_FIXED = {
-    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    "Auto-Submitted": "auto-generated",
-    "X-Auto-Response-Suppress": "OOF, AutoReply",
-}
 
 
 def _when(subscriber: Subscriber) -> str:
@@ -247,10 +254,6 @@ def _when(subscriber: Subscriber) -> str:
     if subscriber.weekly and subscriber.weekday is not None:
         return f"Every {WEEKDAY_NAMES[subscriber.weekday]}"
     return "Every day"
-
-
-def _octets(html: str) -> int:
-    return len(html) if html.isascii() else len(html.encode("utf-8"))
 
 
 @lru_cache(maxsize=4096)

@@ -4,7 +4,6 @@
 goes through css-inline before Jinja compiles it, so each element carries its `style`
 attribute in the compiled template and no message pays for the inlining. The
 `@media` rules (phones, dark mode) stay in a `<style>` block in the layout's `<head>`.
-The digest's templates are then rendered once more, as pieces (`digest.render.pieces`).
 
 Jinja tags are swapped for private-use placeholders while the HTML is parsed, then put
 back; a tag the HTML parser would move (text between table rows, say) is caught here, at
@@ -27,11 +26,10 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
-from digest.render.text import ascii_html, wrap
+from digest.render.text import wrap
 from digest.resources import bundled_dir
 
 _JINJA_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.DOTALL)
-_JINJA_TAG_SPLIT = re.compile(r"(\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\})", re.DOTALL)
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 
 
@@ -80,11 +78,7 @@ class InliningLoader(FileSystemLoader):
                 f"{name}: the HTML parser moved or dropped Jinja tags; keep tags inside "
                 "elements that hold text (td, p, div), not between table rows"
             )
-        restored = _PLACEHOLDER.sub(lambda match: tags[int(match[1])], inlined)
-        return "".join(
-            part if index % 2 else ascii_html(part)
-            for index, part in enumerate(_JINJA_TAG_SPLIT.split(restored))
-        )
+        return _PLACEHOLDER.sub(lambda match: tags[int(match[1])], inlined)
 
 
 def nl2br(value: str) -> Markup:

@@ -1,8 +1,8 @@
 """Shaping paper text for reading: one-line titles, short author lists, excerpts that end on
 a sentence, light LaTeX clean-up, compact counts, and a fast 72-column word wrap.
 
-Pure functions on strings; the HTML escaping is left to the templates (autoescape) and the
-pieces, which write HTML in ASCII with `ascii_html`.
+Pure functions on strings; the HTML escaping is left to the templates (autoescape), and
+`ascii_html` writes a rendered HTML part in ASCII.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ _SYMBOLS = {
 def ascii_html(html: str) -> str:
     """HTML with every non-ASCII character as a numeric reference (`·` → `&#183;`).
 
-    The HTML of every message is kept in ASCII this way, so it goes out as 7-bit without
-    an encoding pass.
+    The HTML of every message is kept in ASCII this way, so it goes out as 7-bit, readable,
+    without a transfer encoding.
     """
     return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
 

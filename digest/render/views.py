@@ -1,9 +1,10 @@
 """What the emails show: records turned into display-ready views.
 
-`paper_view` shapes one paper (the digest writer keeps the result: a day's papers are shaped
-once for all digests); `plan_digest` plans a whole digest: subject, preheader, heading,
-lead, the papers grouped under topic headings when that reads better, and the trending
-list. Templates only print these fields.
+`paper_view` shapes one paper (remembered: a day's papers are shaped once for all digests);
+`plan_digest` plans a whole digest: subject, preheader, heading, lead, the papers grouped
+under topic headings when that reads better, and the trending list; `digest_sections` gives
+each pick its number, level of detail and reason. Templates only print these fields (and
+wrap them for the plain-text part).
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ class PaperView:
 @dataclass(frozen=True, slots=True)
 class FooterView:
     reason: str
-    reason_text: str  # the reason wrapped for the plain-text part
     unsubscribe_url: str | None
     preferences_url: str | None
     footer_text: str
@@ -117,6 +117,7 @@ def _paper_links(paper: Paper, compact: bool) -> tuple[Link, ...]:
     return tuple(links)
 
 
+@lru_cache(maxsize=16384)
 def paper_view(paper: Paper, detail: Detail = FULL) -> PaperView:
     """One paper shaped for display (see the module docstring)."""
     arxiv = _ARXIV_ID.match(paper.id) is not None
@@ -285,6 +286,43 @@ def plan_digest(digest: Digest) -> DigestPlan:
         groups=_headed(picks, groups, weekly=digest.since is not None),
         trending=_trending(digest),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One pick as the digest shows it. `paper_id` is for the feedback links: None when the
+    paper is shown compactly or was never stored."""
+
+    number: str  # " 1." (right-aligned to the widest number)
+    paper: PaperView
+    reason: str
+    paper_id: int | None
+
+
+def digest_sections(
+    plan: DigestPlan, *, compact: bool = False
+) -> list[tuple[str | None, list[Entry]]]:
+    """The plan's picks under their headings, in reading order; `compact` shows every paper
+    compactly (what keeps a long digest under the size limit)."""
+    count = sum(len(picks) for _, picks in plan.groups)
+    width = 2 if count < 100 else 3  # the text part indents paper details by 4
+    sections: list[tuple[str | None, list[Entry]]] = []
+    position = 0
+    for title, picks in plan.groups:
+        entries = []
+        for pick in picks:
+            detail = detail_for(position, compact)
+            position += 1
+            entries.append(
+                Entry(
+                    number=f"{position:>{width}}.",
+                    paper=paper_view(pick.paper, detail),
+                    reason=shorten(one_line(pick.reason), 120 if detail.compact else 300),
+                    paper_id=None if detail.compact else pick.paper.db_id,
+                )
+            )
+        sections.append((title, entries))
+    return sections
 
 
 def interests(subscriber: Subscriber) -> list[str]:

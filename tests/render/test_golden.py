@@ -158,7 +158,9 @@ def readable(data: bytes) -> str:
     """What a mail client shows of a message: headers decoded, then each part decoded."""
     message = parse(data)
     assert message.get_content_type() == "multipart/alternative"
-    lines = [f"{name}: {value}" for name, value in message.items() if name != "Content-Type"]
+    # A value may start on the next line (folded after the colon): that space is not shown.
+    lines = [f"{name}: {str(value).strip()}" for name, value in message.items()]
+    lines = [line for line in lines if not line.startswith("Content-Type:")]
     out = "\n".join(sorted(lines)) + "\n"
     for part in message.iter_parts():
         body = str(part.get_content()).replace("\r\n", "\n")
