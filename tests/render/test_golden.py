@@ -1,9 +1,10 @@
 """Every kind of email, rendered from fixed inputs, reads as its approved copy in golden/.
 
-Each golden file holds what a mail client shows of one message: its headers decoded, then
-its plain-text and HTML parts decoded (the transfer encoding is left out: it is a detail of
-the wire, checked by the other tests). Tokens, the Message-ID's stamp and random part are
-masked; the Date is fixed by the inputs.
+Each golden file holds what a mail client shows of one message: its headers decoded (in
+name order), then its plain-text and HTML parts decoded. Left out are the details of the
+wire, which the other tests check: header order and folding, the boundary, the transfer
+encodings. Tokens, the Message-ID's stamp and random part are masked; the Date is fixed by
+the inputs.
 
 After an intended change to what an email says, rewrite the copies and review the diff:
 
