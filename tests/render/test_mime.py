@@ -19,7 +19,7 @@ UNSUBSCRIBE = (
     "<mailto:unsubscribe+Nw.axMMtw.Xi5-Duz6DnxjsrabPyfl8Wbdjq0@example.org?subject=unsubscribe>"
 )
 # Text as templates write it: any characters but CR (lines end in LF); no surrogates.
-TEXT = st.text(st.characters(blacklist_characters="\r"))
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\r"))
 
 
 def transfer_encodings(data: bytes) -> list[str]:
