@@ -58,7 +58,7 @@ async def forget(request: Request) -> Response:
     if await run_in_threadpool(_forget, web, checked[0].subscriber) is None:
         return gone_page(web, request)
     token = request.path_params["token"]
-    return RedirectResponse(f"/preferences/{token}?done=forgotten#votes", 303)
+    return RedirectResponse(f"/preferences/{token}?done=forgotten", 303)
 
 
 routes = [Route("/preferences/{token}/votes/forget", forget, methods=["POST"])]

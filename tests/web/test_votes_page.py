@@ -84,7 +84,7 @@ def test_learned_titles_link_to_the_papers_and_forgetting_resets_them(
 
     done = forget(site, page)
     assert done.status_code == 303
-    assert done.headers["location"] == f"{page}?done=forgotten#votes"
+    assert done.headers["location"] == f"{page}?done=forgotten"
     after = site.client.get(done.headers["location"]).text
     assert "Your votes are forgotten" in after
     assert "You have not voted yet" in section(after)
