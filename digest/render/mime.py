@@ -5,7 +5,7 @@ Why not `EmailMessage` under `email.policy.SMTP`: in Python 3.11 its header fold
 URL longer than a line into encoded-words, so `List-Unsubscribe` no longer names a link,
 and it encodes a non-ASCII phrase word by word, so a mail client, which joins adjacent
 encoded-words without the space between them (RFC 2047 §6.2), shows "обучение с
-подкреплением" as "обучениесподкреплением"; it also takes twice as long. The `compat32`
+подкреплением" as "обучениесподкреплением"; it is also about three times slower. The `compat32`
 folder (`email.header`) folds ASCII at spaces and commas and encodes a non-ASCII value
 whole, in words of at most 75 characters; lines stay within 78 columns where they can.
 

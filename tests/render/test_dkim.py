@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -198,3 +201,22 @@ def test_encrypted_key_is_a_clear_config_error(tmp_path: Path, rsa_key: rsa.RSAP
     settings = make_settings(tmp_path, dkim_selector="s1", dkim_key_file=str(path))
     with pytest.raises(ConfigError, match="unencrypted"):
         Renderer(settings)
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_keys_made_by_dknewkey_sign_and_match_its_record(tmp_path: Path, kind: str) -> None:
+    if kind == "rsa" and shutil.which("openssl") is None:
+        pytest.skip("dknewkey makes RSA keys with openssl, which is not installed")
+    subprocess.run(
+        [sys.executable, "-m", "dkim.dknewkey", "--ktype", kind, "sel"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    key_file, record = tmp_path / "sel.key", (tmp_path / "sel.dns").read_text().strip()
+    settings = make_settings(tmp_path, dkim_selector="sel", dkim_key_file=str(key_file))
+    data = Renderer(settings).render_digest(make_digest()).data
+
+    assert dkim.verify(data, dnsfunc=offline_dns({b"sel._domainkey.example.org.": record.encode()}))
+    printed = dkim_dns_record(key_file)  # what `digest check` tells the operator to publish
+    assert printed.rsplit("p=", 1)[1] == record.rsplit("p=", 1)[1]
