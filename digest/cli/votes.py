@@ -82,7 +82,8 @@ def _lines(learning: Learning) -> list[str]:
         return [f"The model takes over at {learning.min_votes} votes; until then {more_or_fewer}."]
     return [
         f"The model takes over once {learning.min_votes} of the voted papers have sentence "
-        f"vectors ({learning.readable} so far); until then {more_or_fewer}."
+        f"vectors ({learning.readable} so far; `digest db embed` computes the missing ones); "
+        f"until then {more_or_fewer}."
     ]
 
 

@@ -14,7 +14,7 @@ from digest.rank.embed import Embedder
 from digest.store.engine import open_engine, transaction
 from digest.store.library import library_of, like_from_library
 from tests.conftest import CliResult
-from tests.votes import NOW, PAPERS, add_reader, store_papers, vote
+from tests.votes import NOW, PAPERS, UNEMBEDDED, add_reader, store_papers, vote
 
 
 @pytest.fixture
@@ -76,6 +76,25 @@ def test_votes_show_what_was_learned_and_reset_forgets_them(
         assert library_of(session, ada)[0] == 1  # the library stays
     again = run_cli(*cfg, "subscribers", "votes", "ada@example.org", "--reset", "--format", "json")
     assert json.loads(again.out) == {"email": "ada@example.org", "forgotten": 0}
+
+
+def test_votes_on_papers_without_vectors_wait_for_db_embed(
+    config_file: Path, cli_engine: Engine, embedder: Embedder, run_cli: Callable[..., CliResult]
+) -> None:
+    cfg = ("--config", str(config_file))
+    ids = store_papers(cli_engine, embedder)
+    ada = add_reader(cli_engine, "ada@example.org")
+    vote(cli_engine, ada, ids["2605.00001"], 1)
+    vote(cli_engine, ada, ids[UNEMBEDDED], -1)
+    waiting = run_cli(*cfg, "subscribers", "votes", "ada@example.org")
+    assert "The model takes over once 2 of the voted papers have sentence vectors" in waiting.out
+    assert "(1 so far; `digest db embed` computes the missing ones)" in waiting.out
+    assert run_cli(*cfg, "db", "embed").code == 0
+    done = json.loads(
+        run_cli(*cfg, "subscribers", "votes", "ada@example.org", "--format", "json").out
+    )
+    assert done["state"] == "learned"
+    assert [p["id"] for p in done["less_like"]] == [UNEMBEDDED]
 
 
 def test_votes_of_an_unknown_subscriber_exit_2(
