@@ -20,12 +20,21 @@ from digest.config import Settings
 from digest.embedding import configured_model
 from digest.rank import PaperIndex, build_index, rank_profiles
 from digest.rank.embed import SentenceModel
-from digest.records import TRENDING_REASON, Digest, Paper, Pick, Profile, Subscriber
+from digest.records import (
+    TRENDING_REASON,
+    Claim,
+    Digest,
+    Item,
+    Paper,
+    Pick,
+    Prepared,
+    Profile,
+    Subscriber,
+)
 from digest.render.renderer import Renderer
 from digest.send.due import send_instant, zone
-from digest.send.loop import Prepared
 from digest.store.archive import previous_digest_dates
-from digest.store.deliveries import Claim, Item, sent_paper_ids
+from digest.store.deliveries import sent_paper_ids
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
 from digest.store.papers import candidate_papers, trending_papers

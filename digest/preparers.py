@@ -39,9 +39,7 @@ from sqlalchemy import Engine
 from digest.composer import DigestComposer
 from digest.config import Settings
 from digest.rank.embed import SentenceModel
-from digest.records import OutgoingEmail
-from digest.send.loop import Prepared
-from digest.store.deliveries import Claim, Item
+from digest.records import Claim, Item, OutgoingEmail, Prepared, UnsentStatus
 from digest.store.engine import open_engine
 
 PROCESS_THRESHOLD = 1000  # rows to deliver from which helper processes pay for their start
@@ -159,7 +157,9 @@ def _prepare_in_helper(claims: list[Claim]) -> list[_Packed]:
 # A prepared row as plain tuples: a tenth of the cost of unpickling the records themselves,
 # paid in the delivering process for every message. The claim stays on the sending side.
 _Email = tuple[str, str, str, str, bytes, dict[str, str], bool]
-_Packed = tuple[int, _Email | None, tuple[tuple[int, float, str, str | None], ...], str | None, str]
+_Packed = tuple[
+    int, _Email | None, tuple[tuple[int, float, str, str | None], ...], str | None, UnsentStatus
+]
 
 
 def _pack(prepared: Prepared) -> _Packed:

@@ -1,19 +1,32 @@
 """Plain typed records passed between the stages (sources → store → rank → render → send).
 
 No stage hands another an ORM object or a loose dict: it hands one of these. They are frozen
-dataclasses with slots, cheap to build by the hundred thousand.
+dataclasses with slots (or named tuples), cheap to build by the hundred thousand.
+
+The delivery records follow one ledger row through a run (see `digest.store.deliveries`
+for its states): the store leases it as a `Claim`; composing turns the claim into a
+`Prepared` message carrying its `Item`s; sending ends in an `Outcome`, which the store
+records.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Literal, NamedTuple, get_args
 
 SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
-DELIVERY_STATUSES = (
-    *("queued", "sending", "sent", "retry", "failed", "unknown", "skipped"),
-    "published",  # a feed-only subscriber's digest: kept for the feed and archive, not mailed
-)
+# A ledger row's state: queued → sending → sent | retry | failed | unknown; a day with nothing
+# to send is skipped; a feed-only subscriber's digest is published (kept for the feed and the
+# archive, not mailed).
+DeliveryStatus = Literal[
+    "queued", "sending", "sent", "retry", "failed", "unknown", "skipped", "published"
+]
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+# The states an attempt ends in (a row is `queued` or `sending` only while it is worked on).
+OutcomeStatus = Literal["sent", "retry", "failed", "unknown", "skipped", "published"]
+# The state of a prepared row that has no message to send.
+UnsentStatus = Literal["skipped", "published", "failed"]
 # `FeedEntry.announce_type` of a paper fetched by its id (a subscriber's library) rather
 # than listed as news: it is stored but never becomes a candidate for a digest.
 LOOKED_UP = "lookup"
@@ -228,3 +241,50 @@ class OutgoingEmail:
     # LF. The renderer's messages are, by construction; the SMTP transport then need not
     # look for line ends to fix (a pass over every message in the delivering process).
     crlf: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A leased ledger row and the subscriber it is for."""
+
+    delivery_id: int
+    subscriber: Subscriber
+    digest_date: date
+    attempts: int
+    token_version: int = 0
+
+
+class Item(NamedTuple):
+    """One paper a message carries, with its score and why it was picked."""
+
+    paper_id: int
+    score: float
+    reason: str
+    topic: str | None = None  # the topic it was picked for (the archive groups by it)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A claimed row made ready: the message to send, or None and why not."""
+
+    claim: Claim
+    email: OutgoingEmail | None
+    items: tuple[Item, ...] = ()
+    skip_reason: str | None = None
+    status: UnsentStatus = "skipped"  # the ledger state when there is nothing to send
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed row."""
+
+    delivery_id: int
+    subscriber_id: int
+    digest_date: date
+    status: OutcomeStatus
+    email: str = ""
+    message_id: str | None = None
+    error: str | None = None
+    items: tuple[Item, ...] = ()
+    next_attempt_at: datetime | None = None
+    suppress: bool = False

@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.preparers import PROCESS_THRESHOLD, ProcessPreparer, ThreadPreparer, preparer_for
+from digest.records import Claim, Prepared
 from digest.send.due import due_groups
-from digest.send.loop import Prepared
 from digest.store import queueing
-from digest.store.deliveries import Claim, claim_deliveries
+from digest.store.deliveries import claim_deliveries
 from digest.store.engine import transaction
 from tests.send.scenario import add_papers, add_subscribers
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from digest.records import Claim, Prepared
 from digest.send.due import end_of_local_day
 from digest.send.leases import is_dead
-from digest.send.outcomes import DeliveryReport, Prepared
+from digest.send.outcomes import DeliveryReport
 from digest.store import deliveries as ledger
-from digest.store.deliveries import Claim
 
 if TYPE_CHECKING:
     from digest.send.loop import LoopOptions

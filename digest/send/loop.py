@@ -51,19 +51,18 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from digest.errors import TransportError
+from digest.records import Outcome, Prepared
 from digest.send.batches import BatchFeed, PrepareBatch
 from digest.send.leases import new_worker_id, recover
-from digest.send.outcomes import DeliveryReport, Prepared, outcome_of
+from digest.send.outcomes import DeliveryReport, outcome_of
 from digest.send.transport import Transport
 from digest.store import deliveries as ledger
-from digest.store.deliveries import Outcome
 from digest.store.engine import transaction
 
 __all__ = [
     "DeliveryReport",
     "LoopOptions",
     "PrepareBatch",
-    "Prepared",
     "new_worker_id",
     "recover",
     "run_deliveries",

@@ -11,24 +11,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from digest.errors import TransportError
-from digest.records import OutgoingEmail
+from digest.records import Claim, Outcome, Prepared
 from digest.send.due import end_of_local_day
 from digest.send.transport import MessageRejected
-from digest.store.deliveries import Claim, Item, Outcome
 
 RETRY_DELAYS = (60, 300, 900, 1800, 3600)  # seconds after the 1st, 2nd … failed attempt
 MAX_ATTEMPTS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A claimed row made ready: the message to send, or None and why not."""
-
-    claim: Claim
-    email: OutgoingEmail | None
-    items: tuple[Item, ...] = ()
-    skip_reason: str | None = None
-    status: str = "skipped"  # the ledger state when there is nothing to send
 
 
 @dataclass

@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from digest.records import Subscriber
+from digest.records import Claim, DeliveryStatus, Item, Outcome
 from digest.store.engine import dialect_insert
 from digest.store.schema import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.store.subscribers import to_record
@@ -67,48 +67,12 @@ IN_QUEUE = _ROW.status.in_(bindparam("claimable", CLAIMABLE, expanding=True, lit
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
-    """A leased ledger row and the subscriber it is for."""
-
-    delivery_id: int
-    subscriber: Subscriber
-    digest_date: date
-    attempts: int
-    token_version: int = 0
-
-
-class Item(NamedTuple):
-    """One paper a message carries, with its score and why it was picked."""
-
-    paper_id: int
-    score: float
-    reason: str
-    topic: str | None = None  # the topic it was picked for (the archive groups by it)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one claimed row. `status`: sent, retry, failed, unknown or skipped."""
-
-    delivery_id: int
-    subscriber_id: int
-    digest_date: date
-    status: str
-    email: str = ""
-    message_id: str | None = None
-    error: str | None = None
-    items: tuple[Item, ...] = ()
-    next_attempt_at: datetime | None = None
-    suppress: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """One ledger row as the CLI and tests see it."""
 
     email: str
     digest_date: date
-    status: str
+    status: DeliveryStatus
     attempts: int
     item_count: int
     message_id: str | None

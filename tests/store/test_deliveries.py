@@ -7,10 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from digest.records import Item, Outcome
 from digest.store.deliveries import (
     LEASE_SECONDS,
-    Item,
-    Outcome,
     claim_deliveries,
     decode_items,
     lease_owners,

@@ -8,8 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
 
 from digest.errors import SchemaError
+from digest.records import Item
 from digest.store import migrations
-from digest.store.deliveries import Item, decode_items
+from digest.store.deliveries import decode_items
 from digest.store.schema import Base
 
 
