@@ -122,8 +122,8 @@ def check_dkim(settings: Settings) -> CheckResult:
         return CheckResult(
             True,
             "dkim",
-            "not configured: messages are not signed",
-            "set mail.dkim_selector and dkim_key_file to sign",
+            "not configured: the service does not sign (your mail server may)",
+            "sign at the mail server (see the README), or set mail.dkim_selector and dkim_key_file",
         )
     if mail.dkim_key_file is None or not mail.dkim_selector:
         return CheckResult(
