@@ -6,8 +6,8 @@ Chromium.
 
 Two identical subscribers follow "image generation"; only Ada votes, Bob is the control.
 After Ada's 👎 on "Large Language Models are Universal Reasoners for Visual Generation", the
-next day's papers that look most like it (by sentence vector) sit lower in her digest than
-in Bob's. Two more votes and the model takes over: her preferences page names the papers it
+next day's papers that look like it (by sentence vector) sit lower in her digest than in
+Bob's: the closest one drops, and none of the others rises. Two more votes and the model takes over: her preferences page names the papers it
 favours and disfavours; "Forget my votes" resets it, and her next digest is Bob's again.
 """
 
@@ -49,7 +49,7 @@ DAYS = (date(2026, 5, 6), date(2026, 5, 7), date(2026, 5, 11))  # the third is d
 TOPIC = "image generation"
 DISLIKED = "2605.04040"  # Large Language Models are Universal Reasoners for Visual Generation
 ADA, BOB = "ada@example.org", "bob@example.org"
-LOOK_ALIKES = 2  # the next day's papers nearest to the 👎 one that Bob's digest has
+LOOK_ALIKE = 0.5  # cosine to the 👎 paper from which a paper of the next day looks like it
 
 Corpus = dict[date, list[tuple[FeedEntry, np.ndarray]]]
 
@@ -167,7 +167,8 @@ def test_a_vote_moves_look_alikes_down_and_forgetting_restores_the_digest(
     assert ids[DISLIKED] in picks(site, ADA)
     click(site, vote_link(site, ADA, ids[DISLIKED], "down"))
 
-    # Day 2: the next day's papers most like it rank lower for Ada than for Bob.
+    # Day 2: the next day's papers most like it rank lower for Ada than for Bob: the
+    # closest one drops, and none of those Bob got rises.
     ids = publish(site, corpus, DAYS[1])
     keys = {db_id: key for key, db_id in ids.items()}
     deliver(site, DAYS[1])
@@ -178,12 +179,15 @@ def test_a_vote_moves_look_alikes_down_and_forgetting_restores_the_digest(
         """How much a paper looks like the one Ada voted 👎 on (cosine of their vectors)."""
         return float(vectors[keys[paper]] @ vectors[DISLIKED])
 
-    look_alikes = sorted((p for p in bob if keys[p] in new), key=nearness, reverse=True)
-    assert len(look_alikes) >= LOOK_ALIKES
-    for paper in look_alikes[:LOOK_ALIKES]:
-        assert nearness(paper) > 0.5, titles[keys[paper]]  # a look-alike indeed
-        moved = ada.index(paper) if paper in ada else len(ada)
-        assert moved > bob.index(paper), (titles[keys[paper]], bob.index(paper), moved)
+    look_alikes = sorted(
+        (p for p in bob if keys[p] in new and nearness(p) >= LOOK_ALIKE), key=nearness
+    )[::-1]
+    assert len(look_alikes) >= 2
+    places = {p: (bob.index(p), ada.index(p) if p in ada else len(ada)) for p in look_alikes}
+    seen = {titles[keys[p]]: place for p, place in places.items()}
+    closest = look_alikes[0]
+    assert places[closest][1] > places[closest][0], seen  # the closest one drops
+    assert all(for_ada >= for_bob for for_bob, for_ada in places.values()), seen  # none rises
 
     # Two more votes from Ada's second digest: the model takes over.
     liked = min(ada, key=nearness)
