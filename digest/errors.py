@@ -22,10 +22,20 @@ DigestError                 base; the CLI prints its message as one line (exit 1
     │                       (`digest send` exit 3; web sign-up 503 page; inbound 451 4.3.0)
     └── MessageRejected     (send.transport) refused for a reason other than the address
 
+A few signals never leave the module (or package) that raises them, and are not DigestErrors:
+
+Exception
+├── BadLink                 (web.links) a link that acts on nobody: expired, gone or malformed
+│                           (web 400 or 410 page)
+├── CsrfError               (web.csrf) a form's CSRF token missing, forged or stale (web 403 page)
+├── BodyTooLarge            (web.guard) a chunked request body grew past the cap (web 413 page)
+├── Unreadable              (send.inbound) an inbound message that cannot be read in good time
+│                           (inbound 550 saying why)
+├── _Retryable              (sources.http) a 429, 5xx or dropped connection: back off, retry
+└── _StaleConnection        (send.transport) a pooled SMTP connection found closed: reconnect
+
 Anything else that escapes is a bug: the CLI prints one line and exits 1, the web answers a
-plain 500 page, the inbound listener 451 4.3.0; the details go to the log only. A few signals
-never leave the module that raises them and are not DigestErrors: the web's BadLink,
-CsrfError and BodyTooLarge, and the inbound listener's Unreadable.
+plain 500 page, the inbound listener 451 4.3.0; the details go to the log only.
 
 `digest.store.engine` raises DatabaseUnavailable in place of the driver's error for every
 statement and connection attempt, so no caller needs to know SQLite's or PostgreSQL's codes.
