@@ -21,11 +21,16 @@ import email.policy
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
-POLICY = email.policy.compat32.clone(linesep="\r\n")
+# Headers folded at 76 columns: an encoded-word on a line of its own then stays within the
+# 75 characters RFC 2047 allows it.
+POLICY = email.policy.compat32.clone(linesep="\r\n", max_line_length=76)
 MAX_LINE = 998  # octets in a mail line, CRLF aside (RFC 5322)
+_LONGEST_WORD = 900  # a header word longer than this, with its name, could pass MAX_LINE
+_ADDRESS_HEADERS = frozenset({"From", "To", "Reply-To"})
 
 
 def make_message_id(domain: str, kind: str) -> str:
@@ -54,14 +59,23 @@ def _part(body: str, subtype: str) -> MIMEText:
     return part
 
 
+def _unstructured(name: str, value: str) -> str:
+    """`value`, encoded whole (RFC 2047) when as it stands it would not read as written:
+    text that looks like an encoded-word, or a word too long to fold into a mail line."""
+    if "=?" in value or max(map(len, value.split()), default=0) > _LONGEST_WORD:
+        return Header(value, "utf-8", header_name=name).encode(maxlinelen=POLICY.max_line_length)
+    return value
+
+
 def build_message(headers: Iterable[tuple[str, str]], text: str, html: str) -> bytes:
-    """The message bytes: `headers` (values on one line), then the text and HTML parts.
+    """The message bytes: `headers` (values on one line; address headers as `formataddr`
+    writes them), then the text and HTML parts.
 
     The boundary is 96 random bits, so no part can contain it and nothing has to look.
     """
     message = MIMEMultipart("alternative", f"={secrets.token_hex(12)}", policy=POLICY)
     for name, value in headers:
-        message[name] = value
+        message[name] = value if name in _ADDRESS_HEADERS else _unstructured(name, value)
     message.attach(_part(text, "plain"))
     message.attach(_part(html, "html"))
     return message.as_bytes()

@@ -83,3 +83,17 @@ def test_a_non_ascii_phrase_keeps_its_spaces() -> None:
 def test_a_value_that_would_start_another_header_is_refused() -> None:
     with pytest.raises(HeaderParseError):
         build_message([("Subject", "Hello\r\nBcc: victim@example.com")], "x", "y")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Papers on =?utf-8?b?SGk=?= and more", "Papers on " + "Pneumono" * 150],
+    ids=["looks-encoded", "overlong-word"],
+)
+def test_a_header_reads_as_written_and_fits_its_lines(subject: str) -> None:
+    data = build_message([*HEADERS, ("Subject", subject)], "x", "y")
+
+    head = data.split(b"\r\n\r\n")[0]
+    assert parse(data)["Subject"] == subject
+    assert max(map(len, head.split(b"\r\n"))) <= 78
+    assert max(map(len, re.findall(rb"=\?utf-8\?[bq]\?[^?]*\?=", head))) <= 75
