@@ -163,19 +163,28 @@ def _job_options(grace_seconds: int) -> dict[str, Any]:
     return {"max_instances": 1, "coalesce": True, "misfire_grace_time": grace_seconds}
 
 
-def build_scheduler(
+def new_scheduler() -> AsyncIOScheduler:
+    """An empty scheduler (not started), in UTC, whose jobs never overlap themselves.
+
+    Created before the jobs, so that a job can be given the scheduler it runs in (a failed
+    fetch schedules its own retry); `add_jobs` then adds them.
+    """
+    return AsyncIOScheduler(timezone=UTC, job_defaults=_job_options(60))
+
+
+def add_jobs(
+    scheduler: AsyncIOScheduler,
     sources: Sequence[SourceSettings],
     jobs: Jobs,
     *,
     deliver_now: bool = True,
-) -> AsyncIOScheduler:
-    """A scheduler with one job per source, the delivery tick and housekeeping (not started).
+) -> None:
+    """Add one job per source, the delivery tick and housekeeping to `scheduler`.
 
     With `deliver_now` false the delivery tick is added paused; start it with
     `start_delivery(scheduler)` once the catch-up fetch is done, so the first digests of
     the day are not composed from yesterday's papers.
     """
-    scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=_job_options(60))
     fetch = jobs.fetch
     if fetch is not None:
         for source in sources:
@@ -204,7 +213,6 @@ def build_scheduler(
             name="housekeeping",
             **_job_options(6 * 3600),
         )
-    return scheduler
 
 
 def start_delivery(scheduler: AsyncIOScheduler) -> None:

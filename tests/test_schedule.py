@@ -15,9 +15,10 @@ from digest.schedule import (
     DELIVERY_JOB,
     HOUSEKEEPING_JOB,
     Jobs,
-    build_scheduler,
+    add_jobs,
     crontab_trigger,
     crontab_weekdays,
+    new_scheduler,
     next_fetches,
     overdue_sources,
     previous_fire_time,
@@ -145,9 +146,9 @@ def test_jobs_never_overlap_themselves_and_missed_runs_coalesce() -> None:
     rec = Recorder()
 
     async def scenario() -> None:
-        scheduler = build_scheduler(
-            [arxiv(), hf()], Jobs(rec.fetch, rec.deliver, rec.housekeeping), deliver_now=False
-        )
+        scheduler = new_scheduler()
+        work = Jobs(rec.fetch, rec.deliver, rec.housekeeping)
+        add_jobs(scheduler, [arxiv(), hf()], work, deliver_now=False)
         scheduler.start(paused=True)
         try:
             jobs = {job.id: job for job in scheduler.get_jobs()}
@@ -176,7 +177,8 @@ def test_a_slow_delivery_tick_is_not_started_twice() -> None:
         running -= 1
 
     async def scenario() -> None:
-        scheduler = build_scheduler([], Jobs(deliver=slow_deliver), deliver_now=True)
+        scheduler = new_scheduler()
+        add_jobs(scheduler, [], Jobs(deliver=slow_deliver), deliver_now=True)
         scheduler.start()
         try:
             await asyncio.wait_for(started.wait(), 10)
@@ -194,7 +196,8 @@ def test_the_delivery_tick_waits_for_the_catch_up_then_runs_every_minute() -> No
     rec = Recorder()
 
     async def scenario() -> None:
-        scheduler = build_scheduler([arxiv()], Jobs(rec.fetch, rec.deliver), deliver_now=False)
+        scheduler = new_scheduler()
+        add_jobs(scheduler, [arxiv()], Jobs(rec.fetch, rec.deliver), deliver_now=False)
         scheduler.start()
         try:
             assert scheduler.get_job(DELIVERY_JOB).next_run_time is None  # paused
@@ -215,5 +218,6 @@ def test_the_delivery_tick_waits_for_the_catch_up_then_runs_every_minute() -> No
 
 def test_jobs_left_out_are_not_scheduled() -> None:
     rec = Recorder()
-    scheduler = build_scheduler([arxiv()], Jobs(deliver=rec.deliver))
+    scheduler = new_scheduler()
+    add_jobs(scheduler, [arxiv()], Jobs(deliver=rec.deliver))
     assert [job.id for job in scheduler.get_jobs()] == [DELIVERY_JOB]

@@ -56,7 +56,7 @@ def serve(
       digest serve --no-deliver          # with `digest worker` processes delivering
       digest serve --port 8080 --no-scheduler
     """
-    from digest.service import Roles, run_service  # the web and scheduler stacks: only here
+    from digest.service.process import Roles, run_service  # the web and scheduler stacks: only here
 
     roles = Roles(
         web=not no_web,
@@ -112,7 +112,7 @@ def worker(app: App, worker_id: str | None) -> None:
     Example:
       digest --config /etc/digest/digest.toml worker
     """
-    from digest.service import Roles, run_service
+    from digest.service.process import Roles, run_service
 
     settings = app.settings
     model = app.checked_model()  # the model itself loads only if a topic has no vector

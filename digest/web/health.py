@@ -11,17 +11,17 @@ the details otherwise:
      "sources": {"arxiv-ai": {"status": "ok", "last_success": "…", "last_error": null}},
      "delivery": {"status": "ok", "last_tick": "…"}}
 
-The app factory mounts `routes`. The service puts its `Heartbeats` (what it ran, when) on
-`app.state.heartbeats`; without them (a web-only process) delivery is reported as run
-elsewhere and sources are judged by the database alone.
+The app factory mounts `routes`. The service puts its `Heartbeats` (what it ran, when; see
+`digest.service.heartbeats`) on `app.state.heartbeats`, which this route only reads;
+without them (a web-only process) delivery is reported as run elsewhere and sources are
+judged by the database alone.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -35,25 +35,13 @@ from digest.schedule import previous_fire_time, source_trigger
 from digest.store.papers import SourceState
 from digest.store.service_state import database_problem, fetch_states
 
+if TYPE_CHECKING:
+    from digest.service.heartbeats import Heartbeats
+
 log = logging.getLogger("digest.web")
 
 FETCH_GRACE = timedelta(hours=1)
 TICK_STALE_AFTER = timedelta(minutes=5)
-
-
-@dataclass
-class Heartbeats:
-    """What the running service did and when; updated by its jobs, read by /healthz."""
-
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    runs_delivery: bool = False
-    runs_fetch: bool = False
-    last_tick_at: datetime | None = None
-    last_tick_error: str | None = None
-
-    def ticked(self, at: datetime, error: str | None = None) -> None:
-        self.last_tick_at = at
-        self.last_tick_error = error
 
 
 def _iso(moment: datetime | None) -> str | None:

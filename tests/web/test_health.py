@@ -17,10 +17,11 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from digest.config import Settings, SourceSettings
+from digest.service.heartbeats import Heartbeats
 from digest.store.engine import open_engine, transaction
 from digest.store.papers import SourceState, put_source_state
 from digest.web import health
-from digest.web.health import Heartbeats, health_report
+from digest.web.health import health_report
 
 HF = SourceSettings(name="hf", kind="hf-daily", url="https://hf.co/api/daily_papers", every="2h")
 

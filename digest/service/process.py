@@ -1,4 +1,4 @@
-"""The long-running process behind `digest serve` and `digest worker`.
+"""One service process, behind `digest serve` and `digest worker`.
 
 One asyncio loop runs, as configured by `Roles`:
 
@@ -13,7 +13,7 @@ from the evening's papers). READY goes to systemd once the web port listens.
 
 Stop (SIGTERM, SIGINT): STOPPING to systemd; fetches are cancelled (they are idempotent);
 the delivery tick is told to stop via `stop=` and finishes the messages in flight, for at
-most `service_jobs.STOP_GRACE` (20) seconds, leaving the rest queued; then the web server
+most `jobs.STOP_GRACE` (20) seconds, leaving the rest queued; then the web server
 and the listener close. The whole stop stays well inside systemd's 30 s default.
 """
 
@@ -38,12 +38,12 @@ from digest.embedding import configured_model
 from digest.errors import ConfigError
 from digest.notify import Notifier
 from digest.rank.embed import SentenceModel
-from digest.schedule import Jobs, build_scheduler, next_fetches
+from digest.schedule import Jobs, add_jobs, new_scheduler, next_fetches
 from digest.send.loop import new_worker_id
 from digest.send.transport import Transport, make_transport
-from digest.service_jobs import ScheduledWork
+from digest.service.heartbeats import Heartbeats
+from digest.service.jobs import DeliveryJobs, FetchJobs, Housekeeping, RunningJobs
 from digest.store import service_state
-from digest.web.health import Heartbeats
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,7 @@ class Service:
         self._stop_requested = asyncio.Event()
         self._transport = transport
         self._client = http_client
-        self.work = ScheduledWork(
-            settings, engine, self.heartbeats, self.stopping, self.worker_id, self.model
-        )
+        self.running = RunningJobs(self.stopping)
         self._scheduler: AsyncIOScheduler | None = None
         self._web: _QuietServer | None = None
         self._web_task: asyncio.Task[None] | None = None
@@ -122,10 +120,9 @@ class Service:
             log.info("stopping", extra={"reason": reason})
             self._stop_requested.set()
             return
-        if self.work.running:  # asked twice: do not wait for messages in flight
+        if self.running.tasks:  # asked twice: do not wait for messages in flight
             log.warning("stopping now; unfinished sends will be checked on the next start")
-            for task in self.work.running:
-                task.cancel()
+            self.running.cancel()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -144,25 +141,27 @@ class Service:
 
     async def _start(self, stack: AsyncExitStack) -> None:
         log.info("starting", extra={"roles": self.roles.describe(), "worker_id": self.worker_id})
-        if self._transport is None:
-            self._transport = make_transport(self.settings)
-            stack.push_async_callback(self._transport.close)
-        if self._client is None and self.roles.fetch:
-            self._client = httpx.AsyncClient(
+        transport = self._transport
+        if transport is None:
+            transport = make_transport(self.settings)
+            stack.push_async_callback(transport.close)
+        client = self._client
+        if client is None and self.roles.fetch:
+            client = httpx.AsyncClient(
                 timeout=httpx.Timeout(30.0), headers={"User-Agent": USER_AGENT}
             )
-            stack.push_async_callback(self._client.aclose)
+            stack.push_async_callback(client.aclose)
         if self.roles.web:
-            await self._start_web()
+            await self._start_web(transport)
         if self.roles.inbound and self.settings.inbound.host:
-            await self._start_inbound(stack)
-        self._start_scheduler()
+            await self._start_inbound(stack, transport)
+        fetching = self._start_scheduler(transport, client)
         self.notifier.ready(await self.status_line())
         self._spawn(self._status_loop())
         if self.notifier.watchdog_interval:
             self._spawn(self._watchdog_loop(self.notifier.watchdog_interval / 2))
-        if self.roles.fetch:
-            self._spawn(self.work.catch_up())
+        if fetching is not None:
+            self._spawn(fetching.catch_up())
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._background.append(asyncio.create_task(coro))
@@ -174,7 +173,7 @@ class Service:
             self._scheduler.pause()
         for task in self._background:
             task.cancel()
-        await self.work.finish()
+        await self.running.finish()
         await asyncio.gather(*self._background, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
@@ -182,11 +181,10 @@ class Service:
 
     # -- web and inbound mail ----------------------------------------------------------
 
-    async def _start_web(self) -> None:
+    async def _start_web(self, transport: Transport) -> None:
         from digest.web import create_app
 
-        assert self._transport is not None
-        app = create_app(self.settings, self.engine, self._transport, model=self.model)
+        app = create_app(self.settings, self.engine, transport, model=self.model)
         app.state.settings = self.settings
         app.state.engine = self.engine
         app.state.heartbeats = self.heartbeats
@@ -239,16 +237,13 @@ class Service:
             self._web.force_exit = True
             await asyncio.wait({self._web_task}, timeout=1.0)
 
-    async def _start_inbound(self, stack: AsyncExitStack) -> None:
+    async def _start_inbound(self, stack: AsyncExitStack, transport: Transport) -> None:
         from digest.send.inbound import InboundListener
         from digest.web.mail_signup import SubscribeByEmail
 
-        assert self._transport is not None
         subscribe = None
         if self.settings.mail.subscribe_address:
-            subscribe = SubscribeByEmail(
-                self.settings, self.engine, self._transport, model=self.model
-            )
+            subscribe = SubscribeByEmail(self.settings, self.engine, transport, model=self.model)
         listener = InboundListener(self.settings, self.engine, subscribe)
         host, port = listener.address
         try:
@@ -266,24 +261,44 @@ class Service:
 
     # -- scheduled jobs ----------------------------------------------------------------
 
-    def _start_scheduler(self) -> None:
-        work = self.work
-        work.transport, work.client = self._transport, self._client
+    def _start_scheduler(
+        self, transport: Transport, client: httpx.AsyncClient | None
+    ) -> FetchJobs | None:
+        """Build this process's jobs, schedule and start them; the fetch jobs, if any."""
+        scheduler = new_scheduler()
+        settings, engine, running = self.settings, self.engine, self.running
+        fetching = None
+        if self.roles.fetch and client is not None:
+            fetching = FetchJobs(
+                settings, engine, client, scheduler, running=running, model=self.model
+            )
+        delivering = DeliveryJobs(
+            settings,
+            engine,
+            transport,
+            running=running,
+            heartbeats=self.heartbeats,
+            worker_id=self.worker_id,
+            model=self.model,
+        )
         jobs = Jobs(
-            fetch=work.fetch_sources if self.roles.fetch else None,
-            deliver=work.delivery_tick if self.roles.deliver else None,
-            housekeeping=work.housekeeping if self.roles.housekeeping else None,
+            fetch=fetching.fetch_sources if fetching is not None else None,
+            deliver=delivering.delivery_tick if self.roles.deliver else None,
+            housekeeping=(
+                Housekeeping(settings, engine, running=running).run
+                if self.roles.housekeeping
+                else None
+            ),
         )
-        self._scheduler = build_scheduler(
-            self.settings.sources, jobs, deliver_now=not self.roles.fetch
-        )
-        work.scheduler = self._scheduler
-        self._scheduler.start()
-        for name, when in next_fetches(self._scheduler):
+        add_jobs(scheduler, settings.sources, jobs, deliver_now=fetching is None)
+        self._scheduler = scheduler
+        scheduler.start()
+        for name, when in next_fetches(scheduler):
             log.info(
                 "fetch scheduled",
                 extra={"source": name, "next_run": when.isoformat(timespec="minutes")},
             )
+        return fetching
 
     # -- telling systemd how it goes -----------------------------------------------------
 

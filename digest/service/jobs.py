@@ -1,8 +1,17 @@
 """The service's scheduled work: fetching (with retries), the catch-up after downtime, the
 delivery tick and housekeeping, each logged as one line and tracked so a stop can wait
-for deliveries in flight (`finish`).
+for deliveries in flight (`RunningJobs.finish`).
 
-`digest.schedule` decides when these run; the pipeline does the work.
+Each kind of job is built with what it uses: `FetchJobs` with the HTTP client and the
+scheduler it adds retries to, `DeliveryJobs` with the mail transport, `Housekeeping` with
+the store alone. `digest.schedule`
+decides when they run; the pipeline does the work.
+
+    running = RunningJobs(stopping)
+    scheduler = new_scheduler()
+    fetching = FetchJobs(settings, engine, client, scheduler, running=running, model=model)
+    delivering = DeliveryJobs(settings, engine, transport, running=running, ...)
+    add_jobs(scheduler, settings.sources, Jobs(fetching.fetch_sources, delivering.delivery_tick))
 """
 
 from __future__ import annotations
@@ -21,11 +30,13 @@ from sqlalchemy import Engine
 from digest import pipeline
 from digest.config import Settings
 from digest.rank.embed import SentenceModel
+from digest.records import SourceReport
 from digest.schedule import overdue_sources, start_delivery
+from digest.send.loop import DeliveryReport
 from digest.send.transport import Transport
+from digest.service.heartbeats import Heartbeats
 from digest.store import service_state
 from digest.tokens import CONFIRM_MAX_AGE
-from digest.web.health import Heartbeats
 
 log = logging.getLogger("digest.service")
 
@@ -35,7 +46,7 @@ RETRY_FIRST = timedelta(minutes=10)
 RETRY_MAX = timedelta(hours=2)
 
 
-def _tick_counts(report: Any) -> dict[str, int]:
+def _tick_counts(report: DeliveryReport) -> dict[str, int]:
     """The non-zero counts of a delivery report, for one log line."""
     names = (
         "sent",
@@ -51,38 +62,21 @@ def _tick_counts(report: Any) -> dict[str, int]:
     return {name: count for name, count in counts.items() if count}
 
 
-class ScheduledWork:
-    """The jobs the scheduler runs; `transport`, `client` and `scheduler` are set by the
-    service once it has created them."""
+class RunningJobs:
+    """The jobs running now: none starts while stopping; a stop waits for them (`finish`)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        heartbeats: Heartbeats,
-        stopping: asyncio.Event,
-        worker_id: str,
-        model: SentenceModel,
-    ) -> None:
-        self.settings = settings
-        self.model = model
-        self.engine = engine
-        self.heartbeats = heartbeats
+    def __init__(self, stopping: asyncio.Event) -> None:
         self.stopping = stopping
-        self.worker_id = worker_id
-        self.transport: Transport | None = None
-        self.client: httpx.AsyncClient | None = None
-        self.scheduler: AsyncIOScheduler | None = None
-        self.running: dict[asyncio.Task[Any], str] = {}
-        self._fetch_failures: dict[str, int] = {}
+        self.tasks: dict[asyncio.Task[Any], str] = {}
 
-    async def _tracked(self, kind: str, work: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, kind: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run one job: skip it while stopping, remember it for the stop, log failures."""
         if self.stopping.is_set():
             return
         task = asyncio.current_task()
-        assert task is not None
-        self.running[task] = kind
+        if task is None:  # not in a task: nothing to wait for or cancel on a stop
+            raise RuntimeError(f"the {kind} job must run in an asyncio task")
+        self.tasks[task] = kind
         try:
             await work()
         except asyncio.CancelledError:
@@ -92,30 +86,74 @@ class ScheduledWork:
             log.error("%s failed: %s: %s", kind, type(exc).__name__, exc, extra={"job": kind})
             log.debug("%s failure details", kind, exc_info=True)
         finally:
-            self.running.pop(task, None)
+            self.tasks.pop(task, None)
+
+    def cancel(self) -> bool:
+        """Cancel every running job at once; False when none was running."""
+        for task in self.tasks:
+            task.cancel()
+        return bool(self.tasks)
+
+    async def finish(self) -> None:
+        """Cancel fetches now; give deliveries and housekeeping STOP_GRACE to finish."""
+        for task, kind in list(self.tasks.items()):
+            if kind == "fetch":
+                task.cancel()
+        pending = set(self.tasks)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
+            for task in late:
+                log.warning(
+                    "job did not finish in time; cancelled", extra={"job": self.tasks[task]}
+                )
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=2.0)
+
+
+class FetchJobs:
+    """Fetching the sources on their schedule; a failed source is retried with back-off
+    in `scheduler`, and the catch-up after downtime starts the delivery tick when done."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        client: httpx.AsyncClient,
+        scheduler: AsyncIOScheduler,
+        *,
+        running: RunningJobs,
+        model: SentenceModel,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.client = client
+        self.scheduler = scheduler
+        self.running = running
+        self.model = model
+        self._failures: dict[str, int] = {}
 
     async def fetch_sources(self, names: Sequence[str]) -> None:
         """Fetch these sources now; failed ones are retried with back-off."""
 
         async def work() -> None:
-            assert self.client is not None
             reports = await pipeline.fetch_all(
                 self.settings, self.engine, self.client, only=list(names), model=self.model
             )
             for report in reports:
                 self._after_fetch(report)
 
-        await self._tracked("fetch", work)
+        await self.running.run("fetch", work)
 
-    def _after_fetch(self, report: Any) -> None:
+    def _after_fetch(self, report: SourceReport) -> None:
         context = {"source": report.name}
         if report.error:
-            failures = self._fetch_failures.get(report.name, 0) + 1
-            self._fetch_failures[report.name] = failures
+            failures = self._failures.get(report.name, 0) + 1
+            self._failures[report.name] = failures
             log.warning("fetch failed: %s", report.error, extra=context)
             self._schedule_retry(report.name, failures)
             return
-        self._fetch_failures.pop(report.name, None)
+        self._failures.pop(report.name, None)
         log.info(
             "fetched",
             extra={
@@ -128,7 +166,7 @@ class ScheduledWork:
 
     def _schedule_retry(self, name: str, failures: int) -> None:
         """Retry a failed fetch before its next regular run (10 min, doubling, ≤ 2 h)."""
-        if self.scheduler is None or self.stopping.is_set():
+        if self.running.stopping.is_set():
             return
         delay = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
         when = datetime.now(UTC) + delay
@@ -160,21 +198,43 @@ class ScheduledWork:
         except TimeoutError:
             log.warning("catch-up fetch still running; delivering anyway")
         finally:
-            if self.scheduler is not None and not self.stopping.is_set():
+            if not self.running.stopping.is_set():
                 start_delivery(self.scheduler)
+
+
+class DeliveryJobs:
+    """The delivery tick: through `transport`, beating `heartbeats`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        transport: Transport,
+        *,
+        running: RunningJobs,
+        heartbeats: Heartbeats,
+        worker_id: str,
+        model: SentenceModel,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.transport = transport
+        self.running = running
+        self.heartbeats = heartbeats
+        self.worker_id = worker_id
+        self.model = model
 
     async def delivery_tick(self) -> None:
         """Deliver whatever is due now; stops early (messages in flight finish) on stop."""
 
         async def work() -> None:
-            assert self.transport is not None
             try:
                 report = await pipeline.deliver_due(
                     self.settings,
                     self.engine,
                     self.transport,
                     worker_id=self.worker_id,
-                    stop=self.stopping,
+                    stop=self.running.stopping,
                     model=self.model,
                 )
             except Exception as exc:
@@ -186,9 +246,18 @@ class ScheduledWork:
             if report.paused:
                 log.warning("delivery paused: %s", report.paused)
 
-        await self._tracked("deliver", work)
+        await self.running.run("deliver", work)
 
-    async def housekeeping(self) -> None:
+
+class Housekeeping:
+    """The daily clean-up of the store."""
+
+    def __init__(self, settings: Settings, engine: Engine, *, running: RunningJobs) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.running = running
+
+    async def run(self) -> None:
         """Forget expired sign-ups and the fetch state of removed sources."""
 
         async def work() -> None:
@@ -204,20 +273,4 @@ class ScheduledWork:
                 "housekeeping done", extra={"expired_signups": expired, "pruned_sources": pruned}
             )
 
-        await self._tracked("housekeeping", work)
-
-    async def finish(self) -> None:
-        """Cancel fetches now; give deliveries and housekeeping STOP_GRACE to finish."""
-        for task, kind in list(self.running.items()):
-            if kind == "fetch":
-                task.cancel()
-        pending = set(self.running)
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=STOP_GRACE)
-            for task in late:
-                log.warning(
-                    "job did not finish in time; cancelled", extra={"job": self.running[task]}
-                )
-                task.cancel()
-            if late:
-                await asyncio.wait(late, timeout=2.0)
+        await self.running.run("housekeeping", work)
