@@ -5,9 +5,11 @@ Why not `EmailMessage` under `email.policy.SMTP`: in Python 3.11 its header fold
 URL longer than a line into encoded-words, so `List-Unsubscribe` no longer names a link,
 and it encodes a non-ASCII phrase word by word, so a mail client, which joins adjacent
 encoded-words without the space between them (RFC 2047 §6.2), shows "обучение с
-подкреплением" as "обучениесподкреплением"; it is also about three times slower. The `compat32`
-folder (`email.header`) folds ASCII at spaces and commas and encodes a non-ASCII value
-whole, in words of at most 75 characters; lines stay within 78 columns where they can.
+подкреплением" as "обучениесподкреплением"; it is also about three times slower. The
+`compat32` folder (`email.header`) folds ASCII at spaces and commas (a value too long for
+the first line starts on the next) and encodes a non-ASCII value whole, in encoded-words
+that fit a line; lines stay within 76 columns where they can. A display name in `From`
+is encoded by `formataddr`, as one word however long.
 
 A part in ASCII whose lines fit a mail line goes out as 7-bit, as it stands (the HTML is
 written in ASCII for this: `ascii_html`); any other as base64 of UTF-8. Nothing goes out
