@@ -20,7 +20,7 @@ from pathlib import Path
 import uvicorn
 from render import CORPUS, load_day, sample_settings
 
-from digest import pipeline
+from digest.pipeline.deliver import deliver_due
 from digest.records import FeedEntry, Paper
 from digest.render.links import LinkMaker
 from digest.send.transport import make_transport
@@ -101,7 +101,7 @@ def archive_site(directory: Path) -> Iterator[str]:
     monday = datetime.combine(MONDAY, time(8), tzinfo=UTC)
     # In a thread of its own, as the server below: the caller may be running an event loop.
     delivery = threading.Thread(
-        target=asyncio.run, args=(pipeline.deliver_due(settings, engine, transport, now=monday),)
+        target=asyncio.run, args=(deliver_due(settings, engine, transport, now=monday),)
     )
     delivery.start()
     delivery.join()

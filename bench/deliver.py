@@ -41,9 +41,9 @@ from _postfix import postfix_tool  # noqa: E402
 from _processes import ChildPeaks, cpu_seconds, server_cpu_seconds  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from digest import pipeline  # noqa: E402
 from digest.composer import DigestComposer  # noqa: E402
 from digest.config import Settings, load_settings  # noqa: E402
+from digest.pipeline.deliver import deliver_due  # noqa: E402
 from digest.records import FeedEntry  # noqa: E402
 from digest.send.transport import SmtpTransport  # noqa: E402
 from digest.store import migrations  # noqa: E402
@@ -230,9 +230,7 @@ def end_to_end(settings: Settings, url: str, now: datetime) -> tuple[float, obje
     async def run() -> object:
         transport = SmtpTransport(settings.smtp)
         try:
-            return await pipeline.deliver_due(
-                settings, engine, transport, now=now, all_subscribers=True
-            )
+            return await deliver_due(settings, engine, transport, now=now, all_subscribers=True)
         finally:
             await transport.close()
 

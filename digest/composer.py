@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
-from digest.embedding import configured_model
+from digest.pipeline.embed import configured_model
 from digest.rank import PaperIndex, build_index, rank_profiles
 from digest.rank.embed import SentenceModel
 from digest.records import (

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
-from digest.library import LibraryReport, add_library
-from digest.pipeline import compose_digest
+from digest.pipeline.compose import compose_digest
+from digest.pipeline.library import LibraryReport, add_library
 from digest.sources.fetch import Politeness
 from digest.sources.http import HostThrottle, RetryPolicy
 from digest.sources.library import LibraryError

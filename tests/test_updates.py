@@ -18,9 +18,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from digest import pipeline
 from digest.config import Settings, SourceSettings
-from digest.library import add_library
+from digest.pipeline.deliver import deliver_due
+from digest.pipeline.fetch import fetch_all
+from digest.pipeline.library import add_library
 from digest.records import LikedUpdate
 from digest.send.loop import DeliveryReport
 from digest.send.transport import SmtpTransport
@@ -79,9 +80,7 @@ def fetch(settings: Settings, engine: Engine, url: str, now: datetime, kind: str
 
     async def run() -> None:
         async with httpx.AsyncClient() as client:
-            (report,) = await pipeline.fetch_all(
-                settings, engine, client, now=now, politeness=quick()
-            )
+            (report,) = await fetch_all(settings, engine, client, now=now, politeness=quick())
             assert report.ok, report.error
 
     asyncio.run(run())
@@ -91,7 +90,7 @@ def deliver(settings: Settings, engine: Engine, now: datetime) -> DeliveryReport
     async def run() -> DeliveryReport:
         transport = SmtpTransport(settings.smtp)
         try:
-            return await pipeline.deliver_due(settings, engine, transport, now=now)
+            return await deliver_due(settings, engine, transport, now=now)
         finally:
             await transport.close()
 

@@ -13,8 +13,8 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from digest.config import Settings, load_settings
-from digest.embedding import configured_model
 from digest.errors import UsageError
+from digest.pipeline.embed import configured_model
 from digest.rank.embed import SentenceModel
 from digest.store.engine import open_engine
 from digest.store.migrations import require_current

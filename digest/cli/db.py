@@ -9,7 +9,7 @@ import click
 from rich.progress import Progress
 
 from digest.cli.app import App, cli, pass_app
-from digest.embedding import embed_missing, remember_topics
+from digest.pipeline.embed import embed_missing, remember_topics
 from digest.rank.embed import SentenceModel
 from digest.store import migrations
 

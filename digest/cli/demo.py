@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import click
 
-from digest import pipeline
 from digest.cli.app import App, cli, pass_app
 from digest.demo import DEMO_TOPICS, sample_entries
-from digest.embedding import embed_recent_papers, remember_topics
+from digest.pipeline.compose import compose_digest
+from digest.pipeline.embed import embed_recent_papers, remember_topics
 from digest.render.renderer import Renderer
 from digest.send.transport import OutboxTransport
 from digest.store import migrations
@@ -48,7 +48,7 @@ def demo(app: App, email: str) -> None:
         )
     embed_recent_papers(engine, model, now=now)
     remember_topics(engine, model, DEMO_TOPICS)
-    digest = pipeline.compose_digest(settings, engine, email, now=now)
+    digest = compose_digest(settings, engine, email, now=now)
     renderer = Renderer(settings)
     message = renderer.render_digest(digest, now=now)
     outbox = settings.outbox_dir

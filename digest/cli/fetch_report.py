@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from digest.cli.app import App
-from digest.pipeline import fetch_all
+from digest.pipeline.fetch import fetch_all
 from digest.rank.embed import SentenceModel
 from digest.records import SourceReport
 from digest.sources.http import new_client

@@ -11,7 +11,7 @@ import click
 from digest.cli.app import App, pass_app
 from digest.cli.subscribers import subscribers
 from digest.errors import UsageError
-from digest.library import LibraryReport, add_library
+from digest.pipeline.library import LibraryReport, add_library
 from digest.sources.http import new_client
 from digest.sources.library import MAX_LIBRARY_BYTES
 from digest.store.engine import transaction

@@ -12,8 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine
 
-from digest import pipeline
 from digest.cli.app import App, DateParam, cli, pass_app, write_output
+from digest.pipeline.compose import compose_digest
+from digest.pipeline.deliver import deliver_due
 from digest.send.loop import DeliveryReport
 from digest.send.transport import make_transport
 from digest.store.deliveries import reopen_delivery
@@ -51,7 +52,7 @@ def preview(app: App, email: str, digest_date: date | None, fmt: str, output: Pa
 
     settings = app.settings
     day = digest_date
-    digest = pipeline.compose_digest(settings, app.engine(), email, day)
+    digest = compose_digest(settings, app.engine(), email, day)
     renderer = Renderer(settings)
     if fmt == "html":
         data = renderer.digest_html(digest).encode()
@@ -145,7 +146,7 @@ async def _send(
             bar.update(task, completed=report.done, total=report.total or None)
 
         try:
-            return await pipeline.deliver_due(
+            return await deliver_due(
                 app.settings,
                 engine,
                 transport,

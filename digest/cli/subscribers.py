@@ -16,9 +16,9 @@ from rich.text import Text
 
 from digest.cli.app import App, cli, format_option, pass_app, read_text_file, write_output
 from digest.cli.db import embed_topics
-from digest.embedding import remember_topics
 from digest.errors import NotFound, UsageError
-from digest.pipeline import request_confirmation
+from digest.pipeline.embed import remember_topics
+from digest.pipeline.signup import request_confirmation
 from digest.records import Subscriber
 from digest.send.transport import make_transport
 from digest.store.engine import transaction

@@ -27,8 +27,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 
-from digest import pipeline
 from digest.config import Settings
+from digest.pipeline.deliver import deliver_due
+from digest.pipeline.fetch import fetch_all
 from digest.rank.embed import SentenceModel
 from digest.records import SourceReport
 from digest.schedule import overdue_sources, start_delivery
@@ -137,7 +138,7 @@ class FetchJobs:
         """Fetch these sources now; failed ones are retried with back-off."""
 
         async def work() -> None:
-            reports = await pipeline.fetch_all(
+            reports = await fetch_all(
                 self.settings, self.engine, self.client, only=list(names), model=self.model
             )
             for report in reports:
@@ -229,7 +230,7 @@ class DeliveryJobs:
 
         async def work() -> None:
             try:
-                report = await pipeline.deliver_due(
+                report = await deliver_due(
                     self.settings,
                     self.engine,
                     self.transport,

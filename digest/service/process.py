@@ -34,9 +34,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from digest.config import Settings
-from digest.embedding import configured_model
 from digest.errors import ConfigError
 from digest.notify import Notifier
+from digest.pipeline.embed import configured_model
 from digest.rank.embed import SentenceModel
 from digest.schedule import Jobs, add_jobs, new_scheduler, next_fetches
 from digest.send.loop import new_worker_id

@@ -28,8 +28,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest.config import Settings
-from digest.embedding import configured_model
 from digest.errors import DatabaseUnavailable
+from digest.pipeline.embed import configured_model
 from digest.rank.embed import SentenceModel
 from digest.render.links import LinkMaker
 from digest.send.transport import Transport

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from digest import pipeline
 from digest.errors import TransportError, UsageError
+from digest.pipeline.signup import request_confirmation
 from digest.store.browse import paper_days, papers_on_day
 from digest.store.engine import transaction
 from digest.web.csrf import FIELD, CsrfError
@@ -127,7 +127,7 @@ async def subscribe(request: Request) -> Response:
         response.headers["retry-after"] = "3600"
         return response
     try:
-        await pipeline.request_confirmation(
+        await request_confirmation(
             web.settings,
             web.engine,
             web.transport,

@@ -26,10 +26,10 @@ from email.utils import parseaddr
 
 from sqlalchemy import Engine
 
-from digest import pipeline
 from digest.config import Settings, check_timezone, parse_send_time
-from digest.embedding import configured_model
 from digest.errors import MailRequestRefused, UsageError
+from digest.pipeline.embed import configured_model
+from digest.pipeline.signup import request_confirmation
 from digest.rank.embed import SentenceModel
 from digest.records import FREQUENCIES, WEEKDAYS
 from digest.render.renderer import Renderer
@@ -198,7 +198,7 @@ class SubscribeByEmail:
         try:
             if self._renderer is None:
                 self._renderer = Renderer(self.settings)
-            return await pipeline.request_confirmation(
+            return await request_confirmation(
                 self.settings,
                 self.engine,
                 self.transport,

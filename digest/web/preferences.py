@@ -1,11 +1,11 @@
 """The preferences page, reached from the signed link in every email (no account, no password).
 
 `/preferences/{token}`: edit topics, categories, authors, exclusions, time zone and send
-time; `…/library` adds papers the subscriber likes (pasted or uploaded: see digest.library);
-`…/pause` and `…/resume`; `…/data.json` downloads everything held about the subscriber;
-`…/delete` erases the subscriber and their whole history; what the ranking learned from the
-subscriber's votes, and forgetting them, is digest.web.votes. Every POST needs the form's
-CSRF token.
+time; `…/library` adds papers the subscriber likes (pasted or uploaded: see
+digest.pipeline.library); `…/pause` and `…/resume`; `…/data.json` downloads everything held
+about the subscriber; `…/delete` erases the subscriber and their whole history; what the
+ranking learned from the subscriber's votes, and forgetting them, is digest.web.votes. Every
+POST needs the form's CSRF token.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from digest.embedding import remember_topics_quietly
-from digest.library import LibraryReport, add_library
+from digest.pipeline.embed import remember_topics_quietly
+from digest.pipeline.library import LibraryReport, add_library
 from digest.records import Paper, Subscriber
 from digest.sources.http import new_client
 from digest.sources.library import MAX_LIBRARY_BYTES, LibraryError

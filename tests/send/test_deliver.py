@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from digest import pipeline
 from digest.config import Settings
+from digest.pipeline.compose import compose_digest
+from digest.pipeline.deliver import deliver_due
 from digest.send.loop import DeliveryReport
 from digest.send.transport import SmtpTransport
 from digest.store.deliveries import ledger_entries
@@ -30,7 +31,7 @@ def deliver(
     async def run() -> DeliveryReport:
         transport = SmtpTransport(settings.smtp)
         try:
-            return await pipeline.deliver_due(settings, engine, transport, now=now, **kwargs)
+            return await deliver_due(settings, engine, transport, now=now, **kwargs)
         finally:
             await transport.close()
 
@@ -172,7 +173,7 @@ def test_a_stop_request_finishes_in_flight_mail_and_leaves_the_rest_queued(
     async def run() -> DeliveryReport:
         transport = SmtpTransport(settings.smtp)
         try:
-            return await pipeline.deliver_due(
+            return await deliver_due(
                 settings, engine, transport, now=NOW, stop=stop, progress=progress, batch_size=10
             )
         finally:
@@ -208,7 +209,7 @@ def test_compose_digest_previews_without_recording(
     engine: Engine, settings: Settings, smtp_server: FaultySmtpServer
 ) -> None:
     settings, emails = setup(engine, settings, smtp_server, count=1)
-    digest = pipeline.compose_digest(settings, engine, emails[0], now=NOW)
+    digest = compose_digest(settings, engine, emails[0], now=NOW)
     assert digest.picks
     assert all("decoding" in p.paper.title.lower() for p in digest.picks[:3])
     assert statuses(engine) == {}

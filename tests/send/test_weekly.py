@@ -20,8 +20,8 @@ from email.message import Message
 
 from sqlalchemy import Engine
 
-from digest import pipeline
 from digest.config import Settings, load_settings
+from digest.pipeline.deliver import deliver_due
 from digest.records import FeedEntry
 from digest.send.loop import DeliveryReport
 from digest.send.transport import SmtpTransport
@@ -125,7 +125,7 @@ def deliver(settings: Settings, engine: Engine, now: datetime) -> DeliveryReport
     async def run() -> DeliveryReport:
         transport = SmtpTransport(settings.smtp)
         try:
-            return await pipeline.deliver_due(settings, engine, transport, now=now)
+            return await deliver_due(settings, engine, transport, now=now)
         finally:
             await transport.close()
 

@@ -1,4 +1,4 @@
-"""`pipeline.fetch_all` end to end: recorded responses served on 127.0.0.1 into a real store."""
+"""`fetch_all` end to end: recorded responses served on 127.0.0.1 into a real store."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import Engine
 
 from digest.config import Settings, SourceSettings
-from digest.pipeline import fetch_all
+from digest.pipeline.fetch import fetch_all
 from digest.records import SourceReport
 from digest.sources.fetch import Politeness
 from digest.store.engine import transaction

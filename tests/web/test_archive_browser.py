@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from digest import pipeline
+from digest.pipeline.deliver import deliver_due
 from digest.send.transport import SmtpTransport
 from digest.store.engine import transaction
 from digest.store.schema import FeedbackRow, SubscriberRow
@@ -40,7 +40,7 @@ def deliver(site: Site) -> None:
     async def run() -> None:
         transport = SmtpTransport(site.settings.smtp)
         try:
-            await pipeline.deliver_due(site.settings, site.engine, transport, now=TUESDAY_MORNING)
+            await deliver_due(site.settings, site.engine, transport, now=TUESDAY_MORNING)
         finally:
             await transport.close()
 

@@ -13,7 +13,7 @@ import feedparser
 import pytest
 from sqlalchemy import Engine, select
 
-from digest import pipeline
+from digest.pipeline.deliver import deliver_due
 from digest.records import FeedEntry
 from digest.render.links import LinkMaker
 from digest.send.transport import SmtpTransport
@@ -68,7 +68,7 @@ def deliver(site: Site, now: datetime) -> None:
     async def run() -> None:
         transport = SmtpTransport(site.settings.smtp)
         try:
-            await pipeline.deliver_due(site.settings, site.engine, transport, now=now)
+            await deliver_due(site.settings, site.engine, transport, now=now)
         finally:
             await transport.close()
 

@@ -24,8 +24,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from digest import pipeline
-from digest.embedding import configured_model, remember_topics
+from digest.pipeline.compose import compose_digest
+from digest.pipeline.deliver import deliver_due
+from digest.pipeline.embed import configured_model, remember_topics
 from digest.rank.embed import Embedder, paper_text
 from digest.records import FeedEntry
 from digest.send.transport import SmtpTransport
@@ -95,9 +96,7 @@ def deliver(site: Site, day: date) -> None:
     async def run() -> None:
         transport = SmtpTransport(site.settings.smtp)
         try:
-            report = await pipeline.deliver_due(
-                site.settings, site.engine, transport, now=_at(day, 8)
-            )
+            report = await deliver_due(site.settings, site.engine, transport, now=_at(day, 8))
             assert report.sent == 2, report
         finally:
             await transport.close()
@@ -197,8 +196,7 @@ def test_a_vote_moves_look_alikes_down_and_forgetting_restores_the_digest(
     publish(site, corpus, DAYS[2])
     moment = _at(DAYS[2], 8)
     preview = [
-        pipeline.compose_digest(site.settings, site.engine, e, DAYS[2], now=moment)
-        for e in (ADA, BOB)
+        compose_digest(site.settings, site.engine, e, DAYS[2], now=moment) for e in (ADA, BOB)
     ]
     assert [p.paper.id for p in preview[0].picks] != [p.paper.id for p in preview[1].picks]
 

@@ -19,8 +19,8 @@ import httpx
 from sqlalchemy import Engine
 
 from digest.config import Settings
-from digest.embedding import embed_papers
 from digest.errors import ConfigError
+from digest.pipeline.embed import embed_papers
 from digest.rank.embed import SentenceModel
 from digest.records import LibraryReference, Paper
 from digest.sources.fetch import Politeness, SourceFetch, fetch_arxiv_ids
