@@ -1,8 +1,10 @@
 """Turning ledger claims into finished emails: `DigestComposer` (store → rank → render).
 
 One candidate set and one paper index per run (the index is reused across runs while the
-candidate set is unchanged), one vectorised ranking call and one sent-papers query per
-batch. Weekly subscribers are ranked the same way against a second, week-long candidate
+candidate set and its vectors are unchanged), one vectorised ranking call and one
+sent-papers query per batch. The ranking uses the stored sentence vectors of the papers,
+the topics and the liked papers (`ranking_vectors`), exactly as `digest rank` uses the ones
+it computes. Weekly subscribers are ranked the same way against a second, week-long candidate
 set: each gets the best papers first seen since their previous digest (at most a week),
 up to `digest.max_items_weekly`. The delivery loop calls `prepare` on each claimed batch,
 in a thread or in helper processes (`digest.preparers`).
@@ -10,6 +12,7 @@ in a thread or in helper processes (`digest.preparers`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
@@ -20,6 +23,8 @@ from digest.config import Settings
 from digest.pipeline.embed import configured_model
 from digest.rank import PaperIndex, build_index, rank_profiles
 from digest.rank.embed import SentenceModel
+from digest.rank.vectors import Vectors
+from digest.ranking_vectors import StoredVectors
 from digest.records import (
     TRENDING_REASON,
     Claim,
@@ -50,7 +55,7 @@ class DigestComposer:
     (reused across runs while the candidate set is unchanged), one vectorised ranking call
     and one sent-papers query per batch."""
 
-    _index_cache: dict[tuple[int, ...], PaperIndex] = {}  # noqa: RUF012 - per process, two entries
+    _index_cache: dict[tuple[object, ...], PaperIndex] = {}  # noqa: RUF012 - per process, two entries
 
     def __init__(
         self,
@@ -64,6 +69,7 @@ class DigestComposer:
         self.engine = engine
         self.now = now
         self.model = model or configured_model(settings)
+        self.vectors = StoredVectors(engine, self.model)
         self.renderer = Renderer(settings)
         with transaction(engine) as session:
             self.candidates = candidate_papers(session, since=now - timedelta(days=CANDIDATE_DAYS))
@@ -74,14 +80,15 @@ class DigestComposer:
         self._index: PaperIndex | None = None
         self._week: tuple[list[Paper], PaperIndex] | None = None
 
-    @staticmethod
-    def _cached_index(papers: Sequence[Paper]) -> PaperIndex:
-        key = tuple(p.db_id or 0 for p in papers)
+    def _cached_index(self, papers: Sequence[Paper]) -> PaperIndex:
+        vectors = self.vectors.paper_matrix(papers)
+        seen = b"" if vectors is None else hashlib.blake2b(vectors.tobytes()).digest()
+        key = (*(p.db_id or 0 for p in papers), seen)
         cache = DigestComposer._index_cache
         if key not in cache:
             if len(cache) >= 2:  # the day's and the week's candidates
                 cache.clear()
-            cache[key] = build_index(papers)
+            cache[key] = build_index(papers, vectors=vectors)
         return cache[key]
 
     @property
@@ -126,6 +133,14 @@ class DigestComposer:
             )
             for sub, _ in subscribers
         ]
+        indexes = ([self.index] if self.candidates and len(weekly) < len(subscribers) else []) + (
+            [week[1]] if week is not None else []
+        )
+        vectors = (
+            self.vectors.for_profiles(profiles)
+            if any(index.vectors is not None for index in indexes)
+            else Vectors()
+        )
         # Never a paper they have: sent before, or liked (a library paper may be new today).
         skip = [{self.keys[i] for i in sent[sid]} | {p.id for p in votes[sid].liked} for sid in ids]
         ranked: list[list[Pick]] = [[] for _ in profiles]
@@ -138,6 +153,7 @@ class DigestComposer:
                 [profiles[n] for n in daily],
                 max_items=max_items,
                 skip=[skip[n] for n in daily],
+                vectors=vectors,
             )
             for n, chosen in zip(daily, picks, strict=True):
                 ranked[n] = chosen
@@ -149,6 +165,7 @@ class DigestComposer:
                 [profiles[n] for n in weekly],
                 max_items=self.settings.digest.max_items_weekly,
                 skip=[skip[n] for n in weekly],
+                vectors=vectors,
             )
             for n, chosen in zip(weekly, picks, strict=True):
                 ranked[n] = chosen

@@ -6,7 +6,9 @@ language models" also counts as "llm"). Two sparse 0/1 matrices record which ste
 paper has anywhere and in its title; with the stems' IDF over the day they give a topic's
 coverage of each paper by one sparse product (see `topics`).
 
-Meaning: the papers' stored sentence vectors (unit rows, one per paper), or none.
+Meaning: the papers' stored sentence vectors (unit rows, one per paper), or none. A zero
+row stands for a paper that has no vector yet (`embedded` is False there): the ranking
+judges that paper by its words alone, and leaves it out of the day's statistics of meaning.
 
 Also per paper: normalised author names and lower-cased categories, for followed authors
 and categories.
@@ -41,6 +43,7 @@ class PaperIndex:
     anywhere: sparse.csr_matrix  # papers x stems: 1 where the paper has the stem
     in_title: sparse.csr_matrix  # papers x stems: 1 where its title has it
     vectors: np.ndarray | None  # papers x dimensions, unit rows; None: words only
+    embedded: np.ndarray  # per paper: True where it has a vector (a nonzero row)
     authors: tuple[tuple[tuple[str, ...], ...], ...]  # per paper, normalised names
     categories: tuple[frozenset[str], ...]  # per paper, lower-cased
     position: dict[str, int]  # paper id -> row
@@ -89,6 +92,7 @@ def build_index(papers: Sequence[Paper], *, vectors: np.ndarray | None = None) -
         anywhere=anywhere,
         in_title=_binary(titles, vocabulary),
         vectors=None if vectors is None else np.asarray(vectors, dtype=np.float32),
+        embedded=(np.zeros(count, dtype=bool) if vectors is None else np.any(vectors != 0, axis=1)),
         authors=tuple(tuple(normalise_name(a) for a in p.authors) for p in papers),
         categories=tuple(frozenset(c.lower() for c in p.categories) for p in papers),
         position={p.id: i for i, p in enumerate(papers)},

@@ -14,10 +14,11 @@ For a topic and a paper the features are
 
 and `logit = bias + Σ weight × feature` estimates log-odds that a reader would grade the
 paper clearly relevant (grade ≥ 2 of 3). A topic without a stored vector (or a day
-without paper vectors) is scored by the words-only model. A liked paper is scored like a
-topic, from the cosine of the two papers' vectors and the IDF-weighted cosine of their
-words, each also standardised over the day. Every weight is in `weights`, with the
-cross-validated measurement that set it.
+without paper vectors) is scored by the words-only model, and so is a paper without a
+vector (a zero row): it is left out of the day's statistics (zcos, zfeed) too. A liked
+paper is scored like a topic, from the cosine of the two papers' vectors and the
+IDF-weighted cosine of their words, each also standardised over the day. Every weight is in
+`weights`, with the cross-validated measurement that set it.
 """
 
 from __future__ import annotations
@@ -43,26 +44,33 @@ def topic_logits(
     if index.vectors is None or not found or not len(index):
         return logits
     rows = [i for i, _ in found]
+    known = None if index.embedded.all() else index.embedded
+    if known is not None and not known.any():
+        return logits
     model = weights.WITH_MEANING
     cos = np.stack([v for _, v in found]).astype(np.float32) @ index.vectors.T
     first = (
         model.bias
         + model.cos * cos
-        + model.zcos * standardised(cos)
+        + model.zcos * standardised(cos, known)
         + model.cov * cov[rows]
         + model.covt * covt[rows]
     )
-    logits[rows] = first + model.zfeed * feedback(index.vectors, first)
+    meaning = first + model.zfeed * feedback(index.vectors, first, known)
+    logits[rows] = meaning if known is None else np.where(known, meaning, logits[rows])
     return logits
 
 
-def feedback(vectors: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Rows x papers: standardised cosine to the centroid of each row's best papers."""
-    seeds = min(weights.FEEDBACK_PAPERS, first.shape[1])
+def feedback(vectors: np.ndarray, first: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """Rows x papers: standardised cosine to the centroid of each row's best papers (of
+    those with a vector, when `known` says which)."""
+    if known is not None:
+        first = np.where(known, first, -np.inf)
+    seeds = min(weights.FEEDBACK_PAPERS, first.shape[1] if known is None else int(known.sum()))
     best = np.argpartition(-first, seeds - 1, axis=1)[:, :seeds]
     centroids = vectors[best].mean(axis=1)
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
-    return standardised(centroids @ vectors.T)
+    return standardised(centroids @ vectors.T, known)
 
 
 def liked_logits(
@@ -79,20 +87,24 @@ def liked_logits(
     rows = [i for i, _ in found]
     model = weights.LIKED
     cos = np.stack([v for _, v in found]).astype(np.float32) @ index.vectors.T
-    logits[rows] = (
+    known = None if index.embedded.all() else index.embedded
+    meaning = (
         model.bias
         + model.cos * cos
-        + model.zcos * standardised(cos)
+        + model.zcos * standardised(cos, known)
         + model.words * words[rows]
         + model.zwords * zwords[rows]
     )
+    logits[rows] = meaning if known is None else np.where(known, meaning, logits[rows])
     return logits
 
 
-def standardised(values: np.ndarray) -> np.ndarray:
-    """Each row as z-scores over its own papers (a row with no spread gives zeros)."""
-    mean = values.mean(axis=1, keepdims=True)
-    spread = values.std(axis=1, keepdims=True)
+def standardised(values: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """Each row as z-scores over its own papers, or over the `known` ones (a row with no
+    spread gives zeros)."""
+    sample = values if known is None else values[:, known]
+    mean = sample.mean(axis=1, keepdims=True)
+    spread = sample.std(axis=1, keepdims=True)
     return np.asarray((values - mean) / np.maximum(spread, 1e-6), dtype=np.float64)
 
 

@@ -90,7 +90,9 @@ def rank_profiles(
         learned = learn_all(batch, vectors.papers, index.vectors, _centre(index))
         for row, found in enumerate(learned):
             if found is not None:
-                best[row] += found.correction.astype(best.dtype)
+                # A paper without a vector is not one the votes vouch for: it only loses.
+                shift = -weights.LEARN_SHIFT
+                best[row] += np.where(index.embedded, found.correction, shift).astype(best.dtype)
         chances = probability(best)
         sources: dict[int, dict[int, Source]] = {}
         for row, member in enumerate(members):
@@ -102,7 +104,8 @@ def rank_profiles(
         for row, chosen in enumerate(choose(chances, max_items)):
             own, wanted = sources.get(row, {}), topics[row]
             found = learned[row]
-            lifted = {} if found is None else found.lifted(index.vectors, chosen)
+            embedded = [paper for paper in chosen if index.embedded[paper]]
+            lifted = {} if found is None else found.lifted(index.vectors, embedded)
             picks[members[row]] = [
                 _pick(
                     table,
@@ -168,13 +171,15 @@ class _TopicTable:
         return best, which
 
     def reason(self, text: str, paper: int) -> str:
-        """Why `paper` matches topic `text` (worded once per index and topic)."""
-        key = f"reason:{'meaning' if text in self.meaning else 'words'}:{text}\x00{paper}"
+        """Why `paper` matches topic `text` (worded once per index and topic): by words
+        alone when the topic or the paper has no vector."""
+        by_meaning = text in self.meaning and bool(self.index.embedded[paper])
+        key = f"reason:{'meaning' if by_meaning else 'words'}:{text}\x00{paper}"
         cached = self.index.cache.get(key)
         if isinstance(cached, str):
             return cached
         topic = compile_topic(self.index, text)
-        if text in self.meaning:
+        if by_meaning:
             reason = explain_topic(self.index, topic, paper)
         else:
             reason = explain_words_only(self.index, topic, paper)
@@ -205,11 +210,11 @@ class _TopicTable:
 
 def _centre(index: PaperIndex) -> np.ndarray | None:
     """The day's mean paper vector (what the learned models measure from), once per index."""
-    if index.vectors is None:
+    if index.vectors is None or not index.embedded.any():
         return None
     cached = index.cache.get("centre")
     if not isinstance(cached, np.ndarray):
-        cached = mean_vector(index.vectors)
+        cached = mean_vector(index.vectors[index.embedded])
         index.cache["centre"] = cached
     return cached
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from digest.rank import Vectors, build_index, rank_profiles
@@ -167,3 +168,32 @@ def test_stored_vectors_are_used_as_given(embedder: Embedder, small_day: list[Pa
     [bad] = rank_profiles(index, [profile], vectors=Vectors(topics={topic: wrong}))
     assert ids(good)[:1] == ["q1"]
     assert {p.paper.id: p.score for p in bad}.get("q1", 0.0) < good[0].score
+
+
+def test_a_paper_without_a_vector_is_ranked_by_its_words(
+    embedder: Embedder, small_day: list[Paper]
+) -> None:
+    """A zero row (a paper not embedded yet) is judged by the words-only model, says so, and
+    is left out of the day's statistics: the others keep the scores they have without it."""
+    topic = "gaussian splatting"
+    profile = Profile("u", (topic,))
+    day_vectors = embedder.embed([paper_text(p.title, p.abstract) for p in small_day])
+    topics = Vectors(topics={topic: embedder.embed([topic])[0]})
+    missing = [p.id for p in small_day].index("g1")
+    partial = day_vectors.copy()
+    partial[missing] = 0.0
+    [picks] = rank_profiles(build_index(small_day, vectors=partial), [profile], vectors=topics)
+    [words] = rank_profiles(build_index(small_day), [profile])
+    by_words = {p.paper.id: p for p in words}
+    scored = {p.paper.id: p for p in picks}
+    assert scored["g1"].score == by_words["g1"].score
+    assert (
+        scored["g1"].reason == by_words["g1"].reason == "matches 'gaussian splatting' in the title"
+    )
+    # The paper with a vector is scored by meaning, against the papers that have one.
+    kept = [p for p in small_day if p.id != "g1"]
+    kept_vectors = [v for p, v in zip(small_day, day_vectors, strict=True) if p.id != "g1"]
+    index = build_index(kept, vectors=np.array(kept_vectors))
+    [without] = rank_profiles(index, [profile], vectors=topics)
+    # (the day's word statistics still count g1, hence "about")
+    assert abs(scored["g2"].score - {p.paper.id: p for p in without}["g2"].score) < 0.05
