@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import Engine
 
-from digest.embedding import remember_topics
 from digest.errors import ConfigError
+from digest.pipeline.embed import remember_topics
 from digest.rank.embed import SentenceModel
 from digest.rank.vectors import Vectors
 from digest.records import Paper, Profile

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, select
 
-from digest import pipeline
 from digest.config import Settings
-from digest.embedding import embed_missing
+from digest.pipeline.deliver import deliver_due
+from digest.pipeline.embed import embed_missing
 from digest.rank import build_index, rank_profiles
 from digest.rank.embed import Embedder, SentenceModel
 from digest.records import FeedEntry, Paper, Profile
@@ -102,7 +102,7 @@ def deliver(settings: Settings, engine: Engine, model: SentenceModel) -> None:
     async def run() -> None:
         transport = SmtpTransport(settings.smtp)
         try:
-            await pipeline.deliver_due(settings, engine, transport, now=NOW, model=model)
+            await deliver_due(settings, engine, transport, now=NOW, model=model)
         finally:
             await transport.close()
 
