@@ -39,7 +39,7 @@ from digest.records import (
 from digest.render.renderer import Renderer
 from digest.send.due import send_instant, zone
 from digest.store.archive import previous_digest_dates
-from digest.store.deliveries import sent_paper_ids
+from digest.store.delivery_reads import sent_paper_ids
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
 from digest.store.papers import candidate_papers, trending_papers

@@ -17,7 +17,7 @@ from digest.pipeline.compose import compose_digest
 from digest.pipeline.deliver import deliver_due
 from digest.send.loop import DeliveryReport
 from digest.send.transport import make_transport
-from digest.store.deliveries import reopen_delivery
+from digest.store.delivery_outcomes import reopen_delivery
 from digest.store.engine import transaction
 from digest.store.subscribers import get_subscriber, record_event
 

@@ -29,8 +29,8 @@ from digest.send.loop import (
     run_deliveries,
 )
 from digest.send.transport import Transport
-from digest.store import deliveries as ledger
 from digest.store import queueing
+from digest.store.delivery_reads import pending_count, refresh_statistics
 from digest.store.engine import transaction
 from digest.store.subscribers import get_subscriber
 
@@ -127,9 +127,9 @@ def _queue(
         queued = queueing.queue_due(session, due, now=now, subscriber_id=subscriber_id)
     if queued >= STATISTICS_AFTER:
         with transaction(engine) as session:
-            ledger.refresh_statistics(session)
+            refresh_statistics(session)
     with transaction(engine) as session:
-        total = ledger.pending_count(
+        total = pending_count(
             session, now=now, subscriber_id=subscriber_id, digest_date=digest_date
         )
     return recovered, queued, total

@@ -23,6 +23,7 @@ from digest.send.due import end_of_local_day
 from digest.send.leases import is_dead
 from digest.send.outcomes import DeliveryReport
 from digest.store import deliveries as ledger
+from digest.store.delivery_outcomes import recover_interrupted
 
 if TYPE_CHECKING:
     from digest.send.loop import LoopOptions
@@ -108,7 +109,7 @@ class BatchFeed:
         me = self.options.worker_id
         dead = [o for o in ledger.lease_owners(session) if is_dead(o, me=me)]
         now = self.options.clock()
-        recovered = ledger.recover_interrupted(session, now=now, dead_owners=dead)
+        recovered = recover_interrupted(session, now=now, dead_owners=dead)
         self.report.recovered += recovered.unknown
         return recovered.released > 0
 

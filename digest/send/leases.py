@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from digest.store import deliveries as ledger
-from digest.store.deliveries import Recovered
+from digest.store.delivery_outcomes import Recovered, recover_interrupted
 from digest.store.engine import transaction
 
 
@@ -67,7 +67,7 @@ def dead_owners(engine: Engine, *, me: str) -> list[str]:
 
 def recover(engine: Engine, *, worker_id: str, now: datetime) -> Recovered:
     """Dead workers' `sending` rows (and any whose lease ran out) → unknown; their queued
-    rows back to the queue (see store.deliveries.recover_interrupted)."""
+    rows back to the queue (see store.delivery_outcomes.recover_interrupted)."""
     dead = dead_owners(engine, me=worker_id)
     with transaction(engine) as session:
-        return ledger.recover_interrupted(session, now=now, dead_owners=dead)
+        return recover_interrupted(session, now=now, dead_owners=dead)

@@ -57,6 +57,7 @@ from digest.send.leases import new_worker_id, recover
 from digest.send.outcomes import DeliveryReport, outcome_of
 from digest.send.transport import Transport
 from digest.store import deliveries as ledger
+from digest.store.delivery_outcomes import record_outcomes
 from digest.store.engine import transaction
 
 __all__ = [
@@ -277,7 +278,7 @@ class DeliveryRun:
     ) -> set[int]:
         now = self.options.clock()
         worker = self.options.worker_id
-        ledger.record_outcomes(session, outcomes, worker_id=worker, now=now)
+        record_outcomes(session, outcomes, worker_id=worker, now=now)
         ledger.unmark_sending(session, [p.claim.delivery_id for p in unmark], worker_id=worker)
         planned = {p.claim.delivery_id: p.items for p in marks}
         return ledger.mark_sending(session, planned, worker_id=worker, now=now)

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.send.loop import LoopOptions
-from digest.store.deliveries import ledger_entries
+from digest.store.delivery_reads import ledger_entries
 from digest.store.engine import transaction
 from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.send.scenario import add_papers, add_subscribers, write_config

@@ -15,7 +15,7 @@ from digest.pipeline.compose import compose_digest
 from digest.pipeline.deliver import deliver_due
 from digest.send.loop import DeliveryReport
 from digest.send.transport import SmtpTransport
-from digest.store.deliveries import ledger_entries
+from digest.store.delivery_reads import ledger_entries
 from digest.store.engine import transaction
 from digest.store.suppressions import is_suppressed
 from tests.send.scenario import add_papers, add_subscribers, smtp_settings

@@ -25,7 +25,7 @@ from digest.pipeline.deliver import deliver_due
 from digest.records import FeedEntry
 from digest.send.loop import DeliveryReport
 from digest.send.transport import SmtpTransport
-from digest.store.deliveries import ledger_entries
+from digest.store.delivery_reads import ledger_entries
 from digest.store.engine import transaction
 from digest.store.papers import ingest_entries
 from digest.store.subscribers import SubscriberInput, upsert_subscriber

@@ -27,7 +27,8 @@ from sqlalchemy import Engine, select
 
 from digest.send.loop import LoopOptions
 from digest.store import migrations
-from digest.store.deliveries import LEASE_SECONDS, LedgerEntry, ledger_entries
+from digest.store.deliveries import LEASE_SECONDS
+from digest.store.delivery_reads import LedgerEntry, ledger_entries
 from digest.store.engine import open_engine, transaction
 from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.send.scenario import TOPICS, add_papers, add_subscribers, write_config

@@ -13,15 +13,13 @@ from digest.store.deliveries import (
     claim_deliveries,
     decode_items,
     lease_owners,
-    ledger_entries,
     mark_sending,
-    record_outcomes,
-    recover_interrupted,
     release,
     renew_leases,
-    sent_paper_ids,
     unmark_sending,
 )
+from digest.store.delivery_outcomes import record_outcomes, recover_interrupted
+from digest.store.delivery_reads import ledger_entries, sent_paper_ids
 from digest.store.engine import transaction
 from digest.store.queueing import queue_due, send_groups
 from digest.store.schema import DeliveryRow, PaperRow, SubscriberRow
