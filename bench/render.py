@@ -6,14 +6,13 @@ Builds realistic digests from one listing day of the shared corpus (../shared/da
 subscriber with their own picks, then times on one core:
 
 - `Renderer.render_digest` (HTML + text from the Jinja2 templates, signed links, headers,
-  MIME bytes from the stdlib's `email.mime`): digests/s;
+  MIME bytes from `render.mime`): digests/s;
 - the same content assembled with the stdlib `EmailMessage` (set_content/add_alternative,
   as_bytes), the builder most projects use: messages/s, measured in the same run;
 - with --dkim, also render + DKIM signing with dkimpy, RSA-2048 and Ed25519 keys.
 
-Target: at least 1,000 digests/s for render + MIME assembly on one core. The target was
-set where the stdlib builder does about 1,000 messages/s; this shared machine is slower
-than that, so the figure is also shown scaled to that speed, and both verdicts printed.
+Target: at least 1,000 digests/s for render + MIME assembly on one core of this machine,
+measured in CPU time (other load on a shared machine slows it, so read the baseline too).
 """
 
 from __future__ import annotations
@@ -187,19 +186,16 @@ def main() -> None:
         html_kb = max(len(html.encode()) for _, html in bodies) / 1024
         stdlib = rate(lambda i: stdlib_build(sample[i % 500], *bodies[i % 500]), 1000)
         print(f"digests: {len(digests)} x {args.items} items; largest HTML part {html_kb:.1f} KB")
-        scaled = ours / stdlib * 1000
         print(f"render + MIME (Renderer.render_digest): {ours:8.0f} digests/s  (target {TARGET})")
         print(f"stdlib EmailMessage build alone       : {stdlib:8.0f} messages/s  (baseline)")
         print(f"speed-up over the stdlib builder      : {ours / stdlib:8.1f}x")
-        print(f"scaled to a stdlib speed of 1,000/s   : {scaled:8.0f} digests/s")
         for name, key in make_dkim_keys(Path(tmp)).items() if args.dkim else ():
             signed = Renderer(
                 sample_settings(Path(tmp), dkim_selector="bench", dkim_key_file=str(key))
             )
             dkim = render_rate(signed, digests[:500], rounds=1)
             print(f"render + MIME + DKIM ({name + ')':<9}       : {dkim:8.0f} digests/s")
-        for where, figure in (("on this machine", ours), ("scaled", scaled)):
-            print(f"target {where:<15}: {'met' if figure >= TARGET else 'MISSED'}")
+        print(f"target (one core, this machine)       : {'met' if ours >= TARGET else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -1,38 +1,39 @@
 """MIME assembly: every email is one `multipart/alternative` message, plain text then HTML,
-built with the stdlib's `email.mime` classes under the `compat32` policy, CRLF line ends.
+CRLF line ends, written directly from its parts (two text parts and a dozen headers need
+none of the stdlib's message tree), with the stdlib doing the encoding: `email.header`
+folds and encodes headers, `base64` the parts that need it.
 
-Why not `EmailMessage` under `email.policy.SMTP`: in Python 3.11 its header folder turns a
-URL longer than a line into encoded-words, so `List-Unsubscribe` no longer names a link,
-and it encodes a non-ASCII phrase word by word, so a mail client, which joins adjacent
-encoded-words without the space between them (RFC 2047 §6.2), shows "обучение с
-подкреплением" as "обучениесподкреплением"; it is also about three times slower. The
-`compat32` folder (`email.header`) folds ASCII at spaces and commas (a value too long for
-the first line starts on the next) and encodes a non-ASCII value whole, in encoded-words
-that fit a line; lines stay within 76 columns where they can. A display name in `From`
-is encoded by `formataddr`, as one word however long.
+Headers: a value in ASCII that fits a 76-column line goes as it is; any other goes through
+`email.header.Header`, which folds ASCII at spaces and commas and encodes a non-ASCII value
+whole, in encoded-words of at most 75 characters (RFC 2047). A value that would not read
+as written (text that looks like an encoded-word, a word too long for a mail line) is
+encoded whole. A display name in `From` comes encoded by `formataddr`, as one word however
+long. (The stdlib's `EmailMessage` under `email.policy.SMTP` would turn the long URLs of
+`List-Unsubscribe` into encoded-words, so it no longer names a link, and encode a
+non-ASCII phrase word by word, which mail clients join without the spaces between them,
+RFC 2047 §6.2.) A value must be on one line (`one_line`); one holding a line break, which
+would start another header, is refused (`HeaderParseError`).
 
-A part in ASCII whose lines fit a mail line goes out as 7-bit, as it stands (the HTML is
-written in ASCII for this: `ascii_html`); any other as base64 of UTF-8. Nothing goes out
-as 8-bit, which a relay without 8BITMIME would refuse. Header values must be on one line
-(`one_line`); one that would start another header is refused (`HeaderParseError`).
+Parts: one in ASCII whose lines fit a mail line goes out as 7-bit, as it stands (the HTML
+is written in ASCII for this: `ascii_html`); any other as base64 of UTF-8, in 76-column
+lines. Nothing goes out as 8-bit, which a relay without 8BITMIME would refuse. The
+boundary is 96 random bits, so no part can contain it and nothing has to look.
 """
 
 from __future__ import annotations
 
-import email.policy
+import base64
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 
-# Headers folded at 76 columns: an encoded-word on a line of its own then stays within the
-# 75 characters RFC 2047 allows it.
-POLICY = email.policy.compat32.clone(linesep="\r\n", max_line_length=76)
+CRLF = "\r\n"
 MAX_LINE = 998  # octets in a mail line, CRLF aside (RFC 5322)
+HEADER_LINE = 76  # folding width: an encoded-word on a line of its own stays within 75
 _LONGEST_WORD = 900  # a header word longer than this, with its name, could pass MAX_LINE
-_ADDRESS_HEADERS = frozenset({"From", "To", "Reply-To"})
+_ADDRESS_HEADERS = frozenset({"From", "To", "Reply-To"})  # as `formataddr` writes them
 
 
 def make_message_id(domain: str, kind: str) -> str:
@@ -48,36 +49,55 @@ def as_utc(moment: datetime | None) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _part(body: str, subtype: str) -> MIMEText:
-    """A `text/…; charset=utf-8` part, its lines ending in CRLF (the canonical form of
-    text): 7-bit when it can go as it is, else base64."""
-    body = body.rstrip("\n").replace("\n", "\r\n") + "\r\n"
-    if body.isascii() and max(map(len, body.split("\r\n"))) <= MAX_LINE:
-        part = MIMEText(body, subtype, "us-ascii", policy=POLICY)
-        part.set_param("charset", "utf-8")  # ASCII is UTF-8: every part says utf-8
-    else:
-        part = MIMEText(body, subtype, "utf-8", policy=POLICY)
-    del part["MIME-Version"]  # said once, by the message
-    return part
-
-
-def _unstructured(name: str, value: str) -> str:
-    """`value`, encoded whole (RFC 2047) when as it stands it would not read as written:
-    text that looks like an encoded-word, or a word too long to fold into a mail line."""
-    if "=?" in value or max(map(len, value.split()), default=0) > _LONGEST_WORD:
-        return Header(value, "utf-8", header_name=name).encode(maxlinelen=POLICY.max_line_length)
-    return value
-
-
 def build_message(headers: Iterable[tuple[str, str]], text: str, html: str) -> bytes:
-    """The message bytes: `headers` (values on one line; address headers as `formataddr`
-    writes them), then the text and HTML parts.
+    """The message bytes: `headers` (values on one line), then the text and HTML parts."""
+    boundary = f"={secrets.token_hex(12)}"
+    lines = [
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "MIME-Version: 1.0",
+        *(_header(name, value) for name, value in headers),
+    ]
+    return CRLF.join(
+        [
+            *lines,
+            "",
+            f"--{boundary}",
+            _part(text, "plain"),
+            f"--{boundary}",
+            _part(html, "html"),
+            f"--{boundary}--",
+            "",
+        ]
+    ).encode("ascii")
 
-    The boundary is 96 random bits, so no part can contain it and nothing has to look.
-    """
-    message = MIMEMultipart("alternative", f"={secrets.token_hex(12)}", policy=POLICY)
-    for name, value in headers:
-        message[name] = value if name in _ADDRESS_HEADERS else _unstructured(name, value)
-    message.attach(_part(text, "plain"))
-    message.attach(_part(html, "html"))
-    return message.as_bytes()
+
+def _header(name: str, value: str) -> str:
+    """One header, folded: as it stands when it fits; encoded whole (RFC 2047) when as it
+    stands it would not read as written (text that looks like an encoded-word, a word too
+    long to fold into a mail line); else folded by `email.header`."""
+    if "\r" in value or "\n" in value:
+        raise HeaderParseError(f"the {name} header would hold a line break")
+    if name not in _ADDRESS_HEADERS and (
+        "=?" in value or max(map(len, value.split()), default=0) > _LONGEST_WORD
+    ):
+        header = Header(value, "utf-8", maxlinelen=HEADER_LINE, header_name=name)
+    elif value.isascii() and len(name) + 2 + len(value) <= HEADER_LINE:
+        return f"{name}: {value}"
+    else:
+        header = Header(value, maxlinelen=HEADER_LINE, header_name=name)
+    return f"{name}: {header.encode(linesep=CRLF)}"
+
+
+def _part(body: str, subtype: str) -> str:
+    """A `text/…; charset="utf-8"` body part (its headers, a blank line, the body), its
+    lines ending in CRLF: 7-bit when it can go as it is, else base64."""
+    body = body.rstrip("\n").replace("\n", CRLF) + CRLF
+    if body.isascii() and max(map(len, body.split(CRLF))) <= MAX_LINE:
+        encoding = "7bit"
+    else:
+        encoding = "base64"
+        body = base64.encodebytes(body.encode("utf-8")).decode("ascii").replace("\n", CRLF)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}{body}"
+    )

@@ -9,6 +9,8 @@ from digest.records import Digest, Paper
 from digest.render import Renderer
 from tests.render.conftest import make_digest, make_paper, parse, parts, read_html
 
+TOKEN = re.compile(r"/[\w-]+\.[\w-]+\.[\w-]+")
+
 
 def test_subject_tells_count_top_topics_and_date(renderer: Renderer) -> None:
     email = renderer.render_digest(make_digest(7))
@@ -125,4 +127,8 @@ def test_previews_match_the_sent_parts(renderer: Renderer) -> None:
     text, _ = parts(parse(renderer.render_digest(digest).data))
     assert "Paper number 2" in renderer.digest_html(digest)
     preview = renderer.digest_text(digest)
-    assert preview.split("Manage your")[0] == text.replace("\r\n", "\n").split("Manage your")[0]
+
+    def masked(body: str) -> str:  # a link's token carries the second it was signed in
+        return TOKEN.sub("/TOKEN", body.replace("\r\n", "\n").split("Manage your")[0])
+
+    assert masked(preview) == masked(text)
