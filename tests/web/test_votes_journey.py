@@ -7,8 +7,9 @@ Chromium.
 Two identical subscribers follow "image generation"; only Ada votes, Bob is the control.
 After Ada's 👎 on "Large Language Models are Universal Reasoners for Visual Generation", the
 next day's papers that look like it (by sentence vector) sit lower in her digest than in
-Bob's: the closest one drops, and none of the others rises. Two more votes and the model takes over: her preferences page names the papers it
-favours and disfavours; "Forget my votes" resets it, and her next digest is Bob's again.
+Bob's: the closest one drops, and none of the others rises. Two more votes and the model
+takes over: her preferences page names the papers it favours and disfavours, and her next
+digest differs from Bob's; "Forget my votes" resets it, and her next digest is Bob's again.
 """
 
 from __future__ import annotations
