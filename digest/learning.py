@@ -2,7 +2,8 @@
 
 `what_was_learned` reads the subscriber's votes and the stored sentence vectors, fits the
 same model the digest is composed with (`rank.learned.learn`, measured from the mean vector
-of the papers a digest can pick from now, as the composer does) and sums it up: the voted
+of the papers the subscriber's digest can pick from now — the last three days', a weekly
+digest's last eight — as the composer does) and sums it up: the voted
 papers it now scores highest ("more like") and lowest ("less like"), with the vote counts.
 Below `weights.LEARN_MIN_VOTES` votes with a sentence vector (or for a subscriber without
 topics), there is no model: the votes act as liked and disliked papers. The preferences
@@ -19,7 +20,7 @@ import numpy as np
 from sqlalchemy import Engine
 from threadpoolctl import threadpool_limits
 
-from digest.composer import CANDIDATE_DAYS
+from digest.composer import CANDIDATE_DAYS, WEEK
 from digest.rank import weights
 from digest.rank.learned import Summary, learn, mean_vector, summarise, votes_of
 from digest.records import Profile, Subscriber
@@ -28,7 +29,8 @@ from digest.store.feedback import feedback_for, vote_counts
 from digest.store.vectors import paper_vectors, recent_paper_vectors
 
 SHOWN = 3  # papers named on each side
-WINDOW = timedelta(days=CANDIDATE_DAYS)  # the papers a daily digest picks from
+DAILY = timedelta(days=CANDIDATE_DAYS)  # the papers a daily digest picks from
+WEEKLY = timedelta(days=WEEK + 1)  # and a weekly one
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def what_was_learned(
         day: np.ndarray | None = None
         if model_id is not None:
             stored = paper_vectors(session, [p.db_id for p in voted if p.db_id], model_id)
-            day = recent_paper_vectors(session, model_id, now=now, window=WINDOW)
+            window = WEEKLY if subscriber.weekly else DAILY
+            day = recent_paper_vectors(session, model_id, now=now, window=window)
     profile = Profile(
         str(subscriber.id),
         subscriber.topics,
