@@ -319,7 +319,7 @@ def bench_settings(url: str, port: int, connections: int, data_dir: Path) -> Set
 def run_worker(spec: dict[str, Any]) -> WorkerFigures:
     """What `digest worker`'s delivery tick does (helper processes rank and render), with
     the stages timed: `prepare` is the wall time a batch spent with the helpers."""
-    from digest.preparers import ProcessPreparer, ThreadPreparer
+    from digest.pipeline.preparers import ProcessPreparer, ThreadPreparer
     from digest.send.loop import LoopOptions, new_worker_id, run_deliveries
     from digest.send.transport import SmtpTransport
 

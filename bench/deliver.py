@@ -41,8 +41,8 @@ from _postfix import postfix_tool  # noqa: E402
 from _processes import ChildPeaks, cpu_seconds, server_cpu_seconds  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from digest.composer import DigestComposer  # noqa: E402
 from digest.config import Settings, load_settings  # noqa: E402
+from digest.pipeline.compose import DigestComposer  # noqa: E402
 from digest.pipeline.deliver import deliver_due  # noqa: E402
 from digest.records import FeedEntry  # noqa: E402
 from digest.send.transport import SmtpTransport  # noqa: E402

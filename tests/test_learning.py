@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from digest.learning import Learning, what_was_learned
+from digest.pipeline.learning import Learning, what_was_learned
 from digest.rank.embed import Embedder
 from digest.store.engine import transaction
 from digest.store.feedback import forget_votes

@@ -19,7 +19,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from digest.config import Settings
-from digest.preparers import PROCESS_THRESHOLD, ProcessPreparer, ThreadPreparer, preparer_for
+from digest.pipeline.preparers import (
+    PROCESS_THRESHOLD,
+    ProcessPreparer,
+    ThreadPreparer,
+    preparer_for,
+)
 from digest.records import Claim, Prepared
 from digest.send.due import due_groups
 from digest.store import queueing
@@ -96,7 +101,7 @@ PARENT = textwrap.dedent(
     import sys, time
     from datetime import UTC, datetime
     from digest.config import load_settings
-    from digest.preparers import ProcessPreparer
+    from digest.pipeline.preparers import ProcessPreparer
 
     settings = load_settings(service={"data_dir": sys.argv[1]}, database={"url": sys.argv[2]})
     preparer = ProcessPreparer(settings, now=datetime.now(UTC), processes=2)

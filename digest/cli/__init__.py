@@ -21,7 +21,8 @@ from digest.cli.app import App, cli
 from digest.errors import DigestError
 
 # Command modules register themselves on `cli` when imported.
-from digest.cli import admin, db, demo, library, mail, papers, service, subscribers, votes  # noqa: F401  isort: skip
+from digest.cli import admin, db, demo, library, mail, papers, service  # noqa: F401  isort: skip
+from digest.cli import subscriber_files, subscribers, votes  # noqa: F401  isort: skip
 
 __all__ = ["App", "cli", "main"]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import click
 from rich.progress import Progress
 
 from digest.cli.app import App, cli, pass_app
-from digest.pipeline.embed import embed_missing, remember_topics
-from digest.rank.embed import SentenceModel
+from digest.pipeline.embed import embed_missing
 from digest.store import migrations
 
 
@@ -109,14 +107,3 @@ def embed(app: App, every: bool) -> None:
         app.say(f"Embedded {counted} with {report.model_id} in {report.seconds:.1f} s.")
     else:
         app.say(f"Nothing to embed: every vector is there ({report.model_id}).")
-
-
-def embed_topics(app: App, model: SentenceModel, topics: Sequence[str]) -> None:
-    """Embed the topics an import brought that have no vector yet, with a progress bar."""
-    wanted = list(dict.fromkeys(t for t in topics if t.strip()))
-    chunk = 256
-    with Progress(console=app.err, disable=app.progress_hidden, transient=True) as bar:
-        task = bar.add_task(f"Embedding {len(wanted):,} topics", total=len(wanted))
-        for start in range(0, len(wanted), chunk):
-            remember_topics(app.engine(), model, wanted[start : start + chunk])
-            bar.update(task, advance=len(wanted[start : start + chunk]))

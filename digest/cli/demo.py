@@ -8,15 +8,9 @@ from datetime import UTC, datetime
 import click
 
 from digest.cli.app import App, cli, pass_app
-from digest.demo import DEMO_TOPICS, sample_entries
-from digest.pipeline.compose import compose_digest
-from digest.pipeline.embed import embed_recent_papers, remember_topics
-from digest.render.renderer import Renderer
-from digest.send.transport import OutboxTransport
+from digest.demo import DEMO_TOPICS
+from digest.pipeline.demo import run_demo
 from digest.store import migrations
-from digest.store.engine import transaction
-from digest.store.papers import ingest_entries
-from digest.store.subscribers import SubscriberInput, upsert_subscriber
 
 
 @cli.command()
@@ -35,30 +29,11 @@ def demo(app: App, email: str) -> None:
     Example:
       digest demo
     """
-    settings = app.settings
     model = app.sentence_model(load=True)
     engine = app.engine(migrated=False)
     migrations.upgrade(engine)
-    now = datetime.now(UTC)
-    with transaction(engine) as session:
-        counts = ingest_entries(session, sample_entries(now), now=now)
-        data = SubscriberInput(email=email, topics=DEMO_TOPICS, status="active").validate()
-        upsert_subscriber(
-            session, data, default_timezone="UTC", default_send_at=settings.digest.default_send_at
-        )
-    embed_recent_papers(engine, model, now=now)
-    remember_topics(engine, model, DEMO_TOPICS)
-    digest = compose_digest(settings, engine, email, now=now)
-    renderer = Renderer(settings)
-    message = renderer.render_digest(digest, now=now)
-    outbox = settings.outbox_dir
-    asyncio.run(OutboxTransport(outbox).send(message))
-    html_path = outbox / "demo-digest.html"
-    html_path.write_text(renderer.digest_html(digest), encoding="utf-8")
-    app.say(
-        f"Loaded {counts.new + counts.updated + counts.unchanged} sample papers and "
-        f"subscriber {email} ({', '.join(DEMO_TOPICS)})."
-    )
-    app.say(f"Their digest has {len(digest.picks)} papers: {message.subject}")
-    app.say(f"Open it in a browser: {html_path.resolve()}")
-    app.say(f"The message as sent (.eml, for a mail client) is in {outbox.resolve()}/")
+    run = asyncio.run(run_demo(app.settings, engine, model, email, now=datetime.now(UTC)))
+    app.say(f"Loaded {run.papers} sample papers and subscriber {email} ({', '.join(DEMO_TOPICS)}).")
+    app.say(f"Their digest has {len(run.digest.picks)} papers: {run.message.subject}")
+    app.say(f"Open it in a browser: {run.html_path.resolve()}")
+    app.say(f"The message as sent (.eml, for a mail client) is in {run.outbox.resolve()}/")

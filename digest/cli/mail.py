@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from digest.cli.app import App, DateParam, cli, pass_app, write_output
-from digest.pipeline.compose import compose_digest
+from digest.pipeline.compose import PreviewFormat, preview_digest
 from digest.pipeline.deliver import deliver_due
 from digest.send.loop import DeliveryReport
 from digest.send.transport import make_transport
@@ -41,25 +41,16 @@ EXIT_PARTIAL = 3
     help="Write to FILE instead of stdout.",
 )
 @pass_app
-def preview(app: App, email: str, digest_date: date | None, fmt: str, output: Path | None) -> None:
+def preview(
+    app: App, email: str, digest_date: date | None, fmt: PreviewFormat, output: Path | None
+) -> None:
     """Render a subscriber's digest without sending or recording anything.
 
     \b
     Example:
       digest preview ada@example.org --format html --output digest.html
     """
-    from digest.render.renderer import Renderer
-
-    settings = app.settings
-    day = digest_date
-    digest = compose_digest(settings, app.engine(), email, day)
-    renderer = Renderer(settings)
-    if fmt == "html":
-        data = renderer.digest_html(digest).encode()
-    elif fmt == "text":
-        data = renderer.digest_text(digest).encode()
-    else:
-        data = renderer.render_digest(digest).data
+    digest, data = preview_digest(app.settings, app.engine(), email, digest_date, fmt=fmt)
     if output is not None:
         write_output(output, data)
         picks = len(digest.picks)

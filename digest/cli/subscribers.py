@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from digest.cli.app import App, cli, format_option, pass_app, read_text_file, write_output
-from digest.cli.db import embed_topics
-from digest.errors import NotFound, UsageError
-from digest.pipeline.embed import remember_topics
+from digest.cli.app import App, cli, format_option, pass_app
+from digest.errors import NotFound
+from digest.pipeline.profiles import change_subscriber, save_subscriber
 from digest.pipeline.signup import request_confirmation
 from digest.records import Subscriber
 from digest.send.transport import make_transport
 from digest.store.engine import transaction
 from digest.store.imports import (
-    ImportRejected,
-    all_subscribers,
-    apply_import,
-    parse_csv,
-    plan_import,
     write_csv,
 )
 from digest.store.subscribers import (
@@ -36,7 +27,6 @@ from digest.store.subscribers import (
     list_subscribers,
     remove_subscriber,
     set_status,
-    upsert_subscriber,
     weekday_code,
 )
 
@@ -136,20 +126,12 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
           --frequency weekly --weekday mon --confirmed
     """
     data = SubscriberInput(email=email, status="active" if confirmed else None, **fields).validate()
-    settings = app.settings
     model = app.checked_model()
     if not confirmed and not _already_subscribed(app, data.email):
         outcome = asyncio.run(_request_confirmation(app, data))
         app.say(_CONFIRMATION_OUTCOMES[outcome].format(email=data.email))
         return
-    with transaction(app.engine()) as session:
-        sub, created = upsert_subscriber(
-            session,
-            data,
-            default_timezone=settings.digest.default_timezone,
-            default_send_at=settings.digest.default_send_at,
-        )
-    remember_topics(app.engine(), model, sub.topics)
+    sub, created = save_subscriber(app.settings, app.engine(), model, data)
     verb = "Added" if created else "Updated"
     app.say(f"{verb} {sub.email} ({_state(sub)}): {', '.join(sub.topics) or '-'}")
 
@@ -179,24 +161,8 @@ def update(app: App, email: str, **fields: Any) -> None:
       digest subscribers update ada@example.org --topic "diffusion models" --send-at 06:45
       digest subscribers update ada@example.org --frequency weekly --weekday fri
     """
-    schedule = {key: fields.pop(key) for key in ("frequency", "weekday", "feed_only")}
     model = app.checked_model()
-    with transaction(app.engine()) as session:
-        current = get_subscriber(session, email)
-        merged = {
-            key: value if value not in (None, ()) else getattr(current, key)
-            for key, value in fields.items()
-        }
-        if merged["send_at"] is current.send_at:
-            merged["send_at"] = current.send_at.strftime("%H:%M")
-        data = SubscriberInput(email=current.email, **merged, **schedule).validate()
-        sub, _ = upsert_subscriber(
-            session,
-            data,
-            default_timezone=current.timezone,
-            default_send_at=current.send_at.strftime("%H:%M"),
-        )
-    remember_topics(app.engine(), model, sub.topics)
+    sub = change_subscriber(app.engine(), model, email, fields)
     app.say(f"Updated {sub.email} ({_state(sub)}): {', '.join(sub.topics) or '-'}")
 
 
@@ -316,97 +282,3 @@ _status_command(
     "Send to a paused subscriber again.\n\n"
     "\b\nExample:\n  digest subscribers resume ada@example.org",
 )
-
-
-@subscribers.command(name="import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-@pass_app
-def import_(app: App, file: Path, dry_run: bool) -> None:
-    """Import subscribers from CSV: every row is checked first, then all are imported or none.
-
-    Header: email,topics,categories,authors,exclude,timezone,send_at,status,frequency,weekday,
-    feed_only (only email is required; frequency daily or weekly, weekday mon … sun, feed_only
-    yes or no); several values in
-    one cell are separated by ";" (write \\; for a ";" inside a value). New subscribers are
-    active unless their status cell says otherwise; existing ones are updated. A file
-    `export` wrote imports back unchanged. Exits 2, naming the line, on a malformed file or
-    bad rows.
-
-    \b
-    Example:
-      digest subscribers import subscribers.csv --dry-run
-      digest subscribers import subscribers.csv
-    """
-    text = read_text_file(file, encoding="utf-8-sig", newline="")
-    total = max(text.count("\n") - 1, 1)
-    with Progress(console=app.err, disable=app.progress_hidden, transient=True) as bar:
-        task = bar.add_task("Checking rows", total=total)
-        try:
-            rows = parse_csv(text, progress=lambda n: bar.update(task, completed=n))
-        except ImportRejected as exc:
-            problems = exc.problems
-            error = f"{file.name}: {exc}"
-        except UsageError as exc:
-            problems, error = [], f"{file.name}: {exc}"
-        else:
-            problems, error = [], ""
-    if error:
-        for problem in problems[1:21]:
-            app.err.print(f"{file.name}: line {problem.line}: {problem.reason}", markup=False)
-        raise UsageError(error)
-    settings = app.settings
-    model = app.checked_model()
-    with transaction(app.engine()) as session:
-        plan = plan_import(session, rows)
-        if not dry_run:
-            apply_import(
-                session,
-                plan,
-                default_timezone=settings.digest.default_timezone,
-                default_send_at=settings.digest.default_send_at,
-            )
-    table = Table("", "subscribers", title="Dry run: nothing written" if dry_run else None)
-    for label, items in (
-        ("new", plan.new),
-        ("updated", plan.changed),
-        ("unchanged", plan.unchanged),
-    ):
-        table.add_row(label, str(len(items)))
-    if not dry_run:
-        embed_topics(app, model, [t for data in (*plan.new, *plan.changed) for t in data.topics])
-    if not app.quiet:
-        app.console.print(table)
-        if dry_run:
-            for data in plan.new[:20]:
-                app.console.print(f"+ {data.email}", markup=False)
-            for data in plan.changed[:20]:
-                app.console.print(f"~ {data.email}", markup=False)
-
-
-@subscribers.command()
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to FILE instead of stdout.",
-)
-@pass_app
-def export(app: App, output: Path | None) -> None:
-    """Export all subscribers as CSV, in the format `import` reads.
-
-    Every cell is quoted, and a cell a spreadsheet would take for a formula (one starting
-    with =, +, -, @, a tab or a carriage return) gets a ' in front, which `import` removes.
-
-    \b
-    Example:
-      digest subscribers export --output subscribers.csv
-    """
-    with transaction(app.engine()) as session:
-        subs = all_subscribers(session)
-    if output is None:
-        write_csv(sys.stdout, subs)
-        return
-    buffer = io.StringIO(newline="")
-    write_csv(buffer, subs)
-    write_output(output, buffer.getvalue().encode())
-    app.say(f"Wrote {len(subs)} subscriber(s) to {output}")

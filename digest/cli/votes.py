@@ -11,7 +11,7 @@ import click
 
 from digest.cli.app import App, format_option, pass_app
 from digest.cli.subscribers import subscribers
-from digest.learning import Learning, what_was_learned
+from digest.pipeline.learning import Learning, what_was_learned
 from digest.records import Paper
 from digest.store.engine import transaction
 from digest.store.feedback import forget_votes

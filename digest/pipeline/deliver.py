@@ -2,8 +2,9 @@
 
 `deliver_due` recovers a dead worker's rows, queues the due digests in the ledger and runs
 the delivery loop (`digest.send.loop`) with a preparer that ranks and renders each claimed
-batch (`digest.preparers`). `digest send`, the service's delivery tick and `digest worker`
-call it.
+batch (`digest.pipeline.preparers`: in a thread, or in helper processes for a large run).
+`digest send`, the service's delivery tick and `digest worker` call it; `--dry-run` composes
+and renders what would be sent, and records nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from digest.composer import DigestComposer
 from digest.config import Settings
-from digest.preparers import preparer_for
+from digest.pipeline.compose import DigestComposer
+from digest.pipeline.preparers import preparer_for
 from digest.rank.embed import SentenceModel
 from digest.records import Subscriber
 from digest.send.due import due_groups

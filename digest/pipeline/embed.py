@@ -40,7 +40,7 @@ from digest.store.vectors import (
 log = logging.getLogger("digest.embedding")
 
 # Papers a digest can still pick: a weekly digest's candidates, first seen in the last week
-# and a day (`composer.WEEK` + 1); a daily digest's are a subset.
+# and a day (`compose.WEEK` + 1); a daily digest's are a subset.
 RECENT = timedelta(days=8)
 CHUNK = 32  # papers embedded between two commits
 Progress = Callable[[int, int], None]  # (done, total)

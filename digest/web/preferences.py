@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from digest.pipeline.embed import remember_topics_quietly
 from digest.pipeline.library import LibraryReport, add_library
+from digest.pipeline.profiles import save_preferences
 from digest.records import Paper, Subscriber
 from digest.sources.http import new_client
 from digest.sources.library import MAX_LIBRARY_BYTES, LibraryError
@@ -33,9 +33,8 @@ from digest.store.signups import (
     erase_subscriber,
     link_still_current,
     set_paused,
-    update_preferences,
 )
-from digest.store.subscribers import SubscriberInput, weekday_code
+from digest.store.subscribers import weekday_code
 from digest.web.archive import past_digest_links
 from digest.web.csrf import FIELD, CsrfError
 from digest.web.forms import FormResult, read_profile_form
@@ -157,14 +156,6 @@ async def show(request: Request) -> Response:
     return await _show(web, request, sub, _form_of(sub), notice=notice)
 
 
-def _save(web: Web, sub: Subscriber, profile: SubscriberInput) -> Subscriber | None:
-    with transaction(web.engine) as session:
-        saved = update_preferences(session, sub.id, sub.link_secret, profile)
-    if saved is not None:
-        remember_topics_quietly(web.engine, web.model, saved.topics)
-    return saved
-
-
 async def save(request: Request) -> Response:
     found = await _authorise(request, post=True)
     if isinstance(found, Response):
@@ -174,7 +165,7 @@ async def save(request: Request) -> Response:
     form.values["email"] = sub.email
     if form.data is None:
         return await _show(web, request, sub, form, 400)
-    if await run_in_threadpool(_save, web, sub, form.data) is None:
+    if await run_in_threadpool(save_preferences, web.engine, web.model, sub, form.data) is None:
         return gone_page(web, request)
     return RedirectResponse(f"/preferences/{request.path_params['token']}?done=saved", 303)
 

@@ -2,8 +2,9 @@
 
 `learning_of` is what the page shows: the subscriber's 👍/👎 counts and, once the learned
 model has taken over, the voted papers it now favours most and least (see
-`digest.learning`). `POST /preferences/{token}/votes/forget` deletes the subscriber's votes
-— never their library or topics — and goes back to the page (303) with a confirmation.
+`digest.pipeline.learning`). `POST /preferences/{token}/votes/forget` deletes the
+subscriber's votes — never their library or topics — and goes back to the page (303) with a
+confirmation.
 The link and the form's CSRF token are checked as for the page's other forms: a malformed
 link answers 400, a stale one (erased, signed up anew) 410, a missing or bad CSRF token 403.
 """
@@ -19,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.errors import ConfigError
-from digest.learning import Learning, what_was_learned
+from digest.pipeline.learning import Learning, what_was_learned
 from digest.records import Subscriber
 from digest.store.engine import transaction
 from digest.store.feedback import forget_votes

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import Engine
 from threadpoolctl import threadpool_limits
 
-from digest.composer import CANDIDATE_DAYS, WEEK
+from digest.pipeline.compose import CANDIDATE_DAYS, WEEK
 from digest.rank import weights
 from digest.rank.learned import Summary, learn, mean_vector, summarise, votes_of
 from digest.records import Profile, Subscriber

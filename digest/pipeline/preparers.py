@@ -36,8 +36,8 @@ from typing import cast
 
 from sqlalchemy import Engine
 
-from digest.composer import DigestComposer
 from digest.config import Settings
+from digest.pipeline.compose import DigestComposer
 from digest.rank.embed import SentenceModel
 from digest.records import Claim, Item, OutgoingEmail, Prepared, UnsentStatus
 from digest.store.engine import open_engine
