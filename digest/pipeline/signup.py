@@ -1,26 +1,40 @@
-"""Sign-up: the double opt-in that starts every subscription made by its subscriber.
+"""Sign-up: the double opt-in that starts every subscription made by its subscriber, and
+the end of one.
 
 `request_confirmation` stores the address as pending (store), keeps its topics' sentence
-vectors (embed), and mails the confirmation link (render → send). The web form,
-`digest subscribers add` and subscribing by email call it; confirming is the link's page.
+vectors (embed), and mails the confirmation link (render → send); the web form, `digest
+subscribers add` and subscribing by email call it. `confirm_subscription` (the confirm
+link's button) activates it and mails the welcome; `end_subscription` (the unsubscribe
+link) ends it and, when asked, mails a goodbye. Welcome and goodbye are courtesies: one
+that cannot be sent is logged, and the change stands.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
 from digest.config import Settings
-from digest.errors import UsageError
+from digest.errors import TransportError, UsageError
 from digest.pipeline.embed import remember_topics_quietly
 from digest.rank.embed import SentenceModel
+from digest.records import OutgoingEmail, Subscriber
 from digest.render.renderer import Renderer
 from digest.send.transport import Transport
 from digest.store.engine import transaction
-from digest.store.signups import Signup, begin_signup, undo_signup
+from digest.store.signups import (
+    Signup,
+    begin_signup,
+    confirm_subscriber,
+    undo_signup,
+    unsubscribe,
+)
 from digest.store.subscribers import SubscriberInput
+
+log = logging.getLogger("digest.web")
 
 
 async def request_confirmation(
@@ -80,3 +94,53 @@ async def request_confirmation(
         await asyncio.to_thread(undo, signup)
         raise
     return "sent"
+
+
+async def confirm_subscription(
+    engine: Engine, transport: Transport, renderer: Renderer, subscriber: Subscriber
+) -> tuple[str, Subscriber] | None:
+    """Confirm the subscription a confirm link names (see `store.signups.confirm_subscriber`
+    for the states); the first confirmation mails the welcome. None when the subscriber is
+    gone (erased, or signed up anew since the link was checked)."""
+
+    def confirm() -> tuple[str, Subscriber] | None:
+        with transaction(engine) as session:
+            return confirm_subscriber(session, subscriber.id, subscriber.link_secret)
+
+    outcome = await asyncio.to_thread(confirm)
+    if outcome is not None and outcome[0] == "confirmed":
+        welcome = renderer.render_welcome(outcome[1])
+        await _courtesy(transport, welcome, "welcome", outcome[1])
+    return outcome
+
+
+async def end_subscription(
+    engine: Engine,
+    transport: Transport,
+    renderer: Renderer,
+    subscriber: Subscriber,
+    *,
+    goodbye: bool = False,
+) -> tuple[bool, Subscriber] | None:
+    """Unsubscribe the subscriber an unsubscribe link names (idempotent: True only when this
+    call ended it); with `goodbye`, a subscription ended now gets a goodbye email. None when
+    the subscriber is gone."""
+
+    def end() -> tuple[bool, Subscriber] | None:
+        with transaction(engine) as session:
+            return unsubscribe(session, subscriber.id, subscriber.link_secret)
+
+    outcome = await asyncio.to_thread(end)
+    if outcome is not None and outcome[0] and goodbye:
+        farewell = renderer.render_goodbye(outcome[1])
+        await _courtesy(transport, farewell, "goodbye", outcome[1])
+    return outcome
+
+
+async def _courtesy(
+    transport: Transport, email: OutgoingEmail, kind: str, subscriber: Subscriber
+) -> None:
+    try:
+        await transport.send(email)
+    except TransportError as exc:  # the subscription's change stands; the email is a courtesy
+        log.warning("could not send the %s email to subscriber %s: %s", kind, subscriber.id, exc)

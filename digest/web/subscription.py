@@ -11,21 +11,13 @@ Links of an erased subscriber, or of a subscription since started anew, answer 4
 
 from __future__ import annotations
 
-import logging
-
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest.errors import TransportError
-from digest.records import Subscriber
-from digest.store.engine import transaction
-from digest.store.signups import confirm_subscriber, unsubscribe
-from digest.web.links import BadLink, Link, bad_link_page, open_form_link, open_link
+from digest.pipeline.signup import confirm_subscription, end_subscription
+from digest.web.links import BadLink, bad_link_page, open_form_link, open_link
 from digest.web.views import Web, web_of
-
-log = logging.getLogger("digest.web")
 
 
 async def confirm_page(request: Request) -> Response:
@@ -53,23 +45,16 @@ def _closed_page(web: Web, request: Request) -> Response:
     )
 
 
-def _confirm(web: Web, link: Link) -> tuple[str, Subscriber] | None:
-    with transaction(web.engine) as session:
-        return confirm_subscriber(session, link.subscriber.id, link.subscriber.link_secret)
-
-
 async def confirm(request: Request) -> Response:
     web = web_of(request)
     checked = await open_form_link(request, "confirm")
     if isinstance(checked, Response):
         return checked
     link, _form = checked
-    outcome = await run_in_threadpool(_confirm, web, link)
+    outcome = await confirm_subscription(web.engine, web.transport, web.renderer(), link.subscriber)
     if outcome is None or outcome[0] == "closed":
         return _closed_page(web, request)
-    state, sub = outcome
-    if state == "confirmed":
-        await _send_welcome(web, sub)
+    sub = outcome[1]
     return web.page(
         request,
         "confirmed.html",
@@ -80,13 +65,6 @@ async def confirm(request: Request) -> Response:
         preferences_url=web.links.preferences(sub),
         no_store=True,
     )
-
-
-async def _send_welcome(web: Web, sub: Subscriber) -> None:
-    try:
-        await web.transport.send(web.renderer().render_welcome(sub))
-    except TransportError as exc:  # the subscription stands; the welcome is a courtesy
-        log.warning("could not send the welcome email to subscriber %s: %s", sub.id, exc)
 
 
 async def unsubscribe_page(request: Request) -> Response:
@@ -108,11 +86,6 @@ def _unsubscribed_page(web: Web, request: Request) -> Response:
     )
 
 
-def _unsubscribe(web: Web, link: Link) -> tuple[bool, Subscriber] | None:
-    with transaction(web.engine) as session:
-        return unsubscribe(session, link.subscriber.id, link.subscriber.link_secret)
-
-
 async def unsubscribe_now(request: Request) -> Response:
     """The page's button and the RFC 8058 one-click POST (no CSRF token by design)."""
     web = web_of(request)
@@ -121,19 +94,13 @@ async def unsubscribe_now(request: Request) -> Response:
     except BadLink as exc:
         return bad_link_page(request, exc)
     form = await request.form()
-    outcome = await run_in_threadpool(_unsubscribe, web, link)
+    goodbye = form.get("source") == "page"
+    outcome = await end_subscription(
+        web.engine, web.transport, web.renderer(), link.subscriber, goodbye=goodbye
+    )
     if outcome is None:  # erased or signed up anew since the link was checked
         return bad_link_page(request, BadLink("stale link", gone=True))
-    if outcome[0] and form.get("source") == "page":
-        await _send_goodbye(web, outcome[1])
     return _unsubscribed_page(web, request)
-
-
-async def _send_goodbye(web: Web, sub: Subscriber) -> None:
-    try:
-        await web.transport.send(web.renderer().render_goodbye(sub))
-    except TransportError as exc:
-        log.warning("could not send the goodbye email to subscriber %s: %s", sub.id, exc)
 
 
 routes = [
