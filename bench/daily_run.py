@@ -12,6 +12,10 @@ created and dropped here; DIGEST_TEST_PG_URL overrides the server):
             often they occur) from title phrases of ../shared/data/corpus, some with a
             category filter or an excluded word, spread over eight time zones;
 2. ingest   one listing day of that corpus (2026-06-02: 713 papers);
+   vectors  the papers' and the topics' sentence vectors stored, as a fetch and the saves
+            leave them (computed once per model and kept in bench/.cache, so this step is
+            a copy; `bench/embed.py` measures what embedding costs), so the workers rank
+            with meaning, as `digest worker` does;
 3. queue    one ledger row per subscriber for their local date (as every worker tick does);
 4. deliver  W worker processes claim, rank, render, send into Postfix's `smtp-sink` and
             record, exactly as `digest worker` does (same loop, composer, SMTP pool and
@@ -61,17 +65,20 @@ sys.path.insert(0, str(ROOT))
 from _databases import fresh_database  # noqa: E402
 from _postfix import postfix_tool  # noqa: E402
 from _processes import ChildPeaks  # noqa: E402
+from _vectors import cached_vectors  # noqa: E402
 from sqlalchemy import Engine, event, select  # noqa: E402
 
 from digest.config import Settings, load_settings  # noqa: E402
+from digest.rank.embed import SentenceModel, paper_text  # noqa: E402
 from digest.records import FeedEntry, OutgoingEmail  # noqa: E402
 from digest.send.due import due_groups  # noqa: E402
 from digest.store import migrations, queueing  # noqa: E402
 from digest.store.engine import open_engine, transaction  # noqa: E402
 from digest.store.imports import apply_import, plan_import  # noqa: E402
 from digest.store.papers import ingest_entries  # noqa: E402
-from digest.store.schema import DeliveryRow, SubscriberRow  # noqa: E402
+from digest.store.schema import DeliveryRow, PaperRow, SubscriberRow  # noqa: E402
 from digest.store.subscribers import SubscriberInput  # noqa: E402
+from digest.store.vectors import store_paper_vectors, store_topic_vectors  # noqa: E402
 
 DAY = "2026-06-02"
 NOW = datetime(2026, 6, 2, 20, 0, tzinfo=UTC)
@@ -188,6 +195,21 @@ def seed(engine: Engine, people: Sequence[SubscriberInput]) -> int:
 def ingest(engine: Engine, entries: Sequence[FeedEntry]) -> int:
     with transaction(engine) as session:
         return ingest_entries(session, entries, now=NOW - timedelta(hours=14)).new
+
+
+def store_vectors(
+    engine: Engine, entries: Sequence[FeedEntry], people: Sequence[SubscriberInput]
+) -> tuple[int, int]:
+    """Every paper's and every distinct topic's vector, as fetching and saving store them."""
+    model_id = SentenceModel().model_id
+    papers = cached_vectors("papers", {e.key: paper_text(e.title, e.abstract) for e in entries})
+    topics = sorted({t for person in people for t in person.topics})
+    by_topic = cached_vectors("topics", {t: t for t in topics})
+    with transaction(engine) as session:
+        ids = dict(session.execute(select(PaperRow.key, PaperRow.id)).all())
+        store_paper_vectors(session, model_id, {ids[key]: v for key, v in papers.items()})
+        store_topic_vectors(session, model_id, by_topic, now=NOW)
+    return len(papers), len(by_topic)
 
 
 def queue(engine: Engine) -> int:
@@ -377,6 +399,8 @@ class DayFigures:
     papers: int = 0
     seed: float = 0.0
     ingest: float = 0.0
+    vectors: float = 0.0
+    vector_counts: tuple[int, int] = (0, 0)
     queue: float = 0.0
     deliver_wall: float = 0.0
     sent: int = 0
@@ -446,7 +470,9 @@ def check(engine: Engine, sink: Sink, figures: DayFigures) -> None:
     figures.misses += max(0, figures.sent - figures.sink_messages)
 
 
-def run_day(kind: str, workers: int, n: int, connections: int, processes: int) -> DayFigures:
+def run_day(
+    kind: str, workers: int, n: int, connections: int, processes: int, *, words_only: bool = False
+) -> DayFigures:
     figures = DayFigures(kind, workers, n, helpers=processes)
     day_rows, others = load_corpus(DAY)
     people = subscriber_inputs(n, others)
@@ -455,7 +481,12 @@ def run_day(kind: str, workers: int, n: int, connections: int, processes: int) -
         engine = open_engine(url)
         migrations.upgrade(engine)
         figures.seed, _ = timed(lambda: seed(engine, people))
-        figures.ingest, figures.papers = timed(lambda: ingest(engine, feed_entries(day_rows)))
+        entries = feed_entries(day_rows)
+        figures.ingest, figures.papers = timed(lambda: ingest(engine, entries))
+        if not words_only:
+            figures.vectors, figures.vector_counts = timed(
+                lambda: store_vectors(engine, entries, people)
+            )
         sink = Sink(tmp)
         try:
             figures.queue, _ = timed(lambda: queue(engine))
@@ -487,6 +518,11 @@ def print_day(f: DayFigures) -> None:
     )
     print(f"seed (CSV import path)   {f.seed:8.1f} s")
     print(f"ingest                   {f.ingest:8.1f} s")
+    papers, topics = f.vector_counts
+    how = "the workers rank with meaning" if papers else "none: the workers rank by words"
+    print(
+        f"vectors (from the cache) {f.vectors:8.1f} s  ({papers} papers, {topics:,} topics; {how})"
+    )
     print(f"queue                    {f.queue:8.1f} s")
     print(f"prepare   (all workers)  {f.total('prepare'):8.1f} s  (rank + render)")
     print(f"ledger SQL (all workers) {f.total('ledger_sql'):8.1f} s")
@@ -559,6 +595,11 @@ def main() -> None:
         help="helpers per worker (digest.render_processes); default: cores / workers while "
         "there are fewer workers than cores, else 0",
     )
+    parser.add_argument(
+        "--words-only",
+        action="store_true",
+        help="store no sentence vectors: the workers rank by words alone (the earlier figures)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -570,7 +611,9 @@ def main() -> None:
         helpers = args.render_processes
         if helpers is None:
             helpers = default_helpers(int(workers))
-        figures = run_day(kind, int(workers), int(n), args.connections, helpers)
+        figures = run_day(
+            kind, int(workers), int(n), args.connections, helpers, words_only=args.words_only
+        )
         print(json.dumps(asdict(figures)))
         return
     for tool in ("smtp-sink", "smtp-source"):
@@ -582,6 +625,21 @@ def main() -> None:
         for count in ([1] if kind == "sqlite" else [int(w) for w in args.workers.split(",")])
     ]
     print(f"Machine: {machine()}")
+    # Embedded once here (if the cache lacks them), so no configuration's figures carry it.
+    day_rows, others = load_corpus(DAY)
+    seconds, _ = timed(
+        lambda: (
+            cached_vectors(
+                "papers",
+                {e.key: paper_text(e.title, e.abstract) for e in feed_entries(day_rows)},
+            ),
+            cached_vectors(
+                "topics",
+                {t: t for person in subscriber_inputs(n, others) for t in person.topics},
+            ),
+        )
+    )
+    print(f"sentence vectors of the day and the topics ready in {seconds:.1f} s")
     days = []
     for kind, count in plan:
         # Each configuration in its own process: its seeding parent's peak RSS is its own.
@@ -589,6 +647,8 @@ def main() -> None:
         command += ["--connections", str(args.connections)]
         if args.render_processes is not None:
             command += ["--render-processes", str(args.render_processes)]
+        if args.words_only:
+            command.append("--words-only")
         out = subprocess.run(
             command,
             check=True,

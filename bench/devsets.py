@@ -333,24 +333,13 @@ def vector_run(
 def paper_vectors(queries: Sequence[Query]) -> dict[str, np.ndarray]:
     """The sentence vectors of every candidate paper (and liked seed) of `queries`, embedded
     once with the packaged model and cached in bench/.cache (a model change re-embeds)."""
-    from digest.rank.embed import load_embedder, paper_text
+    from _vectors import cached_vectors
+
+    from digest.rank.embed import paper_text
 
     papers = {p.id: p for q in queries for p in (*candidates(q), *q.liked)}
-    embedder = load_embedder()
-    cache = ROOT / "bench" / ".cache" / f"vectors-{embedder.model_id.replace('/', '_')}.npz"
-    stored: dict[str, np.ndarray] = {}
-    if cache.exists():
-        with np.load(cache) as saved:
-            stored = dict(zip(saved["ids"].tolist(), saved["vectors"], strict=True))
-    fresh = sorted(set(papers) - set(stored))
-    if fresh:
-        print(f"embedding {len(fresh):,} development papers once (cached in {cache.name}) ...")
-        texts = [paper_text(papers[p].title, papers[p].abstract) for p in fresh]
-        stored.update(zip(fresh, embedder.embed(texts), strict=True))
-        cache.parent.mkdir(exist_ok=True)
-        ids = sorted(stored)
-        np.savez(cache, ids=np.array(ids), vectors=np.stack([stored[i] for i in ids]))
-    return stored
+    texts = {key: paper_text(p.title, p.abstract) for key, p in papers.items()}
+    return cached_vectors("papers", texts)
 
 
 def by_day(queries: Sequence[Query]) -> dict[str, list[Query]]:

@@ -187,7 +187,7 @@ class RankSettings(_Section):
     # Another ONNX sentence-transformers export (a directory with model.onnx or
     # onnx/model.onnx and tokenizer.json); default: the packaged all-MiniLM-L6-v2.
     model_dir: Path | None = None
-    # CPU threads the sentence model may use; 0: all cores (at most 4: see rank.embed).
+    # Texts the sentence model embeds at once, a thread each; 0: one per core, at most 4.
     threads: int = Field(default=0, ge=0, le=256)
 
 

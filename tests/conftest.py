@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -68,6 +69,47 @@ def assert_topics_embedded(engine: Engine, embedder: Embedder, *topics: str) -> 
     assert sorted(stored) == sorted(set(topics))
     for topic in topics:
         assert float(stored[topic] @ embedder.embed([topic])[0]) > 0.9999, topic
+
+
+def stored_vectors(engine: Engine) -> dict[str, tuple[str | None, np.ndarray | None]]:
+    """Each paper's (by key) model id and vector."""
+    from sqlalchemy import select
+
+    from digest.store.engine import transaction
+    from digest.store.schema import PaperRow
+    from digest.store.vectors import from_bytes
+
+    with transaction(engine) as session:
+        rows = session.execute(select(PaperRow.key, PaperRow.embedding_model, PaperRow.embedding))
+        return {
+            key: (model, None if data is None else from_bytes(data)) for key, model, data in rows
+        }
+
+
+def assert_papers_embedded(
+    engine: Engine, embedder: Embedder, *, candidates_only: bool = False
+) -> None:
+    """Every paper (or every paper a digest can pick) has the vector the model gives it;
+    with `candidates_only`, the others have none."""
+    from sqlalchemy import select
+
+    from digest.rank.embed import paper_text
+    from digest.store.engine import transaction
+    from digest.store.schema import PaperRow
+
+    query = select(PaperRow.key, PaperRow.title, PaperRow.abstract, PaperRow.old_news)
+    with transaction(engine) as session:
+        papers = session.execute(query).all()
+    stored = stored_vectors(engine)
+    assert papers
+    for key, title, abstract, old_news in papers:
+        model, vector = stored[key]
+        if candidates_only and old_news:
+            assert (model, vector) == (None, None)
+            continue
+        assert model == embedder.model_id, key
+        assert vector is not None
+        assert float(vector @ embedder.embed([paper_text(title, abstract)])[0]) > 0.9999, key
 
 
 def _pg_admin() -> Engine:

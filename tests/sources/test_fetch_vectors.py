@@ -12,8 +12,7 @@ from sqlalchemy import Engine
 from digest.rank.embed import Embedder
 from digest.sources import http as source_http
 from digest.store.engine import open_engine
-from tests.cli.test_vectors import assert_papers_embedded
-from tests.conftest import CliResult
+from tests.conftest import CliResult, assert_papers_embedded
 from tests.sources.conftest import FeedServer, Reply, fixture_bytes
 
 
