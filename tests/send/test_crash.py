@@ -32,7 +32,7 @@ from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.send.scenario import add_papers, add_subscribers, write_config
 from tests.send.smtpd import FaultySmtpServer
 
-SUBSCRIBERS = 320
+SUBSCRIBERS = 900  # enough that every round still has mail to send when its kills come
 ROUNDS = 3
 MAX_CONNECTIONS = 4  # as write_config sets it
 IN_FLIGHT_BOUND = MAX_CONNECTIONS + LoopOptions(worker_id="-").ahead
@@ -109,15 +109,23 @@ def test_sigkill_of_send_and_worker_at_random_points_leaves_only_in_flight_rows_
             time.sleep(0.01)
         victims = [sender, worker]
         chance.shuffle(victims)
-        for victim in victims:
+        for number, victim in enumerate(victims):
             time.sleep(chance.uniform(0, 0.3))
-            if victim.poll() is None:
-                victim.send_signal(signal.SIGKILL)
-                kills += 1
-            victim.communicate(timeout=60)
-            # What it had in flight, read at once: the other process, still alive, takes
-            # over a dead sibling's rows (making them `unknown`) as soon as it runs dry.
-            left = owned_by(victim, sending_by_owner(engine))
+            # A living process takes over a dead sibling's rows (making them `unknown`) as
+            # soon as it runs dry, so the survivor is paused while the victim dies and what
+            # the victim had in flight is read; then it goes on.
+            survivor = victims[1] if number == 0 and victims[1].poll() is None else None
+            if survivor is not None:
+                survivor.send_signal(signal.SIGSTOP)
+            try:
+                if victim.poll() is None:
+                    victim.send_signal(signal.SIGKILL)
+                    kills += 1
+                victim.communicate(timeout=60)
+                left = owned_by(victim, sending_by_owner(engine))
+            finally:
+                if survivor is not None:
+                    survivor.send_signal(signal.SIGCONT)
             assert len(left) <= IN_FLIGHT_BOUND, (len(left), IN_FLIGHT_BOUND)
             in_flight_at_kills |= left
     assert kills >= 2 * ROUNDS - 1
