@@ -24,6 +24,7 @@ IDF-weighted cosine of their words, each also standardised over the day. Every w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,15 +41,11 @@ def topic_logits(
     cov, covt = coverage(index, topics)
     words = weights.WORDS_ONLY
     logits = words.bias + words.cov * cov + words.covt * covt
-    found = [(i, v) for i, v in enumerate(vectors) if v is not None]
-    if index.vectors is None or not found or not len(index):
+    meaning_of = _cosines(index, vectors)
+    if meaning_of is None:
         return logits
-    rows = [i for i, _ in found]
-    known = None if index.embedded.all() else index.embedded
-    if known is not None and not known.any():
-        return logits
+    rows, cos, known, day = meaning_of
     model = weights.WITH_MEANING
-    cos = np.stack([v for _, v in found]).astype(np.float32) @ index.vectors.T
     first = (
         model.bias
         + model.cos * cos
@@ -56,9 +53,8 @@ def topic_logits(
         + model.cov * cov[rows]
         + model.covt * covt[rows]
     )
-    meaning = first + model.zfeed * feedback(index.vectors, first, known)
-    logits[rows] = meaning if known is None else np.where(known, meaning, logits[rows])
-    return logits
+    meaning = first + model.zfeed * feedback(day, first, known)
+    return _with_meaning(logits, rows, meaning, known)
 
 
 def feedback(vectors: np.ndarray, first: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
@@ -79,15 +75,13 @@ def liked_logits(
     """Liked papers x papers: the log-odds that each paper is one the reader would also like."""
     words = word_cosine(index, liked)
     zwords = standardised(words)
-    found = [(i, v) for i, v in enumerate(vectors) if v is not None]
     model = weights.LIKED_WORDS_ONLY
     logits = model.bias + model.words * words + model.zwords * zwords
-    if index.vectors is None or not found:
+    meaning_of = _cosines(index, vectors)
+    if meaning_of is None:
         return logits
-    rows = [i for i, _ in found]
+    rows, cos, known, _ = meaning_of
     model = weights.LIKED
-    cos = np.stack([v for _, v in found]).astype(np.float32) @ index.vectors.T
-    known = None if index.embedded.all() else index.embedded
     meaning = (
         model.bias
         + model.cos * cos
@@ -95,6 +89,32 @@ def liked_logits(
         + model.words * words[rows]
         + model.zwords * zwords[rows]
     )
+    return _with_meaning(logits, rows, meaning, known)
+
+
+class _Meaning(NamedTuple):
+    rows: list[int]  # the topics (or liked papers) that have a vector
+    cos: np.ndarray  # their cosines to the day's papers
+    known: np.ndarray | None  # which of the day's papers have a vector (None: all)
+    day: np.ndarray  # the day's paper vectors
+
+
+def _cosines(index: PaperIndex, vectors: Sequence[np.ndarray | None]) -> _Meaning | None:
+    """What the meaning model reads, or None when it cannot score anything."""
+    found = [(i, v) for i, v in enumerate(vectors) if v is not None]
+    day = index.vectors
+    if day is None or not found or not len(index) or not index.embedded.any():
+        return None
+    known = None if index.embedded.all() else index.embedded
+    cos = np.stack([v for _, v in found]).astype(np.float32) @ day.T
+    return _Meaning([i for i, _ in found], cos, known, day)
+
+
+def _with_meaning(
+    logits: np.ndarray, rows: list[int], meaning: np.ndarray, known: np.ndarray | None
+) -> np.ndarray:
+    """`logits` with the meaning model's log-odds in `rows`, for the papers that have a
+    vector (the others keep the words-only log-odds)."""
     logits[rows] = meaning if known is None else np.where(known, meaning, logits[rows])
     return logits
 
