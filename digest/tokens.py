@@ -8,23 +8,30 @@ backup, or the same address signing up again) has another one, so old links act 
 nobody. Confirmation tokens expire (72 h). Reading a token takes two steps, because the
 key that checks it belongs to the subscriber it names:
 
-    token = make_token(secret, "unsubscribe", subscriber)    # "MTI.aBcDeF.…"
+    token = make_token(secret, "unsubscribe", subscriber)    # "12.aBcDeF.…"
     claim = read_claim(secret, "unsubscribe", token)        # names subscriber 12 (unchecked)
     data = check_claim(secret, claim, subscriber_12)         # TokenData, or TokenError
 
-Links sent before tokens were bound to the subscriber's secret (payload `[id, version]`,
-or `[id, version, paper, vote]` for feedback, salted by purpose alone) keep working for
-the subscriber they were made for: their token version must still be current and the
-subscriber must have existed when they were signed.
+A token is `<id>.<timestamp>.<signature>`: the subscriber id in decimal, signed by
+itsdangerous's `TimestampSigner` (HMAC-SHA1, 27 characters of signature) with the salt
+`paper-digest-id/<purpose>/<link secret>`. Tokens made before carry the id as base64 of
+JSON, which always starts with a letter (`URLSafeTimedSerializer`, salt
+`paper-digest/<purpose>/<link secret>`); they are read and checked as they always were,
+and the distinct salts keep either kind from passing for the other. Links sent before
+tokens were bound to the subscriber's secret (payload `[id, version]`, or `[id, version,
+paper, vote]` for feedback, salted by purpose alone) keep working for the subscriber they
+were made for: their token version must still be current and the subscriber must have
+existed when they were signed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from digest.errors import DigestError
 
@@ -32,6 +39,9 @@ Purpose = Literal["confirm", "unsubscribe", "preferences", "feedback", "bounce",
 CONFIRM_MAX_AGE = 72 * 3600
 # itsdangerous signs with HMAC-SHA1 by default: 20 bytes, 27 characters of unpadded base64.
 _SIGNATURE_CHARS = 27
+# A token's payload in the current format: a subscriber id, in decimal, as the database
+# can hold it (serialized payloads never start with a digit).
+_DECIMAL_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
 class TokenError(DigestError):
@@ -86,6 +96,11 @@ class LinkClaim:
     token: str
     subscriber_id: int
     legacy: _Legacy | None = None
+    serialized: bool = False  # made by `URLSafeTimedSerializer`, before the decimal format
+
+
+def _signer(secret: str, purpose: Purpose, link_secret: str) -> TimestampSigner:
+    return TimestampSigner(secret, salt=f"paper-digest-id/{purpose}/{link_secret}")
 
 
 def _serializer(secret: str, purpose: Purpose, link_secret: str) -> URLSafeTimedSerializer:
@@ -102,7 +117,8 @@ def _max_age(purpose: Purpose, max_age: int | None) -> int | None:
 
 def make_token(secret: str, purpose: Purpose, subscriber: LinkOwner) -> str:
     """A token for `purpose` that only `subscriber` (with its current secret) satisfies."""
-    return _serializer(secret, purpose, subscriber.link_secret).dumps(subscriber.id)
+    signer = _signer(secret, purpose, subscriber.link_secret)
+    return signer.sign(str(subscriber.id)).decode("ascii")
 
 
 def _invalid() -> TokenError:
@@ -125,13 +141,20 @@ def read_claim(
     subscriber with `check_claim`."""
     if len(token.rsplit(".", 1)[-1]) != _SIGNATURE_CHARS:
         raise _invalid()  # cut short (or padded) on the way: say so rather than "gone"
+    payload = token.split(".", 1)[0]
+    if _DECIMAL_ID.fullmatch(payload):
+        return LinkClaim(purpose, token, int(payload))
+    return _serialized_claim(secret, purpose, token, max_age)
+
+
+def _serialized_claim(secret: str, purpose: Purpose, token: str, max_age: int | None) -> LinkClaim:
     legacy = _legacy_serializer(secret, purpose)
     try:
         valid, payload = legacy.loads_unsafe(token)
     except Exception:  # itsdangerous reads any text, but malformed input may fail to decode
         raise _invalid() from None
     if _is_id(payload):
-        return LinkClaim(purpose, token, payload)
+        return LinkClaim(purpose, token, payload, serialized=True)
     if not valid:
         raise _invalid()
     return _legacy_claim(legacy, purpose, token, _max_age(purpose, max_age))
@@ -167,9 +190,14 @@ def check_claim(
         raise _gone()
     if claim.legacy is not None:
         return _check_legacy(claim, claim.legacy, owner)
-    serializer = _serializer(secret, claim.purpose, owner.link_secret)
+    max_age = _max_age(claim.purpose, max_age)
     try:
-        serializer.loads(claim.token, max_age=_max_age(claim.purpose, max_age))
+        if claim.serialized:
+            _serializer(secret, claim.purpose, owner.link_secret).loads(
+                claim.token, max_age=max_age
+            )
+        else:
+            _signer(secret, claim.purpose, owner.link_secret).unsign(claim.token, max_age=max_age)
     except SignatureExpired:
         raise TokenError("this link has expired", expired=True) from None
     except BadSignature:

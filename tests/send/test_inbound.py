@@ -20,6 +20,7 @@ from digest.store.subscribers import get_subscriber
 from digest.store.suppressions import is_suppressed
 from tests.send.scenario import add_subscribers
 from tests.send.smtpd import free_port
+from tests.test_tokens import serialized_token
 
 NOW = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 
@@ -115,6 +116,35 @@ def test_mail_to_the_list_unsubscribe_address_unsubscribes(
     with transaction(engine) as session:
         assert get_subscriber(session, subscribed[1]).status == "unsubscribed"
         assert get_subscriber(session, subscribed[0]).status == "active"
+
+
+def test_addresses_minted_by_the_serializer_keep_working(
+    inbound_settings: Settings, engine: Engine, subscribed: list[str], listener: object
+) -> None:
+    secret = inbound_settings.secret_key()
+    bounced, leaving = stored(engine, subscribed[0]), stored(engine, subscribed[1])
+    verp = f"bounces+{serialized_token(secret, 'bounce', bounced)}@example.org"
+    deliver(inbound_settings, verp, dsn("failed", "5.1.1", subscribed[0]))
+    mailto = f"unsubscribe+{serialized_token(secret, 'unsubscribe', leaving)}@example.org"
+    deliver(inbound_settings, mailto, b"Subject: unsubscribe\r\n\r\nplease\r\n", subscribed[1])
+    with transaction(engine) as session:
+        assert is_suppressed(session, subscribed[0])
+        assert get_subscriber(session, subscribed[0]).status == "bounced"
+        assert get_subscriber(session, subscribed[1]).status == "unsubscribed"
+
+
+def test_a_bounce_address_of_one_subscriber_acts_on_no_other(
+    inbound_settings: Settings, engine: Engine, subscribed: list[str], listener: object
+) -> None:
+    first, second = stored(engine, subscribed[0]), stored(engine, subscribed[1])
+    verp = LinkMaker(inbound_settings).envelope_sender(first)
+    token = verp.split("+", 1)[1].split("@")[0]
+    assert token.startswith(f"{first.id}.")
+    forged = f"bounces+{second.id}{token[len(str(first.id)) :]}@example.org"
+    deliver(inbound_settings, forged, dsn("failed", "5.1.1", subscribed[1]))
+    with transaction(engine) as session:
+        assert not is_suppressed(session, subscribed[1])
+        assert get_subscriber(session, subscribed[1]).status == "active"
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The links in emails: one-click unsubscribe, preferences, data export, erasure, feedback,
-and what forged, truncated, expired, reused, foreign or old-style tokens get."""
+and what forged, truncated, expired, reused, foreign or earlier-format tokens get."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from digest.store.schema import EventRow, FeedbackRow, PaperRow, SubscriberRow
 from digest.store.subscribers import SubscriberInput, subscriber_by_id, upsert_subscriber
 from digest.tokens import Purpose, make_token
 from tests.conftest import assert_topics_embedded
+from tests.test_tokens import SignerAt, serialized_token
 from tests.web.conftest import Site, both_databases
 
 SECRET = "test-secret-key"
@@ -132,19 +133,20 @@ def test_forged_truncated_and_foreign_tokens_act_on_nobody(site: Site, purpose: 
 def test_an_expired_confirm_link_says_so(site: Site) -> None:
     sid = add_subscriber(site, status="pending")
     secret = stored(site, sid).link_secret
-    serializer = URLSafeTimedSerializer(SECRET, salt=f"paper-digest/confirm/{secret}")
-    old = serializer.dumps(sid)
-    # re-sign with a timestamp 73 hours ago
-    signer = cast(TimestampSigner, serializer.make_signer(serializer.salt))
-    payload = old.rsplit(".", 2)[0]
-    signer.get_timestamp = lambda: int((datetime.now(UTC) - timedelta(hours=73)).timestamp())  # type: ignore[method-assign]
-    expired = signer.sign(payload).decode()
-    page = site.client.get(f"/confirm/{expired}")
-    assert page.status_code == 410
-    assert "expired" in page.text
-    answer = site.client.post(f"/confirm/{expired}", data={"csrf_token": site.csrf_token()})
-    assert answer.status_code == 410
-    assert status_of(site, sid) == "pending"
+    three_days_ago = (datetime.now(UTC) - timedelta(hours=73)).timestamp()
+    signer = SignerAt(SECRET, f"paper-digest-id/confirm/{secret}", three_days_ago)
+    serializer_payload = serialized_token(SECRET, "confirm", stored(site, sid)).split(".")[0]
+    serializer_signer = SignerAt(SECRET, f"paper-digest/confirm/{secret}", three_days_ago)
+    for expired in (
+        signer.sign(str(sid)).decode(),
+        serializer_signer.sign(serializer_payload).decode(),  # the format made before
+    ):
+        page = site.client.get(f"/confirm/{expired}")
+        assert page.status_code == 410
+        assert "expired" in page.text
+        answer = site.client.post(f"/confirm/{expired}", data={"csrf_token": site.csrf_token()})
+        assert answer.status_code == 410
+        assert status_of(site, sid) == "pending"
 
 
 def test_an_old_confirm_link_does_not_revive_an_unsubscribed_address(site: Site) -> None:
@@ -153,6 +155,40 @@ def test_an_old_confirm_link_does_not_revive_an_unsubscribed_address(site: Site)
     assert site.client.get(link).status_code == 410
     assert site.client.post(link, data={"csrf_token": site.csrf_token()}).status_code == 410
     assert status_of(site, sid) == "unsubscribed"
+
+
+@both_databases
+def test_links_minted_by_the_serializer_keep_working(site: Site) -> None:
+    sid = add_subscriber(site)
+    paper = add_paper(site)
+    sub = stored(site, sid)
+
+    def link(purpose: Purpose) -> str:
+        return f"/{purpose}/{serialized_token(SECRET, purpose, sub)}"
+
+    page = site.client.get(link("preferences"))
+    assert page.status_code == 200
+    assert "ada@example.org" in page.text
+    assert site.client.get(link("archive")).status_code == 200
+    feed = site.client.get(link("feed"))
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    assert site.client.get(f"{link('feedback')}/{paper}/up").status_code == 200
+    with transaction(site.engine) as session:
+        assert [p.id for p in feedback_for(session, [sid])[sid].liked] == ["2601.00001"]
+    assert site.client.post(link("unsubscribe")).status_code == 200
+    assert status_of(site, sid) == "unsubscribed"
+
+
+def test_a_link_for_one_subscriber_acts_on_no_other(site: Site) -> None:
+    ada, bo = add_subscriber(site), add_subscriber(site, "bo@example.org")
+    token = make_token(SECRET, "unsubscribe", stored(site, ada))
+    payload, rest = token.split(".", 1)
+    assert payload == str(ada)
+    answer = site.client.post(f"/unsubscribe/{bo}.{rest}")  # Ada's signature, Bo's id
+    assert answer.status_code == 410
+    assert site.client.get(f"/preferences/{token}").status_code == 410  # another purpose
+    assert (status_of(site, ada), status_of(site, bo)) == ("active", "active")
 
 
 def test_a_new_link_secret_revokes_every_link_made_before(site: Site) -> None:
