@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from digest.checks import (
-    CheckResult,
-    check_base_url,
-    check_database,
-    check_dkim,
-    check_smtp,
-)
 from digest.cli.app import App, cli, format_option, pass_app, write_output
 from digest.errors import ConfigError, NotFound
-from digest.schedule import source_trigger
-from digest.send.due import local_date, send_instant
-from digest.store.engine import transaction
-from digest.store.personal_data import export_subscriber_data
-from digest.store.queueing import send_groups
-from digest.store.signups import erase_subscriber
-from digest.store.stats import gather_figures
-from digest.store.subscribers import link_identity
-from digest.store.suppressions import list_suppressions, suppress, unsuppress
+
+if TYPE_CHECKING:
+    from digest.checks import CheckResult
 
 
 def _when(moment: datetime | None) -> str:
@@ -51,6 +37,11 @@ def stats(app: App, days: int) -> None:
     Example:
       digest stats --days 14
     """
+    from rich.table import Table
+
+    from digest.store.engine import transaction
+    from digest.store.stats import gather_figures
+
     with transaction(app.engine()) as session:
         figures = gather_figures(session, days=days)
     out = app.console
@@ -85,6 +76,8 @@ def stats(app: App, days: int) -> None:
 
 
 def _next_fetches(app: App) -> list[tuple[str, datetime | None]]:
+    from digest.schedule import source_trigger
+
     now = datetime.now(UTC)
     return [
         (source.name, source_trigger(source).get_next_fire_time(None, now))
@@ -94,6 +87,10 @@ def _next_fetches(app: App) -> list[tuple[str, datetime | None]]:
 
 def _next_delivery(app: App) -> datetime | None:
     """The next local send time of any active subscriber, as an instant."""
+    from digest.send.due import local_date, send_instant
+    from digest.store.engine import transaction
+    from digest.store.queueing import send_groups
+
     now = datetime.now(UTC)
     with transaction(app.engine()) as session:
         groups = send_groups(session)
@@ -128,6 +125,16 @@ def check(app: App) -> None:
     Example:
       digest --config /etc/digest/digest.toml check
     """
+    import asyncio
+
+    from digest.checks import (
+        CheckResult,
+        check_base_url,
+        check_database,
+        check_dkim,
+        check_smtp,
+    )
+
     try:
         settings = app.settings
     except ConfigError as exc:
@@ -165,6 +172,11 @@ def suppressions_list(app: App, fmt: str) -> None:
     Example:
       digest suppressions list --format json
     """
+    from rich.table import Table
+
+    from digest.store.engine import transaction
+    from digest.store.suppressions import list_suppressions
+
     with transaction(app.engine()) as session:
         rows = list_suppressions(session)
     if fmt == "json":
@@ -201,6 +213,9 @@ def suppressions_add(app: App, email: str, reason: str) -> None:
     Example:
       digest suppressions add old@example.org --reason "mailbox closed"
     """
+    from digest.store.engine import transaction
+    from digest.store.suppressions import suppress
+
     with transaction(app.engine()) as session:
         added = suppress(session, email, reason, source="operator")
     app.say(f"{email} suppressed." if added else f"{email} was already suppressed.")
@@ -216,6 +231,9 @@ def suppressions_remove(app: App, email: str) -> None:
     Example:
       digest suppressions remove old@example.org
     """
+    from digest.store.engine import transaction
+    from digest.store.suppressions import unsuppress
+
     with transaction(app.engine()) as session:
         removed = unsuppress(session, email)
     if not removed:
@@ -238,6 +256,10 @@ def export_data(app: App, email: str, output: Path | None) -> None:
     Example:
       digest export-data ada@example.org --output ada.json
     """
+    from digest.store.engine import transaction
+    from digest.store.personal_data import export_subscriber_data
+    from digest.store.subscribers import link_identity
+
     with transaction(app.engine()) as session:
         subscriber_id, _ = link_identity(session, email)
         data = export_subscriber_data(session, subscriber_id)
@@ -262,6 +284,10 @@ def erase(app: App, email: str, yes: bool) -> None:
     Example:
       digest erase ada@example.org --yes
     """
+    from digest.store.engine import transaction
+    from digest.store.signups import erase_subscriber
+    from digest.store.subscribers import link_identity
+
     with transaction(app.engine()) as session:
         subscriber_id, link_secret = link_identity(session, email)
     if not yes:

@@ -1,23 +1,28 @@
-"""The root `digest` command group and the `App` object every command receives."""
+"""The root `digest` command group and the `App` object every command receives.
+
+The command modules import only click, the standard library and this module at the top: the
+settings, the database, the sentence model and everything else heavy are imported inside
+the commands that use them, so `digest --help` and every command's `--help` start at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from sqlalchemy import Engine
 
-from digest.config import Settings, load_settings
 from digest.errors import UsageError
-from digest.pipeline.embed import configured_model
-from digest.rank.embed import SentenceModel
-from digest.store.engine import open_engine
-from digest.store.migrations import require_current
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    from digest.config import Settings
+    from digest.rank.embed import SentenceModel
 
 EXIT_CODES_HELP = """
 \b
@@ -42,17 +47,40 @@ class App:
     _settings: Settings | None = None
     _engine: Engine | None = None
     _model: SentenceModel | None = None
-    console: Console = field(default_factory=lambda: Console(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    _console: Console | None = None
+    _err: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """Rich output to stdout."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False)
+        return self._console
+
+    @property
+    def err(self) -> Console:
+        """Rich output to stderr."""
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, highlight=False)
+        return self._err
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from digest.config import load_settings
+
             self._settings = load_settings(self.config_path)
         return self._settings
 
     def engine(self, *, migrated: bool = True) -> Engine:
         """The database engine; by default refuses unless the schema is current."""
+        from digest.store.engine import open_engine
+        from digest.store.migrations import require_current
+
         if self._engine is None:
             self._engine = open_engine(
                 self.settings.database_url, lock_timeout=self.settings.database.lock_timeout
@@ -65,6 +93,8 @@ class App:
         """The configured sentence model, loaded now with `load` (ConfigError, exit 2,
         naming the fix, before the command changes anything), else when first used."""
         if self._model is None:
+            from digest.pipeline.embed import configured_model
+
             self._model = configured_model(self.settings)
         if load:
             self._model.load()

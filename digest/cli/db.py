@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from rich.progress import Progress
 
 from digest.cli.app import App, cli, pass_app
-from digest.pipeline.embed import embed_missing
-from digest.store import migrations
 
 
 @cli.group()
@@ -31,6 +28,8 @@ def upgrade(app: App) -> None:
     Example:
       digest --config /etc/digest/digest.toml db upgrade
     """
+    from digest.store import migrations
+
     engine = app.engine(migrated=False)
     before = migrations.current_revision(engine)
     migrations.upgrade(engine)
@@ -51,6 +50,8 @@ def current(app: App) -> None:
     Example:
       digest db current
     """
+    from digest.store import migrations
+
     engine = app.engine(migrated=False)
     click.echo(f"database: {migrations.current_revision(engine) or 'empty'}")
     click.echo(f"code:     {migrations.head_revision(engine)}")
@@ -80,6 +81,10 @@ def embed(app: App, every: bool) -> None:
       digest db embed
       digest db embed --all-papers
     """
+    from rich.progress import Progress
+
+    from digest.pipeline.embed import embed_missing
+
     model = app.sentence_model(load=True)
     engine = app.engine()
     with Progress(console=app.err, disable=app.progress_hidden, transient=True) as bar:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import click
 
 from digest.cli.app import App, cli, pass_app
-from digest.demo import DEMO_TOPICS
-from digest.pipeline.demo import run_demo
-from digest.store import migrations
 
 
 @cli.command()
@@ -29,6 +25,12 @@ def demo(app: App, email: str) -> None:
     Example:
       digest demo
     """
+    import asyncio
+
+    from digest.demo import DEMO_TOPICS
+    from digest.pipeline.demo import run_demo
+    from digest.store import migrations
+
     model = app.sentence_model(load=True)
     engine = app.engine(migrated=False)
     migrations.upgrade(engine)

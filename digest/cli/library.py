@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from digest.cli.app import App, pass_app
 from digest.cli.subscribers import subscribers
 from digest.errors import UsageError
-from digest.pipeline.library import LibraryReport, add_library
-from digest.sources.http import new_client
-from digest.sources.library import MAX_LIBRARY_BYTES
-from digest.store.engine import transaction
-from digest.store.subscribers import get_subscriber
+
+if TYPE_CHECKING:
+    from digest.pipeline.library import LibraryReport
 
 EXIT_INCOMPLETE = 3
 
@@ -43,6 +41,11 @@ def library(app: App, email: str, file: Path) -> None:
       digest subscribers library ada@example.org ~/Zotero/export.bib
       echo "1706.03762 hep-th/9711200" | digest subscribers library ada@example.org -
     """
+    import asyncio
+
+    from digest.store.engine import transaction
+    from digest.store.subscribers import get_subscriber
+
     data = _read(file)
     with transaction(app.engine()) as session:
         sub = get_subscriber(session, email)
@@ -55,6 +58,9 @@ def library(app: App, email: str, file: Path) -> None:
 
 
 async def _add(app: App, subscriber_id: int, data: bytes) -> LibraryReport:
+    from digest.pipeline.library import add_library
+    from digest.sources.http import new_client
+
     async with new_client() as client:
         return await add_library(
             app.settings, app.engine(), client, subscriber_id, data, model=app.checked_model()
@@ -63,6 +69,8 @@ async def _add(app: App, subscriber_id: int, data: bytes) -> LibraryReport:
 
 def _read(file: Path) -> bytes:
     """The file's bytes, read no further than one byte past the size limit."""
+    from digest.sources.library import MAX_LIBRARY_BYTES
+
     try:
         if str(file) == "-":
             return sys.stdin.buffer.read(MAX_LIBRARY_BYTES + 1)

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import Engine
 
 from digest.cli.app import App, DateParam, cli, pass_app, write_output
-from digest.pipeline.compose import PreviewFormat, preview_digest
-from digest.pipeline.deliver import deliver_due
-from digest.send.loop import DeliveryReport
-from digest.send.transport import make_transport
-from digest.store.delivery_outcomes import reopen_delivery
-from digest.store.engine import transaction
-from digest.store.subscribers import get_subscriber, record_event
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from digest.pipeline.compose import PreviewFormat
+    from digest.send.loop import DeliveryReport
 
 EXIT_PARTIAL = 3
 
@@ -50,6 +45,8 @@ def preview(
     Example:
       digest preview ada@example.org --format html --output digest.html
     """
+    from digest.pipeline.compose import preview_digest
+
     digest, data = preview_digest(app.settings, app.engine(), email, digest_date, fmt=fmt)
     if output is not None:
         write_output(output, data)
@@ -102,6 +99,8 @@ def send(
       digest send --all --dry-run      # how many would go out now, and to whom not
       digest send --only ada@example.org --all
     """
+    import asyncio
+
     engine = app.engine()
     day = digest_date
     report = asyncio.run(_send(app, engine, day, send_all, only, dry_run, worker_id))
@@ -119,6 +118,20 @@ async def _send(
     dry_run: bool,
     worker_id: str | None,
 ) -> DeliveryReport:
+    import asyncio
+    import signal
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from digest.pipeline.deliver import deliver_due
+    from digest.send.transport import make_transport
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -156,6 +169,8 @@ async def _send(
 
 
 def _print_summary(app: App, report: DeliveryReport) -> None:
+    from rich.table import Table
+
     if app.quiet and report.ok:
         return
     table = Table("outcome", "digests", title="Dry run: nothing sent" if report.dry_run else None)
@@ -204,6 +219,12 @@ def resend(app: App, email: str, digest_date: date, yes: bool) -> None:
     Example:
       digest resend ada@example.org --date 2026-06-02 --yes
     """
+    import asyncio
+
+    from digest.store.delivery_outcomes import reopen_delivery
+    from digest.store.engine import transaction
+    from digest.store.subscribers import get_subscriber, record_event
+
     engine = app.engine()
     day = digest_date
     with transaction(engine) as session:

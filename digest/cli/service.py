@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import click
 
 from digest.cli.app import App, cli, pass_app
 from digest.errors import UsageError
-from digest.logs import configure_logging
-from digest.store import migrations
 
 log = logging.getLogger("digest.service")
 
@@ -56,7 +53,11 @@ def serve(
       digest serve --no-deliver          # with `digest worker` processes delivering
       digest serve --port 8080 --no-scheduler
     """
-    from digest.service.process import Roles, run_service  # the web and scheduler stacks: only here
+    import asyncio
+
+    from digest.logs import configure_logging
+    from digest.service.process import Roles, run_service
+    from digest.store import migrations
 
     roles = Roles(
         web=not no_web,
@@ -112,6 +113,9 @@ def worker(app: App, worker_id: str | None) -> None:
     Example:
       digest --config /etc/digest/digest.toml worker
     """
+    import asyncio
+
+    from digest.logs import configure_logging
     from digest.service.process import Roles, run_service
 
     settings = app.settings

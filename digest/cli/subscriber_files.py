@@ -7,15 +7,10 @@ import sys
 from pathlib import Path
 
 import click
-from rich.progress import Progress, TaskID
-from rich.table import Table
 
 from digest.cli.app import App, pass_app, read_text_file, write_output
 from digest.cli.subscribers import subscribers
 from digest.errors import UsageError
-from digest.pipeline.profiles import import_subscribers
-from digest.store.engine import transaction
-from digest.store.imports import ImportRejected, all_subscribers, parse_csv, write_csv
 
 
 @subscribers.command(name="import")
@@ -38,6 +33,12 @@ def import_(app: App, file: Path, dry_run: bool) -> None:
       digest subscribers import subscribers.csv --dry-run
       digest subscribers import subscribers.csv
     """
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+
+    from digest.pipeline.profiles import import_subscribers
+    from digest.store.imports import ImportRejected, parse_csv
+
     text = read_text_file(file, encoding="utf-8-sig", newline="")
     total = max(text.count("\n") - 1, 1)
     with Progress(console=app.err, disable=app.progress_hidden, transient=True) as bar:
@@ -100,6 +101,9 @@ def export(app: App, output: Path | None) -> None:
     Example:
       digest subscribers export --output subscribers.csv
     """
+    from digest.store.engine import transaction
+    from digest.store.imports import all_subscribers, write_csv
+
     with transaction(app.engine()) as session:
         subs = all_subscribers(session)
     if output is None:

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from digest.cli.app import App, cli, format_option, pass_app
 from digest.errors import NotFound
-from digest.pipeline.profiles import change_subscriber, save_subscriber
-from digest.pipeline.signup import request_confirmation
-from digest.records import Subscriber
-from digest.send.transport import make_transport
-from digest.store.engine import transaction
-from digest.store.imports import (
-    write_csv,
-)
-from digest.store.subscribers import (
-    SubscriberInput,
-    get_subscriber,
-    list_subscribers,
-    remove_subscriber,
-    set_status,
-    weekday_code,
-)
+
+if TYPE_CHECKING:
+    from digest.records import Subscriber
+    from digest.store.subscribers import SubscriberInput
 
 
 def subscriber_dict(sub: Subscriber) -> dict[str, Any]:
+    from digest.store.subscribers import weekday_code
+
     return {
         "email": sub.email,
         "status": sub.status,
@@ -125,6 +112,11 @@ def add(app: App, email: str, confirmed: bool, **fields: Any) -> None:
       digest subscribers add bo@example.org --topic "program synthesis" \\
           --frequency weekly --weekday mon --confirmed
     """
+    import asyncio
+
+    from digest.pipeline.profiles import save_subscriber
+    from digest.store.subscribers import SubscriberInput
+
     data = SubscriberInput(email=email, status="active" if confirmed else None, **fields).validate()
     model = app.checked_model()
     if not confirmed and not _already_subscribed(app, data.email):
@@ -144,6 +136,8 @@ def _state(sub: Subscriber) -> str:
 
 def _schedule(sub: Subscriber) -> str:
     """`daily`, `weekly on mon`, plus `, feed only` when digests are not emailed."""
+    from digest.store.subscribers import weekday_code
+
     when = f"weekly on {weekday_code(sub.weekday)}" if sub.weekly else sub.frequency
     return when + (", feed only" if sub.feed_only else "")
 
@@ -161,6 +155,8 @@ def update(app: App, email: str, **fields: Any) -> None:
       digest subscribers update ada@example.org --topic "diffusion models" --send-at 06:45
       digest subscribers update ada@example.org --frequency weekly --weekday fri
     """
+    from digest.pipeline.profiles import change_subscriber
+
     model = app.checked_model()
     sub = change_subscriber(app.engine(), model, email, fields)
     app.say(f"Updated {sub.email} ({_state(sub)}): {', '.join(sub.topics) or '-'}")
@@ -175,6 +171,9 @@ _CONFIRMATION_OUTCOMES = {
 
 
 def _already_subscribed(app: App, email: str) -> bool:
+    from digest.store.engine import transaction
+    from digest.store.subscribers import get_subscriber
+
     with transaction(app.engine()) as session:
         try:
             return get_subscriber(session, email).status in ("active", "paused")
@@ -183,6 +182,9 @@ def _already_subscribed(app: App, email: str) -> bool:
 
 
 async def _request_confirmation(app: App, data: SubscriberInput) -> str:
+    from digest.pipeline.signup import request_confirmation
+    from digest.send.transport import make_transport
+
     transport = make_transport(app.settings)
     try:
         return await request_confirmation(
@@ -209,6 +211,13 @@ def list_(app: App, fmt: str, statuses: tuple[str, ...]) -> None:
     Example:
       digest subscribers list --status active --format json
     """
+    from rich.table import Table
+    from rich.text import Text
+
+    from digest.store.engine import transaction
+    from digest.store.imports import write_csv
+    from digest.store.subscribers import list_subscribers
+
     with transaction(app.engine()) as session:
         subs = list_subscribers(session, statuses)
     if fmt == "json":
@@ -240,6 +249,9 @@ def show(app: App, email: str) -> None:
     Example:
       digest subscribers show ada@example.org
     """
+    from digest.store.engine import transaction
+    from digest.store.subscribers import get_subscriber
+
     with transaction(app.engine()) as session:
         sub = get_subscriber(session, email)
     click.echo(json.dumps(subscriber_dict(sub), ensure_ascii=False, indent=2))
@@ -255,6 +267,9 @@ def remove(app: App, email: str) -> None:
     Example:
       digest subscribers remove ada@example.org
     """
+    from digest.store.engine import transaction
+    from digest.store.subscribers import remove_subscriber
+
     with transaction(app.engine()) as session:
         remove_subscriber(session, email)
     app.say(f"Removed {email}.")
@@ -265,6 +280,9 @@ def _status_command(name: str, status: str, doc: str) -> None:
     @click.argument("email")
     @pass_app
     def command(app: App, email: str) -> None:
+        from digest.store.engine import transaction
+        from digest.store.subscribers import set_status
+
         with transaction(app.engine()) as session:
             sub = set_status(session, email, status)
         app.say(f"{sub.email} is now {sub.status}.")

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from digest.cli.app import App, format_option, pass_app
 from digest.cli.subscribers import subscribers
-from digest.pipeline.learning import Learning, what_was_learned
-from digest.records import Paper
-from digest.store.engine import transaction
-from digest.store.feedback import forget_votes
-from digest.store.subscribers import get_subscriber
+
+if TYPE_CHECKING:
+    from digest.pipeline.learning import Learning
+    from digest.records import Paper
 
 
 @subscribers.command()
@@ -43,6 +42,11 @@ def votes(app: App, email: str, reset: bool, fmt: str) -> None:
       digest subscribers votes ada@example.org --format json
       digest subscribers votes ada@example.org --reset
     """
+    from digest.pipeline.learning import what_was_learned
+    from digest.store.engine import transaction
+    from digest.store.feedback import forget_votes
+    from digest.store.subscribers import get_subscriber
+
     with transaction(app.engine()) as session:
         sub = get_subscriber(session, email)
         forgotten = forget_votes(session, sub.id) if reset else None
