@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,23 +86,23 @@ def _next_fetches(app: App) -> list[tuple[str, datetime | None]]:
 
 
 def _next_delivery(app: App) -> datetime | None:
-    """The next local send time of any active subscriber, as an instant."""
-    from digest.send.due import local_date, send_instant
+    """The first moment from now a digest falls due: the soonest send time in the coming
+    week at which `digest send` would queue someone (a weekly subscriber on their weekday
+    only, nobody a second time for one local date)."""
+    from digest.send.due import upcoming_sends
     from digest.store.engine import transaction
-    from digest.store.queueing import send_groups
+    from digest.store.queueing import groups_due_on, send_groups
 
     now = datetime.now(UTC)
     with transaction(app.engine()) as session:
         groups = send_groups(session)
-    upcoming = []
-    for timezone, send_at in groups:
-        day = local_date(now, timezone)
-        at = time.fromisoformat(send_at)
-        instant = send_instant(day, at, timezone)
-        if instant <= now:
-            instant = send_instant(day + timedelta(days=1), at, timezone)
-        upcoming.append(instant)
-    return min(upcoming, default=None)
+        due_on: dict[date, set[tuple[str, str]]] = {}
+        for instant, day, group in upcoming_sends(groups, now):
+            if day not in due_on:
+                due_on[day] = groups_due_on(session, day, groups)
+            if group in due_on[day]:
+                return instant
+    return None
 
 
 def _print_result(app: App, result: CheckResult) -> None:

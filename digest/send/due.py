@@ -89,6 +89,22 @@ def due_groups(
     return dict(result)
 
 
+def upcoming_sends(
+    groups: Iterable[SendGroup], now: datetime, *, days: int = 8
+) -> list[tuple[datetime, date, SendGroup]]:
+    """Each group's send instants after `now` on its next `days` local dates, today
+    included (eight reach every weekday again, whatever the hour), soonest first, each with
+    the local date whose digest falls due then."""
+    upcoming = []
+    for timezone, send_at in groups:
+        today, at = local_date(now, timezone), time.fromisoformat(send_at)
+        for day in (today + timedelta(days=n) for n in range(days)):
+            instant = send_instant(day, at, timezone)
+            if instant > now:
+                upcoming.append((instant, day, (timezone, send_at)))
+    return sorted(upcoming)
+
+
 def end_of_local_day(day: date, timezone: str) -> datetime:
     """The UTC instant local `day` ends: retries of its digest stop there."""
     return send_instant(day + timedelta(days=1), time(0, 0), timezone)

@@ -102,6 +102,16 @@ def queue_due(
     return created
 
 
+def groups_due_on(session: Session, day: date, groups: Sequence[SendGroup]) -> set[SendGroup]:
+    """Those of `groups` with a subscriber `queue_due` would queue for local `day` (active,
+    unsuppressed, no row for that date yet, and if weekly, `day` is their weekday)."""
+    if not groups:
+        return set()
+    query = select(SubscriberRow.timezone, SubscriberRow.send_at).distinct()
+    rows = session.execute(query.where(*_due_conditions(day, groups, None)))
+    return {(timezone, send_at) for timezone, send_at in rows}
+
+
 def due_without_row(
     session: Session,
     due: Mapping[date, Sequence[SendGroup]],

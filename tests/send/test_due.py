@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime, time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.send.due import due_date, due_groups, end_of_local_day, send_instant
+from digest.send.due import (
+    due_date,
+    due_groups,
+    end_of_local_day,
+    send_instant,
+    upcoming_sends,
+)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -72,6 +78,20 @@ def test_due_groups_split_by_local_date() -> None:
         date(2026, 7, 1): [("UTC", "07:00")],
         date(2026, 7, 2): [("Pacific/Auckland", "07:00")],
     }
+
+
+def test_upcoming_sends_cover_the_coming_week_soonest_first() -> None:
+    now = utc(2026, 7, 1, 20, 0)  # 08:00 on 2 July in Auckland
+    upcoming = upcoming_sends([("UTC", "07:00"), ("Pacific/Auckland", "07:00")], now)
+    # UTC: today's 07:00 has passed, so 2 … 8 July; Auckland: its today (2 July) has
+    # passed too, so 3 … 9 July (19:00 UTC the day before).
+    assert [(instant, day) for instant, day, _ in upcoming][:3] == [
+        (utc(2026, 7, 2, 7), date(2026, 7, 2)),
+        (utc(2026, 7, 2, 19), date(2026, 7, 3)),
+        (utc(2026, 7, 3, 7), date(2026, 7, 3)),
+    ]
+    assert len(upcoming) == 14
+    assert upcoming[-1] == (utc(2026, 7, 8, 19), date(2026, 7, 9), ("Pacific/Auckland", "07:00"))
 
 
 zones = st.sampled_from(
