@@ -3,7 +3,8 @@
 `rank_profiles` is the entry point:
 
 1. every distinct topic of the run is compiled and scored against the day once
-   (`score.topic_logits`): a topics x papers table of log-odds of "clearly relevant";
+   (`score.topic_logits`): a topics x papers table of log-odds of "clearly relevant"; the
+   index keeps each topic's row, so a later run (a delivery's next batch) reuses it;
 2. profiles are taken in batches of equal topic count; per profile and paper the best of
    its topics counts (a paper on one topic is enough), by one NumPy gather and max;
 3. what more than topics decides is applied per profile: once a profile has enough 👍/👎,
@@ -22,6 +23,7 @@ run, nor on how the run is batched.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
@@ -41,13 +43,14 @@ from digest.rank.index import PaperIndex, build_index
 from digest.rank.learned import learn_all, mean_vector, without_votes
 from digest.rank.score import liked_logits, probability, topic_logits
 from digest.rank.text import names_match, normalise_name
-from digest.rank.topics import Topic, compile_topic
+from digest.rank.topics import compile_topic
 from digest.rank.vectors import Vectors
 from digest.records import Paper, Pick, Profile
 
 BATCH_SIZE = 1024  # profiles scored together
 MAX_TOPICS = 50  # topics of one profile that are read
 MAX_TABLE_ROWS = 50_000  # scored topics kept for the run (float32: 140 MB for 700 papers)
+MAX_KEPT_ROWS = 20_000  # scored topics an index keeps for later runs (57 MB for 700 papers)
 MAX_CACHED = 200_000  # compiled topics and worded matches an index keeps for later runs
 
 
@@ -162,13 +165,13 @@ def _pick(
 
 
 class _TopicTable:
-    """Each distinct topic of the run compiled and scored once: its row of log-odds."""
+    """Each distinct topic of the run scored once: its row of log-odds. The index keeps
+    the rows (`_scored`), so later runs against it score only the topics they bring anew."""
 
     def __init__(self, index: PaperIndex, vectors: Vectors) -> None:
         self.index = index
         self.vectors = vectors
         self.rows: dict[str, int] = {}
-        self.compiled: list[Topic] = []
         self.logits = np.full((1, len(index)), -np.inf, dtype=np.float32)  # row 0: "no topic"
         self.meaning: set[str] = set()  # topics scored with their sentence vector
 
@@ -207,19 +210,41 @@ class _TopicTable:
             return
         if len(self.rows) + len(fresh) > MAX_TABLE_ROWS:
             self.rows.clear()
-            self.compiled.clear()
             self.logits = self.logits[:1]
             fresh = sorted(texts)
-        topics = [compile_topic(self.index, t) for t in fresh]
         found = [self.vectors.topics.get(t) for t in fresh]
         if self.index.vectors is not None:
             self.meaning.update(t for t, v in zip(fresh, found, strict=True) if v is not None)
-        scored = topic_logits(self.index, topics, found)
-        scored[[n for n, t in enumerate(topics) if t.empty]] = -np.inf
         for text in fresh:
             self.rows[text] = len(self.rows) + 1
-        self.compiled.extend(topics)
-        self.logits = np.vstack([self.logits, scored.astype(np.float32)])
+        self.logits = np.vstack([self.logits, *_scored(self.index, fresh, found)])
+
+
+def _scored(
+    index: PaperIndex, texts: list[str], vectors: list[np.ndarray | None]
+) -> list[np.ndarray]:
+    """Each topic's row of log-odds (float32): as the index kept it for the same text and
+    vector, else scored now (and kept, up to `MAX_KEPT_ROWS`). Rows are never changed."""
+    kept = index.cache.get("topic rows")
+    if not isinstance(kept, dict):
+        kept = index.cache["topic rows"] = {}
+    keys = [(text, _digest(vector)) for text, vector in zip(texts, vectors, strict=True)]
+    rows: list[np.ndarray | None] = [kept.get(key) for key in keys]
+    missing = [n for n, row in enumerate(rows) if row is None]
+    if missing:
+        topics = [compile_topic(index, texts[n]) for n in missing]
+        scored = topic_logits(index, topics, [vectors[n] for n in missing])
+        scored[[n for n, t in enumerate(topics) if t.empty]] = -np.inf
+        for n, row in zip(missing, scored.astype(np.float32), strict=True):
+            rows[n] = row
+            if len(kept) < MAX_KEPT_ROWS:
+                kept[keys[n]] = row
+    return [row for row in rows if row is not None]
+
+
+def _digest(vector: np.ndarray | None) -> bytes:
+    """What tells a topic's vectors apart (none: scored by words alone)."""
+    return b"" if vector is None else hashlib.blake2b(vector.tobytes(), digest_size=16).digest()
 
 
 def _centre(index: PaperIndex) -> np.ndarray | None:
