@@ -16,7 +16,9 @@ well under a millisecond, done when the digest is composed. At the optimum
 look-alikes down, each by how much the vote surprised the model.
 
 Each paper of the day then gets w · (x − c) − `LEARN_SHIFT` added to the profile's log-odds
-(its best topic's): once the votes speak, what they vouch for must clear a higher bar.
+(its best topic's): once the votes speak, what they vouch for must clear a higher bar. Votes
+that are all 👎 vouch for nothing: they get no shift, so they push their look-alikes down
+and leave the rest of the digest as it was.
 Only profiles with topics learn (the correction adjusts a topic's log-odds); votes of the
 others keep acting as liked and disliked papers. Papers from the subscriber's library are
 not votes: they keep acting as liked papers either way.
@@ -52,10 +54,16 @@ class Learned:
         """w: the direction in meaning the votes point to."""
         return np.asarray(self.centred.T @ self.weights, dtype=np.float64)
 
+    @property
+    def shift(self) -> float:
+        """What every paper loses: the bar the 👍 raise (votes that are all 👎 vouch for
+        nothing, so they only push their look-alikes down)."""
+        return weights.LEARN_SHIFT if bool(self.liked.any()) else 0.0
+
     def correction(self, vectors: np.ndarray) -> np.ndarray:
         """What to add to the log-odds of papers with these sentence vectors (rows)."""
         centred = np.asarray(vectors, dtype=np.float64) - self.centre
-        return np.asarray(centred @ self.direction - weights.LEARN_SHIFT, dtype=np.float64)
+        return np.asarray(centred @ self.direction - self.shift, dtype=np.float64)
 
     def strongest_likes(self, vectors: np.ndarray) -> list[Paper | None]:
         """Per paper (rows of sentence vectors), the liked paper that pulls it up the most,

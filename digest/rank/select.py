@@ -108,7 +108,7 @@ def _rank_batches(
         for row, found in enumerate(learned):
             if found is not None:
                 # A paper without a vector is not one the votes vouch for: it only loses.
-                shift = -weights.LEARN_SHIFT
+                shift = -found.model.shift
                 best[row] += np.where(index.embedded, found.correction, shift).astype(best.dtype)
         chances = probability(best)
         sources: dict[int, dict[int, Source]] = {}

@@ -62,6 +62,35 @@ def test_a_dislike_pushes_its_look_alikes_down_and_likes_pull_theirs_up(
     assert all(SPLATS.title[:40] in p.reason or SPLATS_TOO.title[:40] in p.reason for p in lifted)
 
 
+def test_dislikes_alone_push_their_look_alikes_down_and_leave_the_rest(
+    embedder: Embedder, small_day: list[Paper]
+) -> None:
+    """A reader who only ever votes 👎 teaches the model what to push down; nothing is
+    vouched for, so no bar is raised: the papers unlike their 👎 do not lose."""
+    proteins = Paper(
+        "old-fold",
+        "Protein Structure Prediction with Evolutionary Couplings",
+        "We predict protein folds from multiple sequence alignments of homologous proteins.",
+    )
+    plain = Profile("u", TOPICS)
+    voted = Profile("u", TOPICS, disliked=(DRAFTS, proteins))
+    vectors, extra = embed_run(embedder, small_day, [voted])
+    model = learn(voted, extra.papers, mean_vector(vectors))
+    assert model is not None
+    assert not model.liked.any()
+    assert model.shift == 0.0
+    [before, after] = run(embedder, small_day, plain, voted)
+    was, now = scores(before), scores(after)
+    assert now.get("s1", 0.0) < was["s1"]  # the 👎's look-alikes go down
+    for unlike in ("g1", "g2"):  # splatting: like neither 👎
+        assert now[unlike] >= was[unlike]
+    with_like = Profile("u", TOPICS, liked=(SPLATS_TOO,), disliked=(DRAFTS,))
+    found = embed_run(embedder, small_day, [with_like])[1].papers
+    liked_model = learn(with_like, found, mean_vector(vectors))
+    assert liked_model is not None
+    assert liked_model.shift == weights.LEARN_SHIFT
+
+
 def test_below_the_threshold_votes_act_as_liked_and_disliked_papers(
     embedder: Embedder, small_day: list[Paper]
 ) -> None:
