@@ -5,14 +5,16 @@
 
 Every email goes the same way: its `.html` and `.txt` templates render with the context
 its method builds, the HTML is written in ASCII (`ascii_html`), and `mime.build_message`
-makes the message. Every message carries the headers the design requires: Message-ID on
-the sender's domain, Date, List-Id, List-Unsubscribe (HTTPS and mailto),
-List-Unsubscribe-Post (one click), Auto-Submitted; the envelope sender is the
-subscriber's VERP bounce address.
+makes the message. What a paper shows of itself reads the same in every digest, so a
+renderer renders it once per paper and level of detail (`Shown`) for all its digests.
+Every message carries the headers the design requires: Message-ID on the sender's domain,
+Date, List-Id, List-Unsubscribe (HTTPS and mailto), List-Unsubscribe-Post (one click),
+Auto-Submitted; the envelope sender is the subscriber's VERP bounce address.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
@@ -30,6 +32,7 @@ from digest.render.text import ascii_html, one_line, shorten
 from digest.render.views import (
     MINIMAL,
     FooterView,
+    PaperView,
     digest_sections,
     interests,
     paper_view,
@@ -51,6 +54,18 @@ _FIXED = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a paper shows of itself at one level of detail (`shown` and `links` of
+    `_paper.html` and `_paper.txt`): it reads the same in every digest of a day, so the
+    renderer renders it once and each digest adds why it was picked and its feedback links."""
+
+    html: Markup
+    links: Markup
+    text: str
+    text_links: str
+
+
 class Renderer:
     """Renders every email the service sends; build once, use for many messages."""
 
@@ -63,6 +78,11 @@ class Renderer:
             name: (env.get_template(f"{name}.html"), env.get_template(f"{name}.txt"))
             for name in EMAILS
         }
+        self._paper_macros: tuple[Any, Any] = (
+            env.get_template("_paper.html").module,
+            env.get_template("_paper.txt").module,
+        )
+        self._shown = lru_cache(maxsize=16384)(self._render_shown)
         mail = settings.mail
         self._brand = one_line(mail.from_name) or "Paper Digest"
         self._context = {"brand": self._brand, "preheader_padding": _PREHEADER_PADDING}
@@ -103,6 +123,7 @@ class Renderer:
             "updates": [view for view in map(update_view, digest.updates) if view],
             "trending": [paper_view(paper, MINIMAL) for paper in plan.trending],
             "archive_url": self.links.archive(subscriber, digest.digest_date),
+            "shown": self._shown,
         }
         context["foot"] = self._footer(
             subscriber,
@@ -115,6 +136,15 @@ class Renderer:
             context["sections"] = digest_sections(plan, compact=True)
             html = self._html("digest", context)
         return plan.subject, html, self._text("digest", context)
+
+    def _render_shown(self, paper: PaperView) -> Shown:
+        html, text = self._paper_macros
+        return Shown(
+            Markup(html.shown(paper)),
+            Markup(html.links(paper)),
+            str(text.shown(paper)),
+            str(text.links(paper)),
+        )
 
     # -- account emails ------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ def test_css_is_inlined_into_the_compiled_templates() -> None:
     environment = build_environment()
     source, _, _ = environment.loader.get_source(environment, "_paper.html")  # type: ignore[union-attr]
     assert 'class="title" dir="auto" style="' in source
-    assert "{% macro entry(e, feedback) %}" in source  # Jinja tags survive the HTML parser
+    assert "{% macro shown(p) %}" in source  # Jinja tags survive the HTML parser
 
 
 def test_media_queries_stay_in_the_head_for_dark_mode_and_phones(renderer: Renderer) -> None:
