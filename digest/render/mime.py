@@ -91,12 +91,16 @@ def _header(name: str, value: str) -> str:
 def _part(body: str, subtype: str) -> str:
     """A `text/…; charset="utf-8"` body part (its headers, a blank line, the body), its
     lines ending in CRLF: 7-bit when it can go as it is, else base64."""
-    body = body.rstrip("\n").replace("\n", CRLF) + CRLF
-    if body.isascii() and max(map(len, body.split(CRLF))) <= MAX_LINE:
-        encoding = "7bit"
-    else:
-        encoding = "base64"
-        body = base64.encodebytes(body.encode("utf-8")).decode("ascii").replace("\n", CRLF)
+    body = body.rstrip("\n")
+    if body.isascii():
+        lines = body.split("\n")
+        if max(map(len, lines)) <= MAX_LINE:
+            return _with_headers(subtype, "7bit", CRLF.join(lines) + CRLF)
+    encoded = base64.encodebytes((body.replace("\n", CRLF) + CRLF).encode("utf-8"))
+    return _with_headers(subtype, "base64", encoded.decode("ascii").replace("\n", CRLF))
+
+
+def _with_headers(subtype: str, encoding: str, body: str) -> str:
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
         f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}{body}"
