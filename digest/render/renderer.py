@@ -31,6 +31,8 @@ from digest.render.templates import build_environment
 from digest.render.text import ascii_html, one_line, shorten
 from digest.render.views import (
     MINIMAL,
+    DigestPlan,
+    Entry,
     FooterView,
     PaperView,
     digest_sections,
@@ -64,6 +66,9 @@ class Shown:
     links: Markup
     text: str
     text_links: str
+
+
+Section = tuple[str | None, list[tuple[Entry, Shown]]]  # a heading and its picks
 
 
 class Renderer:
@@ -118,12 +123,11 @@ class Renderer:
             "preheader": plan.preheader,
             "heading": plan.heading,
             "lead": plan.lead,
-            "sections": digest_sections(plan),
+            "sections": self._sections(plan),
             "feedback": self.links.feedback_base(subscriber),
             "updates": [view for view in map(update_view, digest.updates) if view],
             "trending": [paper_view(paper, MINIMAL) for paper in plan.trending],
             "archive_url": self.links.archive(subscriber, digest.digest_date),
-            "shown": self._shown,
         }
         context["foot"] = self._footer(
             subscriber,
@@ -133,9 +137,16 @@ class Renderer:
         )
         html = self._html("digest", context)
         if len(html) > MAX_HTML_BYTES:  # in ASCII, a character is an octet
-            context["sections"] = digest_sections(plan, compact=True)
+            context["sections"] = self._sections(plan, compact=True)
             html = self._html("digest", context)
         return plan.subject, html, self._text("digest", context)
+
+    def _sections(self, plan: DigestPlan, *, compact: bool = False) -> list[Section]:
+        """The plan's sections, each pick with what its paper shows (`Shown`)."""
+        return [
+            (title, [(entry, self._shown(entry.paper)) for entry in entries])
+            for title, entries in digest_sections(plan, compact=compact)
+        ]
 
     def _render_shown(self, paper: PaperView) -> Shown:
         html, text = self._paper_macros
