@@ -7,7 +7,8 @@ systemd (`$JOURNAL_STREAM` names our stdout) each line starts with the syslog pr
 (`<6>`) instead of a timestamp, so `journalctl -p warning` works and times are not doubled.
 
 Secrets never reach the log: the configured password, secret key and database password
-are masked wherever they appear, and the token part of link paths (`/unsubscribe/…`) is
+are masked wherever they appear, and the token part of link paths (`/unsubscribe/…`,
+`/feed/…`, `/archive/…` and the rest) is
 cut out of request lines.
 """
 
@@ -27,7 +28,9 @@ from sqlalchemy.exc import ArgumentError
 from digest.config import Settings
 
 MASK = "***"
-_TOKEN_PATH = re.compile(r"(/(?:confirm|unsubscribe|preferences|feedback)/)[^\s/?\"']+")
+_TOKEN_PATH = re.compile(
+    r"(/(?:confirm|unsubscribe|preferences|feedback|archive|feed)/)[^\s/?\"']+"
+)
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",

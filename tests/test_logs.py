@@ -87,6 +87,25 @@ def test_link_tokens_are_cut_from_request_lines(captured: io.StringIO) -> None:
     assert "eyJhbGciOi" not in line
 
 
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/feed/12.aBcDeF.sIgNaTuRe", "/feed/***"),
+        ("/archive/12.aBcDeF.sIgNaTuRe/2026-07-06", "/archive/***/2026-07-06"),
+        ("/feedback/12.aBcDeF.sIgNaTuRe/2605.08401/up", "/feedback/***/2605.08401/up"),
+    ],
+)
+def test_private_feed_and_archive_tokens_are_cut_too(
+    captured: io.StringIO, path: str, shown: str
+) -> None:
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200
+    )
+    line = captured.getvalue()
+    assert shown in line
+    assert "sIgNaTuRe" not in line
+
+
 def test_under_journald_lines_carry_the_syslog_priority() -> None:
     formatter = EventFormatter(journald=True)
     record = logging.LogRecord("digest", logging.WARNING, "", 0, "slow SMTP server", None, None)
