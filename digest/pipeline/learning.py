@@ -94,6 +94,6 @@ def what_was_learned(
     vectors = {p.id: stored[p.db_id] for p in voted if p.db_id in stored}
     up, down = votes_of(profile)
     readable = sum(p.id in vectors for p in up + down)
-    with threadpool_limits(limits=1, user_api="blas"):  # small sums: see rank.learned
+    with threadpool_limits(limits=1, user_api="blas"):  # small sums: see rank.select
         model = learn(profile, vectors, None if day is None else mean_vector(day))
     return Learning(liked, disliked, readable, bool(profile.topics), summarise(model, count=SHOWN))

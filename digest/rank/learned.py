@@ -31,7 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from digest.rank import weights
 from digest.records import Paper, Profile
@@ -88,8 +87,7 @@ class Correction:
         up = [p for p in papers if self.correction[p] > 0]
         if day is None or not up or not self.model.liked.any():
             return {}
-        with threadpool_limits(limits=1, user_api="blas"):
-            likes = self.model.strongest_likes(day[up])
+        likes = self.model.strongest_likes(day[up])
         return {p: like for p, like in zip(up, likes, strict=True) if like is not None}
 
 
@@ -116,17 +114,15 @@ def learn_all(
     centre: np.ndarray | None,
 ) -> list[Correction | None]:
     """Each profile's model (`learn`) and its correction of the day's papers (`day`: their
-    vectors, `centre`: their mean), or None. The sums are small: BLAS does them on one
-    thread, as its threads would mostly wait for each other (forty times slower on a busy
-    two-core host)."""
+    vectors, `centre`: their mean), or None. Called by `select.rank_profiles`, which keeps
+    BLAS on one thread for every small product of a ranking run."""
     out: list[Correction | None] = [None] * len(profiles)
     if day is None or centre is None or not any(p.liked or p.disliked for p in profiles):
         return out
-    with threadpool_limits(limits=1, user_api="blas"):
-        for n, profile in enumerate(profiles):
-            model = learn(profile, vectors, centre)
-            if model is not None:
-                out[n] = Correction(model, model.correction(day))
+    for n, profile in enumerate(profiles):
+        model = learn(profile, vectors, centre)
+        if model is not None:
+            out[n] = Correction(model, model.correction(day))
     return out
 
 
