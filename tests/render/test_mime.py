@@ -36,14 +36,23 @@ def test_ascii_parts_go_out_as_they_are() -> None:
     assert [part.get_content_charset() for part in parse(data).iter_parts()] == ["utf-8"] * 2
 
 
-def test_other_text_and_overlong_lines_go_out_as_base64() -> None:
-    text = "Schrödinger · 分子\n"
+def test_other_parts_go_out_quoted_printable_or_base64_whichever_is_shorter() -> None:
+    text = "Schrödinger · 分子 · 量子\n"  # mostly not ASCII: base64 is shorter
     html = "<p>" + "word " * 400 + "</p>\n"  # 2,007 characters on one line
     data = build_message(HEADERS, text, html)
 
-    assert transfer_encodings(data) == ["base64", "base64"]
+    assert transfer_encodings(data) == ["base64", "quoted-printable"]
     assert parts(parse(data)) == (text.replace("\n", "\r\n"), html.replace("\n", "\r\n"))
     assert max(map(len, data.split(b"\r\n"))) <= 78
+
+
+def test_mostly_ascii_text_stays_readable_in_the_message() -> None:
+    text = "Paper Digest · Your papers\n\n1. Schrödinger bridges for diffusion\n"
+    data = build_message(HEADERS, text, "<p>Hello</p>\n")
+
+    assert transfer_encodings(data) == ["quoted-printable", "7bit"]
+    assert b"Paper Digest =C2=B7 Your papers\r\n\r\n1. Schr=C3=B6dinger bridges" in data
+    assert parts(parse(data))[0] == text.replace("\n", "\r\n")
 
 
 @settings(max_examples=150, deadline=None)

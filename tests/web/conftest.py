@@ -37,7 +37,9 @@ class ServerThread:
 
     def __init__(self, app: object, sock: socket.socket, transport: SmtpTransport) -> None:
         self.transport = transport
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")  # type: ignore[arg-type]
+        # Logging left as the service leaves it (no log_config, no log_level): either would
+        # change uvicorn's loggers for every later test in the process.
+        config = uvicorn.Config(app, log_config=None, lifespan="off", ws="none")  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
         self.sock = sock
         self.thread = threading.Thread(target=self._run, daemon=True)
