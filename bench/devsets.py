@@ -8,6 +8,9 @@ ranking's constants by cross-validation across days). Everything is read from
 - feed-dev2: 24 profiles on 2026-05-12 (616 papers), 2026-06-16 (554) and the quiet
   2026-05-16 (88).
 - csfcube: 50 seed papers ("a liked paper" profile) against their judged pools.
+- dense days (`dense_day`): a feed query's clearly relevant papers (at most 20) among
+  random others of its day, 120 papers in all: a small day crowded with the reader's field,
+  as a Hugging Face daily list is for a machine-learning reader.
 
 Measures (as the sets' READMEs define them): nDCG@10 of what is sent (gain 2^grade - 1) over
 queries that have a paper of grade >= 2; the share of sent papers with grade >= 2; the share of
@@ -19,10 +22,11 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -58,7 +62,7 @@ class Query:
     categories: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     liked: tuple[DevPaper, ...] = ()
-    pool: tuple[str, ...] = field(default=())  # csfcube: the candidates; feeds: the whole day
+    pool: tuple[str, ...] = field(default=())  # csfcube: its candidates; a dense day: its papers
 
     @property
     def quiet(self) -> bool:
@@ -280,9 +284,35 @@ def query_text(q: Query) -> str:
 
 def candidates(q: Query) -> tuple[DevPaper, ...]:
     if q.pool:
-        papers = csfcube_papers()
+        papers = csfcube_papers() if q.set == "csfcube" else {p.id: p for p in day_papers(q.day)}
         return tuple(papers[p] for p in q.pool)
     return day_papers(q.day)
+
+
+DENSE_SIZE = 120  # papers in a dense day
+DENSE_RELEVANT = 20  # at most this many of them clearly relevant
+
+
+def dense_day(q: Query, tag: str) -> Query | None:
+    """`q` on a dense day drawn from its own day (see the module docstring), or None when
+    it has fewer than five clearly relevant papers. The draw is fixed by `q.id` and `tag`."""
+    relevant = sorted(p for p, g in q.qrels.items() if g >= 2)
+    if len(relevant) < 5 or q.pool:
+        return None
+    draw = random.Random(f"{q.id}/{tag}")
+    kept = draw.sample(relevant, min(DENSE_RELEVANT, len(relevant)))
+    others = [p.id for p in day_papers(q.day) if p.id not in set(relevant)]
+    if len(kept) + len(others) < DENSE_SIZE:
+        return None
+    pool = (*kept, *draw.sample(others, DENSE_SIZE - len(kept)))
+    grades = {p: g for p, g in q.qrels.items() if p in set(pool)}
+    return replace(q, id=f"{q.id}#{tag}", pool=pool, qrels=grades)
+
+
+def dense_days(queries: Sequence[Query], tags: Sequence[str]) -> list[Query]:
+    """Every dense day that `queries` give, one draw per tag."""
+    drawn = (dense_day(q, tag) for q in queries for tag in tags)
+    return [q for q in drawn if q is not None]
 
 
 def top10(scores: np.ndarray, papers: Sequence[DevPaper]) -> list[str]:
