@@ -11,13 +11,6 @@ What it fits (see digest/rank/weights.py, where the results are pasted):
   words, zwords) of each paper's closest liked paper (LIKED, LIKED_WORDS_ONLY);
 - SEND_PROBABILITY: the probability a paper must reach to be sent.
 
-Every fit also sees each training query on a dense day (`devsets.dense_day`: its relevant
-papers among random others of its day, 120 in all), so that the weights hold on a small day
-crowded with the reader's field as on a full arXiv listing: fitted on the real days alone,
-the features standardised over the day (zcos, zfeed) carry most of the weight, and on a
-dense day, where they are lower for every relevant paper, too little is sent. The bar
-(SEND_PROBABILITY) is chosen on the real days only.
-
 How it is measured: leave one day out AND a quarter of the profiles out — fit on the other
 days' other profiles, rank the held-out cell with the production code (`rank_profiles`)
 under the fold's constants — so every figure printed is on a day and profiles the fit never
@@ -49,7 +42,6 @@ from digest.records import Paper, Profile
 TOPIC_FEATURES = ("cos", "zcos", "cov", "covt", "zfeed")
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.81, 0.05))
 PRECISION = 0.70  # the share of sent papers that should be clearly relevant
-FIT_DENSE = ("fit",)  # the dense days each training query adds to a fit
 HELD_OUT_DENSE = ("held-out-1", "held-out-2")  # those each held-out query is measured on
 
 
@@ -145,11 +137,6 @@ def fit_topic_model(
     return weights.TopicModel(bias, *(float(c) for c in coef))
 
 
-def with_dense_days(train: Sequence[ds.Query]) -> list[ds.Query]:
-    """The training queries and each one's dense day (see the module docstring)."""
-    return [*train, *ds.dense_days(train, FIT_DENSE)]
-
-
 def profile_fold(q: ds.Query) -> int:
     return zlib.crc32(q.id.split("@")[0].encode()) % 4
 
@@ -206,7 +193,7 @@ def cross_validate(
     chosen = []
     shipped = {name: getattr(weights, name), "SEND_PROBABILITY": weights.SEND_PROBABILITY}
     for train, test in feed_folds(queries):
-        model = fit_topic_model(days, with_dense_days(train), columns)
+        model = fit_topic_model(days, train, columns)
         with_constants(**{name: model})
         threshold = choose_threshold(days, train)
         chosen.append(threshold)
@@ -384,8 +371,8 @@ def main() -> None:
     libs, cs = library_queries(queries), ds.csfcube_queries()
     print_liked_runs(liked_runs(days, libs, cs), libs, cs)
     print("\nfinal fit on every day (paste into digest/rank/weights.py):")
-    final = fit_topic_model(days, with_dense_days(queries), [0, 1, 2, 3, 4])
-    words_only = fit_topic_model(words, with_dense_days(queries), [2, 3])
+    final = fit_topic_model(days, queries, [0, 1, 2, 3, 4])
+    words_only = fit_topic_model(words, queries, [2, 3])
     with_constants(WITH_MEANING=final, WORDS_ONLY=words_only)
     print(f"  WITH_MEANING = {final}")
     print(f"  WORDS_ONLY = {words_only}")

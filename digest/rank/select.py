@@ -224,10 +224,14 @@ def _scored(
     index: PaperIndex, texts: list[str], vectors: list[np.ndarray | None]
 ) -> list[np.ndarray]:
     """Each topic's row of log-odds (float32): as the index kept it for the same text and
-    vector, else scored now (and kept, up to `MAX_KEPT_ROWS`). Rows are never changed."""
-    kept = index.cache.get("topic rows")
+    vector under the same constants, else scored now (and kept, up to `MAX_KEPT_ROWS`).
+    Rows are never changed; constants that change (as `bench/fit_rank.py` changes them for
+    each fold) get rows of their own."""
+    model = (weights.WITH_MEANING, weights.WORDS_ONLY, weights.FEEDBACK_PAPERS)
+    constants = f"topic rows: {model}"
+    kept = index.cache.get(constants)
     if not isinstance(kept, dict):
-        kept = index.cache["topic rows"] = {}
+        kept = index.cache[constants] = {}
     keys = [(text, _digest(vector)) for text, vector in zip(texts, vectors, strict=True)]
     rows: list[np.ndarray | None] = [kept.get(key) for key in keys]
     missing = [n for n, row in enumerate(rows) if row is None]

@@ -37,35 +37,30 @@ class LikedModel:
 
 
 # Fitted by `bench/fit_rank.py` on all four development days (72 feed-dev2 and 6 feed-dev
-# queries; 2,605 + 1,190 graded pairs, every other paper of the day counted as grade 0) and on
-# a dense day of each query with 5+ clearly relevant papers (them among random others of its
-# day, 120 papers: a small day crowded with the reader's field, as a Hugging Face daily list).
+# queries; 2,605 + 1,190 graded pairs, every other paper of the day counted as grade 0).
 # Cross-validated (held-out day and profiles) nDCG@10 / sent grade >= 2 / grade-3 sent of
 # what is sent, against TF-IDF (fixed top 10):
-#   2026-05-12  0.758 / 0.69 / 0.76   TF-IDF 0.751 / 0.56 / 0.72
-#   2026-06-16  0.755 / 0.64 / 0.79   TF-IDF 0.668 / 0.46 / 0.68
-#   2026-06-02  0.840 / 0.80 / 0.75   TF-IDF 0.829 / 0.72 / 0.78   (feed-dev)
-#   2026-05-16  0.548 / 0.65 / 0.38, nothing sent for 64% of quiet profiles
+#   2026-05-12  0.764 / 0.70 / 0.76   TF-IDF 0.751 / 0.56 / 0.72
+#   2026-06-16  0.738 / 0.65 / 0.76   TF-IDF 0.668 / 0.46 / 0.68
+#   2026-06-02  0.856 / 0.79 / 0.76   TF-IDF 0.829 / 0.72 / 0.78   (feed-dev)
+#   2026-05-16  0.512 / 0.70 / 0.35, nothing sent for 64% of quiet profiles
 #               TF-IDF 0.724 / 0.28 / 0.73, always sends ten  (the quiet 88-paper day)
-#   dense days  0.777 / 0.92 / 0.73 (sends 6.7; ranked top 10 0.891)
-#               TF-IDF 0.830 / 0.74 / 0.79  (two per held-out query, 88 in all)
-# Fitted on the real days alone, the day-standardised features carried more of the weight
-# (cos 1.63, zcos 1.16, zfeed 0.38) and held out scored 0.764 / 0.738 / 0.856 / 0.512 on the
-# same four days and 0.764 as sent on the dense days: on a dense day zcos and zfeed are lower
-# for every relevant paper, and too little was sent. The dense days in the fit move weight to
-# the absolute cosine; the quiet day gains 0.036, 2026-06-16 0.017, feed-dev (6 queries)
-# loses 0.016, the full days together gain 0.005.
-# Each feature pays on the held-out folds (measured before the dense days): without zcos and zfeed,
-# feed-dev2's full days fall to 0.719; without zfeed alone to 0.747. Tried and not kept:
-# standardising the cosine against earlier days' papers too (quiet day 0.564 / 0.65 / 0.50, nothing
-# sent for 73%; full days 0.744), because `digest rank` has no earlier days to judge against; tf-
-# saturated coverage, title-only vectors, phrase adjacency, a topic template, a median/IQR
-# standardisation, log-sum-exp over topics instead of max, more weight on grade-3 pairs, the share
-# of the topic's best matches in the paper's category: within ±0.01 or worse. Also tried against
-# dense days: statistics of the day without its best 10% or 25% (dense days 0.789 / 0.801 as sent,
-# full days 0.750 / 0.738) and median/IQR (0.791, 0.747): each trades the full days for the dense
-# ones; a bar chosen on the dense days too sends more everywhere (dense days 0.855, full days 0.788)
-# at a precision of 0.59 on full days and nothing sent for only 45% of quiet profiles.
+# Dense days (each held-out query's clearly relevant papers among random others of its day,
+# 120 papers, as on a Hugging Face daily list; two per query with 5+ relevant papers, 88 in
+# all): 0.759 / 0.94 / 0.71, sending 6.4 (ranked top 10: 0.889), against TF-IDF 0.830 / 0.74
+# / 0.79. The ranking is best there too, but the bar sends too little: on a crowded day zcos
+# and zfeed are lower for every relevant paper. Fitting on a dense day of each training
+# query as well (weight moves to the absolute cosine: cos 4.09, zcos 0.81) was cross-
+# validated and not kept: dense days 0.776 as sent, but the real days moved by -0.003 /
+# +0.010 / +0.007 / +0.002 (2026-05-12, quiet, feed-dev, 2026-06-16) and the quiet day's
+# precision fell from 0.70 to 0.58.
+# Each feature pays on the held-out folds: without zcos and zfeed, feed-dev2's full days
+# fall to 0.719; without zfeed alone to 0.747. Tried and not kept: standardising the cosine
+# against earlier days' papers too (quiet day 0.564 / 0.65 / 0.50, nothing sent for 73%; full
+# days 0.744), because `digest rank` has no earlier days to judge against; tf-saturated
+# coverage, title-only vectors, phrase adjacency, a topic template, a median/IQR
+# standardisation, log-sum-exp over topics instead of max, more weight on grade-3 pairs, the
+# share of the topic's best matches in the paper's category: within ±0.01 or worse.
 # Tried and not kept, though it ranks better: the profile's context, the cosine of the paper to
 # the mean of all the profile's topic vectors standardised over the day, in place of zcos.
 # Held out: 0.777 / 0.778 / 0.895 / 0.478 on the four days as sent (ranked 0.821 / 0.796 /
@@ -75,9 +70,9 @@ class LikedModel:
 # topics points between them: for `digest demo`'s "large language model
 # agents", "gaussian splatting" and "diffusion models" on its 16 papers it ranks DDPM (close
 # to all three) first and drops 3D Gaussian Splatting, whose title is the topic, to p 0.07.
-WITH_MEANING = TopicModel(bias=-8.008, cos=4.086, zcos=0.814, cov=3.919, covt=1.583, zfeed=0.537)
-# The same fit without sentence vectors (a topic not yet embedded): 0.599 on the full days.
-WORDS_ONLY = TopicModel(bias=-6.286, cos=0.0, zcos=0.0, cov=5.365, covt=2.859)
+WITH_MEANING = TopicModel(bias=-8.160, cos=1.633, zcos=1.161, cov=3.806, covt=1.615, zfeed=0.382)
+# The same fit without sentence vectors (a topic not yet embedded): 0.590 on the full days.
+WORDS_ONLY = TopicModel(bias=-6.684, cos=0.0, zcos=0.0, cov=5.268, covt=2.931)
 
 # Fitted on library-only readers: feed-dev2's 24 profiles with no topics and, as their
 # library, their grade-3 papers of their other days (at most 5), judged on this day's papers.
@@ -99,11 +94,7 @@ FEEDBACK_PAPERS = 3
 
 # A paper goes into a digest when its probability of being clearly relevant reaches this:
 # the lowest bar at which at least 70% of what the training folds sent was grade >= 2
-# (chosen on the real days, per fold between 0.15 and 0.65, median 0.35). On every day the
-# rule gives 0.35 with the dense days in the fit; the bar stays at 0.3, where the liked-paper
-# model below was measured (it shares the bar): at 0.35 the library-only readers lose 0.016-
-# 0.022 of nDCG@10 and topic readers 0.008 on the full days (shipped constants, in-sample),
-# for a precision that moves by 0.01.
+# (chosen per fold between 0.15 and 0.5, median 0.25; on every day: 0.3).
 SEND_PROBABILITY = 0.3
 
 # Learning from votes (see `learned`), chosen by `bench/feedback.py`: a simulated reader votes

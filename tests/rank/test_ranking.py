@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from digest.rank import Vectors, build_index, rank_profiles
+from digest.rank import Vectors, build_index, rank_profiles, weights
 from digest.rank.embed import Embedder, paper_text
 from digest.rank.explain import explain_topic, explain_words_only
 from digest.rank.topics import compile_topic
@@ -168,6 +169,24 @@ def test_stored_vectors_are_used_as_given(embedder: Embedder, small_day: list[Pa
     [bad] = rank_profiles(index, [profile], vectors=Vectors(topics={topic: wrong}))
     assert ids(good)[:1] == ["q1"]
     assert {p.paper.id: p.score for p in bad}.get("q1", 0.0) < good[0].score
+
+
+def test_an_index_scores_anew_under_other_constants(
+    embedder: Embedder, small_day: list[Paper], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index keeps each topic's scores for later runs, but only under the constants that
+    made them: a run under other constants (as the fitting script makes, fold after fold)
+    scores as a fresh index does."""
+    profile = Profile("u", ("quantum error correction",))
+    vectors, extra = embed_run(embedder, small_day, [profile])
+    index = build_index(small_day, vectors=vectors)
+    [before] = rank_profiles(index, [profile], vectors=extra)
+    other = replace(weights.WITH_MEANING, bias=weights.WITH_MEANING.bias + 2.0)
+    monkeypatch.setattr(weights, "WITH_MEANING", other)
+    [after] = rank_profiles(index, [profile], vectors=extra)
+    [fresh] = rank_profiles(build_index(small_day, vectors=vectors), [profile], vectors=extra)
+    assert [(p.paper.id, p.score) for p in after] == [(p.paper.id, p.score) for p in fresh]
+    assert after[0].score > before[0].score
 
 
 def test_a_paper_without_a_vector_is_ranked_by_its_words(
