@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
 
 from digest.send.loop import LoopOptions
 from digest.store.delivery_reads import ledger_entries
@@ -63,16 +63,22 @@ def start() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
 
 def sending_by_owner(engine: Engine) -> dict[str, set[str]]:
-    """Lease owner → addresses of the rows it has `sending`."""
+    """Lease owner → addresses of the rows it has `sending`, as committed. Read by a plain
+    reader: the survivor, stopped at a random moment, may hold SQLite's write lock, which
+    the store's own transactions (BEGIN IMMEDIATE) would wait for until they time out."""
     query = (
         select(DeliveryRow.lease_owner, SubscriberRow.email)
         .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
         .where(DeliveryRow.status == "sending")
     )
     owners: dict[str, set[str]] = {}
-    with transaction(engine) as session:
-        for owner, email in session.execute(query):
-            owners.setdefault(owner or "", set()).add(email)
+    reader = create_engine(engine.url)
+    try:
+        with reader.connect() as connection:
+            for owner, email in connection.execute(query):
+                owners.setdefault(owner or "", set()).add(email)
+    finally:
+        reader.dispose()
     return owners
 
 
