@@ -282,9 +282,14 @@ def query_text(q: Query) -> str:
     return " ".join(q.topics) if q.topics else text_of(q.liked[0])
 
 
+@cache
+def _day_by_id(day: str) -> dict[str, DevPaper]:
+    return {p.id: p for p in day_papers(day)}
+
+
 def candidates(q: Query) -> tuple[DevPaper, ...]:
     if q.pool:
-        papers = csfcube_papers() if q.set == "csfcube" else {p.id: p for p in day_papers(q.day)}
+        papers = csfcube_papers() if q.set == "csfcube" else _day_by_id(q.day)
         return tuple(papers[p] for p in q.pool)
     return day_papers(q.day)
 
@@ -301,11 +306,11 @@ def dense_day(q: Query, tag: str) -> Query | None:
         return None
     draw = random.Random(f"{q.id}/{tag}")
     kept = draw.sample(relevant, min(DENSE_RELEVANT, len(relevant)))
-    others = [p.id for p in day_papers(q.day) if p.id not in set(relevant)]
+    others = [p.id for p in day_papers(q.day) if q.qrels.get(p.id, 0) < 2]
     if len(kept) + len(others) < DENSE_SIZE:
         return None
     pool = (*kept, *draw.sample(others, DENSE_SIZE - len(kept)))
-    grades = {p: g for p, g in q.qrels.items() if p in set(pool)}
+    grades = {p: q.qrels[p] for p in pool if p in q.qrels}
     return replace(q, id=f"{q.id}#{tag}", pool=pool, qrels=grades)
 
 

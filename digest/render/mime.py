@@ -102,9 +102,10 @@ def _part(body: str, subtype: str) -> str:
             return _with_headers(subtype, "7bit", CRLF.join(lines) + CRLF)
     raw = (body.replace("\n", CRLF) + CRLF).encode("utf-8")
     quoted = binascii.b2a_qp(raw)  # keeps the CRLF line ends; soft breaks at 76 columns
-    encoded = binascii.b2a_base64(raw, newline=False)
-    if len(quoted) <= len(encoded) * 78 // 76:  # base64 gains a CRLF every 76 characters
+    in_base64 = 4 * -(-len(raw) // 3)  # its length before line breaks, known without encoding
+    if len(quoted) <= in_base64 * 78 // 76:  # base64 gains a CRLF every 76 characters
         return _with_headers(subtype, "quoted-printable", quoted.decode("ascii"))
+    encoded = binascii.b2a_base64(raw, newline=False)
     lines = [encoded[i : i + 76].decode("ascii") for i in range(0, len(encoded), 76)]
     return _with_headers(subtype, "base64", CRLF.join(lines) + CRLF)
 
