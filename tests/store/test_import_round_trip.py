@@ -216,7 +216,7 @@ def test_what_the_cli_accepts_round_trips(
 BAD_ZONES = ["Europe", "America", "Etc", "x" * 300, "Europe/", "../etc", "UTC\x00", "Mars/Base"]
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # one example took 282 ms on a busy 2-core machine
 @given(
     before=VALUE,
     after=VALUE,
@@ -245,10 +245,17 @@ def test_every_entry_point_refuses_control_characters_and_zone_folders(
     with pytest.raises(UsageError, match="control character"):
         cli.validate()
     keyed = {"topics": "", "authors": "author: ", "exclude": "exclude: "}[field]
-    mail = signup_from_message(
-        _mail(f"graph agents\n{keyed}{value.replace(chr(10), ' ')}"), "a@b.org"
-    )
-    if bad != "\ud800":  # in a mail's bytes, broken UTF-8 is read as U+FFFD
+    line = f"{keyed}{value.replace(chr(10), ' ')}"
+    mail = signup_from_message(_mail(f"graph agents\n{line}"), "a@b.org")
+    # A line a reply quotes (">…") is not read at all: its value never gets in. Any other
+    # line with the character makes the whole request refused.
+    quoted = any(part.strip().startswith(">") for part in line.splitlines() if bad in part)
+    if bad != "\ud800" and quoted:  # in a mail's bytes, broken UTF-8 is read as U+FFFD
+        accepted = _accepted(mail)
+        assert accepted is None or all(
+            bad not in v for v in (*accepted.topics, *accepted.authors, *accepted.exclude)
+        )
+    elif bad != "\ud800":
         assert mail is None or _accepted(mail) is None
 
     with_zone = read_profile_form(
