@@ -9,7 +9,10 @@ What it fits (see digest/rank/weights.py, where the results are pasted):
 - the liked-paper model: the same for library-only readers (feed-dev2's profiles with no
   topics and their grade-3 papers of their other days as their library) on (cos, zcos,
   words, zwords) of each paper's closest liked paper (LIKED, LIKED_WORDS_ONLY);
-- SEND_PROBABILITY: the probability a paper must reach to be sent.
+- SEND_PROBABILITY: the probability a paper must reach to be sent;
+- ON_ITS_OWN: the same regression on the features that do not depend on the rest of the
+  day (cos, cov, covt), with the bar it must reach on its own (OWN_BARS) folded into its
+  bias, so that the larger of the two log-odds decides against SEND_PROBABILITY.
 
 How it is measured: leave one day out AND a quarter of the profiles out — fit on the other
 days' other profiles, rank the held-out cell with the production code (`rank_profiles`)
@@ -22,9 +25,11 @@ to TF-IDF and BM25.
 
 from __future__ import annotations
 
+import math
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +48,9 @@ TOPIC_FEATURES = ("cos", "zcos", "cov", "covt", "zfeed")
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.81, 0.05))
 PRECISION = 0.70  # the share of sent papers that should be clearly relevant
 HELD_OUT_DENSE = ("held-out-1", "held-out-2")  # those each held-out query is measured on
+OWN_FEATURES = (0, 2, 3)  # cos, cov, covt: what does not depend on the rest of the day
+OWN_BARS = (0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)  # tried, strictest first
+SILENT = weights.TopicModel(bias=-1e9, cos=0.0, zcos=0.0, cov=0.0, covt=0.0)  # no own route
 
 
 class Vectors_:
@@ -137,6 +145,56 @@ def fit_topic_model(
     return weights.TopicModel(bias, *(float(c) for c in coef))
 
 
+def fit_own_model(days: Days, train: Sequence[ds.Query]) -> weights.TopicModel:
+    """Logistic regression of "grade >= 2" on (cos, cov, covt) of each paper's best topic
+    by the in-context model (WITH_MEANING as set): the pair judged on its own merits."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = weights.WITH_MEANING
+    coef = np.array([model.cos, model.zcos, model.cov, model.covt, model.zfeed])
+    xs, ys = [], []
+    for q in train:
+        features = topic_features(days, q, model)
+        best = (features @ coef).argmax(axis=0)
+        xs.append(features[best, np.arange(features.shape[1])][:, list(OWN_FEATURES)])
+        ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in days.index(q).papers]))
+    fitted = LogisticRegression(C=1.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
+    cos, cov, covt = (float(c) for c in fitted.coef_[0])
+    return weights.TopicModel(float(fitted.intercept_[0]), cos=cos, zcos=0.0, cov=cov, covt=covt)
+
+
+def discounted(own: weights.TopicModel, bar: float, send: float) -> weights.TopicModel:
+    """`own` with its bias lowered so that its log-odds reach those of `send` exactly when
+    its own probability reaches `bar`."""
+    return replace(own, bias=own.bias - _logit(bar) + _logit(send))
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def choose_own_bar(days: Days, train: Sequence[ds.Query], own: weights.TopicModel) -> float:
+    """The lowest bar for the own-merits estimate at which the training queries' sent
+    papers stay at least `PRECISION` clearly relevant (SEND_PROBABILITY as set); 1.0 when
+    none does (the route stays silent)."""
+    chosen = 1.0
+    for bar in OWN_BARS:
+        with_constants(ON_ITS_OWN=discounted(own, bar, weights.SEND_PROBABILITY))
+        if ds.measure(send(days, train), train).precision < PRECISION:
+            break
+        chosen = bar
+    return chosen
+
+
+def fit_own_route(days: Days, train: Sequence[ds.Query]) -> tuple[weights.TopicModel, float]:
+    """The own-merits model and its bar, fitted on `train`, set and returned (discounted)."""
+    own = fit_own_model(days, train)
+    bar = choose_own_bar(days, train, own)
+    model = discounted(own, bar, weights.SEND_PROBABILITY) if bar < 1.0 else SILENT
+    with_constants(ON_ITS_OWN=model)
+    return own, bar
+
+
 def profile_fold(q: ds.Query) -> int:
     return zlib.crc32(q.id.split("@")[0].encode()) % 4
 
@@ -190,19 +248,27 @@ def cross_validate(
     """Held-out sends (with the cut-off) and held-out top 10 (the ranking alone, no cut-off)."""
     sent: dict[str, list[str]] = {}
     top: dict[str, list[str]] = {}
-    chosen = []
-    shipped = {name: getattr(weights, name), "SEND_PROBABILITY": weights.SEND_PROBABILITY}
+    chosen, bars = [], []
+    shipped = {
+        name: getattr(weights, name),
+        "SEND_PROBABILITY": weights.SEND_PROBABILITY,
+        "ON_ITS_OWN": weights.ON_ITS_OWN,
+    }
     for train, test in feed_folds(queries):
         model = fit_topic_model(days, train, columns)
-        with_constants(**{name: model})
+        with_constants(**{name: model, "ON_ITS_OWN": SILENT})
         threshold = choose_threshold(days, train)
         chosen.append(threshold)
-        test = [*test, *ds.dense_days(test, HELD_OUT_DENSE)]
         with_constants(SEND_PROBABILITY=threshold)
+        if days.meaning:
+            bars.append(fit_own_route(days, train)[1])
+        test = [*test, *ds.dense_days(test, HELD_OUT_DENSE)]
         sent.update(send(days, test))
         with_constants(SEND_PROBABILITY=1e-9)
         top.update(send(days, test))
     print(f"  thresholds chosen per fold: {sorted(chosen)}")
+    if bars:
+        print(f"  bars on its own chosen per fold: {sorted(bars)}")
     with_constants(**shipped)
     return sent, top
 
@@ -373,12 +439,17 @@ def main() -> None:
     print("\nfinal fit on every day (paste into digest/rank/weights.py):")
     final = fit_topic_model(days, queries, [0, 1, 2, 3, 4])
     words_only = fit_topic_model(words, queries, [2, 3])
-    with_constants(WITH_MEANING=final, WORDS_ONLY=words_only)
+    with_constants(WITH_MEANING=final, WORDS_ONLY=words_only, ON_ITS_OWN=SILENT)
     print(f"  WITH_MEANING = {final}")
     print(f"  WORDS_ONLY = {words_only}")
     print(f"  LIKED = {fit_liked_model(days, libs, [0, 1, 2, 3])}")
     print(f"  LIKED_WORDS_ONLY = {fit_liked_model(words, libs, [2, 3])}")
-    print(f"  SEND_PROBABILITY = {choose_threshold(days, queries)}")
+    threshold = choose_threshold(days, queries)
+    with_constants(SEND_PROBABILITY=threshold)
+    print(f"  SEND_PROBABILITY = {threshold}")
+    own, bar = fit_own_route(days, queries)
+    print(f"  on its own, fitted: {own}; bar {bar}")
+    print(f"  ON_ITS_OWN = {weights.ON_ITS_OWN}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,12 @@ For a topic and a paper the features are
            its words but sit next to its clearest matches;
 
 and `logit = bias + Σ weight × feature` estimates log-odds that a reader would grade the
-paper clearly relevant (grade ≥ 2 of 3). A topic without a stored vector (or a day
+paper clearly relevant (grade ≥ 2 of 3). A second estimate judges the pair on its own
+merits, from the three features that do not depend on the rest of the day (cos, cov, covt;
+`weights.ON_ITS_OWN`, discounted so that it speaks only when it is confident), and the
+larger of the two counts: on a day crowded with the topic's field, or a small one, the
+standardised features of every relevant paper are low, and a paper that is plainly on
+topic must not fall under the bar for that. A topic without a stored vector (or a day
 without paper vectors) is scored by the words-only model, and so is a paper without a
 vector (a zero row): it is left out of the day's statistics (zcos, zfeed) too. A liked
 paper is scored like a topic, from the cosine of the two papers' vectors and the
@@ -53,8 +58,10 @@ def topic_logits(
         + model.cov * cov[rows]
         + model.covt * covt[rows]
     )
-    meaning = first + model.zfeed * feedback(day, first, known)
-    return _with_meaning(logits, rows, meaning, known)
+    in_context = first + model.zfeed * feedback(day, first, known)
+    own = weights.ON_ITS_OWN
+    on_its_own = own.bias + own.cos * cos + own.cov * cov[rows] + own.covt * covt[rows]
+    return _with_meaning(logits, rows, np.maximum(in_context, on_its_own), known)
 
 
 def feedback(vectors: np.ndarray, first: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:

@@ -227,7 +227,7 @@ def _scored(
     vector under the same constants, else scored now (and kept, up to `MAX_KEPT_ROWS`).
     Rows are never changed; constants that change (as `bench/fit_rank.py` changes them for
     each fold) get rows of their own."""
-    model = (weights.WITH_MEANING, weights.WORDS_ONLY, weights.FEEDBACK_PAPERS)
+    model = (weights.WITH_MEANING, weights.ON_ITS_OWN, weights.WORDS_ONLY, weights.FEEDBACK_PAPERS)
     constants = f"topic rows: {model}"
     kept = index.cache.get(constants)
     if not isinstance(kept, dict):
