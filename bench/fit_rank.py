@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -51,6 +52,7 @@ HELD_OUT_DENSE = ("held-out-1", "held-out-2")  # those each held-out query is me
 OWN_FEATURES = (0, 2, 3)  # cos, cov, covt: what does not depend on the rest of the day
 OWN_BARS = (0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)  # tried, strictest first
 SILENT = weights.TopicModel(bias=-1e9, cos=0.0, zcos=0.0, cov=0.0, covt=0.0)  # no own route
+LIKED_SILENT = weights.LikedModel(bias=-1e9, cos=0.0, words=0.0)
 
 
 class Vectors_:
@@ -163,7 +165,10 @@ def fit_own_model(days: Days, train: Sequence[ds.Query]) -> weights.TopicModel:
     return weights.TopicModel(float(fitted.intercept_[0]), cos=cos, zcos=0.0, cov=cov, covt=covt)
 
 
-def discounted(own: weights.TopicModel, bar: float, send: float) -> weights.TopicModel:
+Own = TypeVar("Own", weights.TopicModel, weights.LikedModel)
+
+
+def discounted(own: Own, bar: float, send: float) -> Own:
     """`own` with its bias lowered so that its log-odds reach those of `send` exactly when
     its own probability reaches `bar`."""
     return replace(own, bias=own.bias - _logit(bar) + _logit(send))
@@ -173,14 +178,19 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def choose_own_bar(days: Days, train: Sequence[ds.Query], own: weights.TopicModel) -> float:
+def choose_own_bar(
+    days: Days, train: Sequence[ds.Query], own: Own, name: str = "ON_ITS_OWN"
+) -> float:
     """The lowest bar for the own-merits estimate at which the training queries' sent
-    papers stay at least `PRECISION` clearly relevant (SEND_PROBABILITY as set); 1.0 when
-    none does (the route stays silent)."""
+    papers stay at least `PRECISION` clearly relevant, or as relevant as without it when
+    they were less (SEND_PROBABILITY as set); 1.0 when none does (the route stays silent).
+    The constant `name` is left set to the last one tried."""
+    with_constants(**{name: SILENT if name == "ON_ITS_OWN" else LIKED_SILENT})
+    floor = min(PRECISION, ds.measure(send(days, train), train).precision)
     chosen = 1.0
     for bar in OWN_BARS:
-        with_constants(ON_ITS_OWN=discounted(own, bar, weights.SEND_PROBABILITY))
-        if ds.measure(send(days, train), train).precision < PRECISION:
+        with_constants(**{name: discounted(own, bar, weights.SEND_PROBABILITY)})
+        if ds.measure(send(days, train), train).precision < floor:
             break
         chosen = bar
     return chosen
@@ -192,6 +202,33 @@ def fit_own_route(days: Days, train: Sequence[ds.Query]) -> tuple[weights.TopicM
     bar = choose_own_bar(days, train, own)
     model = discounted(own, bar, weights.SEND_PROBABILITY) if bar < 1.0 else SILENT
     with_constants(ON_ITS_OWN=model)
+    return own, bar
+
+
+def fit_liked_own_model(days: Days, train: Sequence[ds.Query]) -> weights.LikedModel:
+    """Logistic regression of "grade >= 2" on (cos, words) of each paper's closest liked
+    paper by the in-context liked model (LIKED as set): the pair on its own merits."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = weights.LIKED
+    coef = np.array([model.cos, model.zcos, model.words, model.zwords])
+    xs, ys = [], []
+    for q in train:
+        features = liked_features(days, q)
+        best = (features @ coef).argmax(axis=0)
+        xs.append(features[best, np.arange(features.shape[1])][:, [0, 2]])
+        ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in days.index(q).papers]))
+    fitted = LogisticRegression(C=1.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
+    cos, words = (float(c) for c in fitted.coef_[0])
+    return weights.LikedModel(float(fitted.intercept_[0]), cos=cos, words=words)
+
+
+def fit_liked_own_route(days: Days, train: Sequence[ds.Query]) -> tuple[weights.LikedModel, float]:
+    """The liked papers' own-merits model and its bar, fitted on `train`, set (discounted)."""
+    own = fit_liked_own_model(days, train)
+    bar = choose_own_bar(days, train, own, "LIKED_ON_ITS_OWN")
+    model = discounted(own, bar, weights.SEND_PROBABILITY) if bar < 1.0 else LIKED_SILENT
+    with_constants(LIKED_ON_ITS_OWN=model)
     return own, bar
 
 
@@ -343,13 +380,20 @@ def cross_validate_library(
     one every digest uses) and the ranking's top 10."""
     sent: dict[str, list[str]] = {}
     top: dict[str, list[str]] = {}
-    shipped = {"LIKED": weights.LIKED, "SEND_PROBABILITY": weights.SEND_PROBABILITY}
+    shipped = {
+        "LIKED": weights.LIKED,
+        "LIKED_ON_ITS_OWN": weights.LIKED_ON_ITS_OWN,
+        "SEND_PROBABILITY": weights.SEND_PROBABILITY,
+    }
+    bars = []
     for train, test in feed_folds(queries):
         with_constants(LIKED=fit_liked_model(days, train, [0, 1, 2, 3]))
+        bars.append(fit_liked_own_route(days, train)[1])
         sent.update(send(days, test))
         with_constants(SEND_PROBABILITY=1e-9)
         top.update(send(days, test))
         with_constants(SEND_PROBABILITY=shipped["SEND_PROBABILITY"])
+    print(f"  liked papers' bars on their own chosen per fold: {sorted(bars)}")
     with_constants(**shipped)
     return sent, top
 
@@ -381,8 +425,13 @@ def liked_runs(
         ),
     }
     sent, top = cross_validate_library(days, libs)
-    shipped = {"LIKED": weights.LIKED, "SEND_PROBABILITY": weights.SEND_PROBABILITY}
+    shipped = {
+        "LIKED": weights.LIKED,
+        "LIKED_ON_ITS_OWN": weights.LIKED_ON_ITS_OWN,
+        "SEND_PROBABILITY": weights.SEND_PROBABILITY,
+    }
     with_constants(LIKED=fit_liked_model(days, libs, [0, 1, 2, 3]))
+    fit_liked_own_route(days, libs)
     sent.update(send(days, cs))
     with_constants(SEND_PROBABILITY=1e-9)
     top.update(send(days, cs))
@@ -442,8 +491,13 @@ def main() -> None:
     with_constants(WITH_MEANING=final, WORDS_ONLY=words_only, ON_ITS_OWN=SILENT)
     print(f"  WITH_MEANING = {final}")
     print(f"  WORDS_ONLY = {words_only}")
-    print(f"  LIKED = {fit_liked_model(days, libs, [0, 1, 2, 3])}")
+    liked = fit_liked_model(days, libs, [0, 1, 2, 3])
+    with_constants(LIKED=liked)
+    print(f"  LIKED = {liked}")
     print(f"  LIKED_WORDS_ONLY = {fit_liked_model(words, libs, [2, 3])}")
+    liked_own, liked_bar = fit_liked_own_route(days, libs)
+    print(f"  liked papers on their own, fitted: {liked_own}; bar {liked_bar}")
+    print(f"  LIKED_ON_ITS_OWN = {weights.LIKED_ON_ITS_OWN}")
     threshold = choose_threshold(days, queries)
     with_constants(SEND_PROBABILITY=threshold)
     print(f"  SEND_PROBABILITY = {threshold}")

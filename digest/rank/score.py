@@ -89,14 +89,16 @@ def liked_logits(
         return logits
     rows, cos, known, _ = meaning_of
     model = weights.LIKED
-    meaning = (
+    in_context = (
         model.bias
         + model.cos * cos
         + model.zcos * standardised(cos, known)
         + model.words * words[rows]
         + model.zwords * zwords[rows]
     )
-    return _with_meaning(logits, rows, meaning, known)
+    own = weights.LIKED_ON_ITS_OWN
+    on_its_own = own.bias + own.cos * cos + own.words * words[rows]
+    return _with_meaning(logits, rows, np.maximum(in_context, on_its_own), known)
 
 
 class _Meaning(NamedTuple):
