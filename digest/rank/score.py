@@ -22,7 +22,8 @@ topic must not fall under the bar for that. A topic without a stored vector (or 
 without paper vectors) is scored by the words-only model, and so is a paper without a
 vector (a zero row): it is left out of the day's statistics (zcos, zfeed) too. A liked
 paper is scored like a topic, from the cosine of the two papers' vectors and the
-IDF-weighted cosine of their words, each also standardised over the day. Every weight is in
+IDF-weighted cosine of their words, each also standardised over the day, and on
+its own merits from the two alone (`weights.LIKED_ON_ITS_OWN`). Every weight is in
 `weights`, with the cross-validated measurement that set it.
 """
 

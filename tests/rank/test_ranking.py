@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -16,7 +17,7 @@ from digest.rank.explain import explain_topic, explain_words_only
 from digest.rank.topics import compile_topic
 from digest.rank.vectors import embed_run
 from digest.records import Paper, Pick, Profile
-from tests.corpus import listing_day
+from tests.corpus import CORPUS, listing_day
 
 Rank = Callable[..., list[list[Pick]]]
 
@@ -216,3 +217,41 @@ def test_a_paper_without_a_vector_is_ranked_by_its_words(
     [without] = rank_profiles(index, [profile], vectors=topics)
     # (the day's word statistics still count g1, hence "about")
     assert abs(scored["g2"].score - {p.paper.id: p for p in without}["g2"].score) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("topic", "in_title"),
+    [
+        ("gaussian splatting", "gaussian splatting"),
+        ("speech recognition", "speech recognition"),
+        ("graph neural networks", "graph neural network"),
+    ],
+)
+def test_a_day_crowded_with_the_topic_still_sends_what_is_plainly_on_it(
+    embedder: Embedder,
+    shared_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    topic: str,
+    in_title: str,
+) -> None:
+    """A day of real papers that all have the topic in their title: none is unusually close
+    to the topic among the others, yet every one goes in, because each pair is also judged
+    on its own merits. In the day's context alone, most would fall under the bar."""
+    with (shared_data / CORPUS).open(encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines]
+    day = [
+        Paper(id=r["id"], title=r["title"], abstract=r["abstract"])
+        for r in rows
+        if in_title in r["title"].lower()
+    ][:40]
+    assert len(day) >= 15
+    profile = Profile("u", (topic,))
+    vectors, extra = embed_run(embedder, day, [profile])
+
+    def sent() -> int:
+        index = build_index(day, vectors=vectors)
+        return len(rank_profiles(index, [profile], max_items=len(day), vectors=extra)[0])
+
+    assert sent() == len(day)
+    monkeypatch.setattr(weights, "ON_ITS_OWN", replace(weights.ON_ITS_OWN, bias=-1e9))
+    assert sent() < len(day) / 2
