@@ -23,10 +23,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import false, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.records import LOOKED_UP, FeedEntry, Paper
+from digest.store.engine import dialect_insert
 from digest.store.schema import PaperListingRow, PaperRow, SourceStateRow
 
 REPLACEMENT_TYPES = frozenset({"replace", "replace-cross"})
@@ -114,12 +114,12 @@ def _insert_new(session: Session, entries: list[FeedEntry], *, now: datetime) ->
     """Insert papers not yet stored; returns key → id of the rows this call inserted."""
     if not entries:
         return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect_insert(session)
     inserted: dict[str, int] = {}
     for start in range(0, len(entries), _CHUNK):
         values = [_new_row(e, now=now) for e in entries[start : start + _CHUNK]]
         statement = (
-            dialect.insert(PaperRow)
+            insert(PaperRow)
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(PaperRow.id, PaperRow.key)
         )
@@ -243,7 +243,7 @@ def _record_listings(
             listings[(ids[entry.key], entry.source)] = entry.announce_type
     if not listings:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect_insert(session)
     values = [
         {
             "paper_id": paper_id,
@@ -255,7 +255,7 @@ def _record_listings(
         for (paper_id, source), kind in listings.items()
     ]
     for start in range(0, len(values), _CHUNK):
-        statement = dialect.insert(PaperListingRow)
+        statement = insert(PaperListingRow)
         statement = statement.on_conflict_do_update(
             index_elements=["paper_id", "source"],
             set_={

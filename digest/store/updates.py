@@ -24,11 +24,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import and_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.records import LikedUpdate
-from digest.store.engine import among
+from digest.store.engine import among, dialect_insert
 from digest.store.papers import to_paper
 from digest.store.schema import DeliveryRow, FeedbackRow, PaperRow, UpdateNoticeRow
 
@@ -136,8 +135,7 @@ def record_notices(
     ]
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(UpdateNoticeRow)
+    statement = dialect_insert(session)(UpdateNoticeRow)
     # Carried again (the digest that carried it before never reached them): the latest
     # digest is the one that counts.
     statement = statement.on_conflict_do_update(

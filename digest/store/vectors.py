@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import ColumnElement, false, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from digest.store.engine import among
+from digest.store.engine import among, dialect_insert
 from digest.store.schema import FeedbackRow, PaperRow, SubscriberRow, TopicVectorRow
 
 _CHUNK = 500  # ids or topics per query
@@ -124,9 +123,9 @@ def store_topic_vectors(
         {"topic": topic, "model_id": model_id, "vector": to_bytes(vector), "created_at": now}
         for topic, vector in vectors.items()
     ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect_insert(session)
     for start in range(0, len(values), _CHUNK):
-        statement = dialect.insert(TopicVectorRow).on_conflict_do_nothing(
+        statement = insert(TopicVectorRow).on_conflict_do_nothing(
             index_elements=["topic", "model_id"]
         )
         session.execute(statement, values[start : start + _CHUNK])
