@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,14 +46,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(lock_timeout: float, dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin (needed for BEGIN
     # IMMEDIATE below and for savepoints).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # A delivery day rewrites the same ledger pages over and over: keep them in this
     # process (a 64 MB page cache) instead of re-reading them from the OS page by page.
@@ -108,8 +106,9 @@ def _sqlite_engine(parsed: URL, lock_timeout: float, **kwargs: Any) -> Engine:
                 problem="cannot open",
                 fix=_CREATE_DIRECTORY,
             ) from None
+    # The driver's `timeout` is SQLite's busy timeout (it calls sqlite3_busy_timeout).
     engine = create_engine(parsed, connect_args={"timeout": lock_timeout}, **kwargs)
-    event.listen(engine, "connect", partial(_sqlite_pragmas, lock_timeout))
+    event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
 
@@ -151,15 +150,9 @@ def among(
     """`column IN (values)`; on PostgreSQL `column = ANY(array)`: one parameter however many
     values, so the statement's text stays the same from call to call (the driver parses a
     long IN list again on every call, and the server plans it again). The array goes as an
-    array, not as `array_literal` text: the planner must see its values to look the rows
-    up by index (as text, the server spent twice the CPU on the ledger)."""
+    array, not as the text of an array literal: the planner must see its values to look the
+    rows up by index (as text, the server spent twice the CPU on the ledger)."""
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
-
-
-def array_literal(values: Iterable[int] | Iterable[date]) -> str:
-    """A PostgreSQL array literal of integers or dates, `{1,2,3}`, to CAST on the server:
-    made at C speed, where the driver's array dumper handles each element in Python."""
-    return "{" + ",".join(map(str, values)) + "}"
