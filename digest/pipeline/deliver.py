@@ -31,12 +31,9 @@ from digest.send.loop import (
 )
 from digest.send.transport import Transport
 from digest.store import queueing
-from digest.store.delivery_reads import pending_count, refresh_statistics
+from digest.store.delivery_reads import pending_count
 from digest.store.engine import transaction
 from digest.store.subscribers import get_subscriber
-
-# Queueing at least this many rows refreshes the planner statistics of the ledger.
-STATISTICS_AFTER = 1000
 
 
 async def deliver_due(
@@ -126,9 +123,6 @@ def _queue(
     recovered = recover(engine, worker_id=worker, now=now).unknown
     with transaction(engine) as session:
         queued = queueing.queue_due(session, due, now=now, subscriber_id=subscriber_id)
-    if queued >= STATISTICS_AFTER:
-        with transaction(engine) as session:
-            refresh_statistics(session)
     with transaction(engine) as session:
         total = pending_count(
             session, now=now, subscriber_id=subscriber_id, digest_date=digest_date

@@ -24,9 +24,14 @@ This module holds the ledger's tables, the claims and leases and the `sending` m
 `recover_interrupted`, an operator's resend); `digest.store.delivery_reads` the queries
 (pending rows, papers already sent, the rows as the CLI lists them).
 
-Every statement of the three is the same on both databases; the indexes serve them (migration 0008):
-the queue index holds only claimable rows, so a claim never walks the day's finished ones,
-and the lease index holds only leased rows, so a heartbeat or a lookup by owner is cheap.
+The three modules write each statement once for both databases. The SQL differs in one
+place: the claim's sub-select ends in `FOR UPDATE SKIP LOCKED` on PostgreSQL, a clause
+SQLite's compiler leaves out (the `sent_papers` insert takes its database's INSERT
+construct, the same ON CONFLICT DO NOTHING on both). Queueing (`digest.store.queueing`)
+also differs: on PostgreSQL it turns off nested loops for its INSERT … SELECT.
+The indexes serve the statements (migration 0008): the queue index holds only claimable
+rows, so a claim never walks the day's finished ones, and the lease index holds only
+leased rows, so a heartbeat or a lookup by owner is cheap.
 """
 
 from __future__ import annotations

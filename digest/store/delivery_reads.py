@@ -1,5 +1,5 @@
 """Reading the delivery ledger: what a worker could claim now, which papers subscribers
-were already sent, the rows as the CLI shows them, and the planner's statistics.
+were already sent, the rows as the CLI shows them.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from digest.records import DeliveryStatus
@@ -82,12 +82,3 @@ def ledger_entries(session: Session, *, digest_date: date | None = None) -> list
     if digest_date is not None:
         query = query.where(_ROW.digest_date == digest_date)
     return [LedgerEntry(*row) for row in session.execute(query)]
-
-
-def refresh_statistics(session: Session) -> None:
-    """Let PostgreSQL's planner see the ledger as it is now, after queueing a day: with
-    statistics from before, it takes the table for nearly empty and scans all of it to
-    find a batch's rows by id. (SQLite plans from the indexes alone; statistics taken
-    while every row is `queued` would only mislead it.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("ANALYZE deliveries, subscribers"))
