@@ -251,7 +251,6 @@ class Claim:
     subscriber: Subscriber
     digest_date: date
     attempts: int
-    token_version: int = 0
 
 
 class Item(NamedTuple):

@@ -130,10 +130,7 @@ def claim_deliveries(
         .where(_ROW.id.in_(claimed))
         .order_by(_ROW.id)
     ).all()
-    return [
-        Claim(row.delivery_id, to_record(row), row.digest_date, row.attempts, row.token_version)
-        for row in rows
-    ]
+    return [Claim(row.delivery_id, to_record(row), row.digest_date, row.attempts) for row in rows]
 
 
 def renew_leases(session: Session, *, worker_id: str, lease_until: datetime) -> int:
