@@ -1,7 +1,7 @@
 """What the running service did and when: its start, and its latest delivery tick.
 
-The service's jobs update it; the web's `/healthz` only reads it (the service puts it on
-`app.state.heartbeats`; a web-only process has none).
+The service's jobs update it; the web's `/healthz` only reads it (the service hands it to
+`create_app`; a web-only process has none).
 """
 
 from __future__ import annotations

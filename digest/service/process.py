@@ -184,10 +184,9 @@ class Service:
     async def _start_web(self, transport: Transport) -> None:
         from digest.web import create_app
 
-        app = create_app(self.settings, self.engine, transport, model=self.model)
-        app.state.settings = self.settings
-        app.state.engine = self.engine
-        app.state.heartbeats = self.heartbeats
+        app = create_app(
+            self.settings, self.engine, transport, model=self.model, heartbeats=self.heartbeats
+        )
         config = uvicorn.Config(
             app,
             host=self.settings.web.host,

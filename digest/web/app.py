@@ -1,10 +1,10 @@
 """The web application factory: `create_app(settings, engine, transport)`.
 
 It assembles the subscriber pages (front page and sign-up, confirm, unsubscribe,
-preferences, feedback, the digest archive, the private feed), `/healthz` when the service
-module provides it, the static files, and the defences that wrap every request: security
-headers, a body-size cap, a Host header check (only `web.base_url`'s host and loopback are
-answered) and a per-IP request rate limit. Errors become a plain page with the right
+preferences, feedback, the digest archive, the private feed), `/healthz`, the static
+files, and the defences that wrap every request: security headers, a body-size cap, a Host
+header check (only `web.base_url`'s host and loopback are answered) and a per-IP request
+rate limit. Errors become a plain page with the right
 status, never a traceback; a database that cannot be used (read-only, locked, down) is a
 503 page that asks the visitor to try again later, and one line in the log that tells the
 operator what to fix.
@@ -12,8 +12,8 @@ operator what to fix.
 
 from __future__ import annotations
 
-import importlib
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
@@ -33,10 +33,13 @@ from digest.pipeline.embed import configured_model
 from digest.rank.embed import SentenceModel
 from digest.render.links import LinkMaker
 from digest.send.transport import Transport
-from digest.web import archive, feed, feedback, front, preferences, subscription, votes
+from digest.web import archive, feed, feedback, front, health, preferences, subscription, votes
 from digest.web.csrf import Csrf
 from digest.web.guard import BodyTooLarge, RateLimiter, SecurityHeaders, WebLimits
 from digest.web.views import Web, make_environment, template_dir, web_of
+
+if TYPE_CHECKING:
+    from digest.service.heartbeats import Heartbeats
 
 log = logging.getLogger("digest.web")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -124,14 +127,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _health_routes() -> list[BaseRoute]:
-    try:
-        module = importlib.import_module("digest.web.health")
-    except ModuleNotFoundError:
-        return []
-    return list(getattr(module, "routes", []))
-
-
 def trusted_hosts(settings: Settings) -> list[str]:
     """The names the pages answer to in the Host header: the host of `web.base_url`, and
     loopback (a reverse proxy on the same machine that does not pass the public name on).
@@ -149,10 +144,12 @@ def create_app(
     *,
     limits: WebLimits | None = None,
     model: SentenceModel | None = None,
+    heartbeats: Heartbeats | None = None,
 ) -> Starlette:
     """The ASGI app of the subscriber pages; uvicorn serves it inside `digest serve`.
     `model` embeds the topics subscribers save (default: the configured one, loaded when
-    first needed)."""
+    first needed). `heartbeats` are the running service's, which `/healthz` reports on
+    (none in a process that only serves the pages)."""
     limits = limits or WebLimits()
     model = model or configured_model(settings)
     secret = settings.secret_key()
@@ -166,7 +163,7 @@ def create_app(
         *feedback.routes,
         *archive.routes,
         *feed.routes,
-        *_health_routes(),
+        *health.routes,
         Mount("/static", StaticFiles(directory=template_dir() / "static"), name="static"),
     ]
     app = Starlette(
@@ -192,6 +189,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.heartbeats = heartbeats
     app.state.web = Web(
         settings=settings,
         engine=engine,

@@ -11,10 +11,10 @@ the details otherwise:
      "sources": {"arxiv-ai": {"status": "ok", "last_success": "…", "last_error": null}},
      "delivery": {"status": "ok", "last_tick": "…"}}
 
-The app factory mounts `routes`. The service puts its `Heartbeats` (what it ran, when; see
-`digest.service.heartbeats`) on `app.state.heartbeats`, which this route only reads;
-without them (a web-only process) delivery is reported as run elsewhere and sources are
-judged by the database alone.
+The app factory mounts `routes` and puts on `app.state` the settings, the engine and the
+service's `Heartbeats` (what it ran, when; see `digest.service.heartbeats`), which this
+route only reads; without heartbeats (a web-only process) delivery is reported as run
+elsewhere and sources are judged by the database alone.
 """
 
 from __future__ import annotations
@@ -118,12 +118,7 @@ def health_report(
 async def healthz(request: Request) -> JSONResponse:
     """200 when everything is fresh, 503 (with the reason) when not."""
     state = request.app.state
-    settings = getattr(state, "settings", None)
-    engine = getattr(state, "engine", None)
-    if settings is None or engine is None:
-        return JSONResponse({"status": "error", "error": "not configured"}, status_code=503)
-    beats = getattr(state, "heartbeats", None)
-    report = await run_in_threadpool(health_report, settings, engine, beats)
+    report = await run_in_threadpool(health_report, state.settings, state.engine, state.heartbeats)
     code = 200 if report["status"] == "ok" else 503
     return JSONResponse(report, status_code=code, headers={"Cache-Control": "no-store"})
 

@@ -1,6 +1,7 @@
 """`/healthz`: 200 when the database answers and fetching and delivery are fresh, 503 when not.
 
-The route is served by a real uvicorn server on 127.0.0.1 and read over HTTP.
+The app `create_app` builds, given the service's heartbeats, is served by a real uvicorn
+server on 127.0.0.1 and read over HTTP.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from digest.config import Settings, SourceSettings
+from digest.send.transport import make_transport
 from digest.service.heartbeats import Heartbeats
 from digest.store.engine import open_engine, transaction
 from digest.store.papers import SourceState, put_source_state
-from digest.web import health
+from digest.web import create_app
 from digest.web.health import health_report
 
 HF = SourceSettings(name="hf", kind="hf-daily", url="https://hf.co/api/daily_papers", every="2h")
@@ -64,10 +66,7 @@ def record_fetch(engine: Engine, *, success: datetime | None, error: str | None 
 
 
 def get_health(settings: Settings, engine: Engine, beats: Heartbeats | None) -> httpx.Response:
-    app = Starlette(routes=health.routes)
-    app.state.settings, app.state.engine = settings, engine
-    if beats is not None:
-        app.state.heartbeats = beats
+    app = create_app(settings, engine, make_transport(settings), heartbeats=beats)
     with LocalServer(app) as base, httpx.Client(base_url=base) as client:
         return client.get("/healthz")
 
