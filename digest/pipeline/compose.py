@@ -55,6 +55,8 @@ CANDIDATE_DAYS = 3  # a paper first seen in the last three days can still make a
 WEEK = 7  # a weekly digest looks back to the previous digest, at most this many days
 TRENDING_ITEMS = 3
 PreviewFormat = Literal["html", "text", "eml"]
+# What becomes of a composed digest: see `DigestComposer.fate`.
+Fate = Literal["skipped", "published", "mailed"]
 
 
 class DigestComposer:
@@ -213,6 +215,16 @@ class DigestComposer:
         fresh = [p for p in self.trending if p.id not in taken]
         return tuple(fresh[:TRENDING_ITEMS])
 
+    def fate(self, digest: Digest) -> Fate:
+        """What becomes of a composed digest, in a delivery and in its dry run alike:
+        skipped when nothing matched and `digest.skip_when_empty` is on; published (kept for
+        the feed and the archive, not emailed) for a feed-only subscriber; mailed otherwise."""
+        if not digest.picks and self.settings.digest.skip_when_empty:
+            return "skipped"
+        if digest.subscriber.feed_only:
+            return "published"
+        return "mailed"
+
     def prepare(self, claims: Sequence[Claim]) -> list[Prepared]:
         """Rank and render a claimed batch (in a thread of the delivery loop, or in a helper
         process: see `digest.pipeline.preparers`)."""
@@ -224,10 +236,11 @@ class DigestComposer:
                 Item(p.paper.db_id or 0, p.score, p.reason, p.topic) for p in digest.picks
             )
             items += tuple(Item(p.db_id or 0, 0.0, TRENDING_REASON) for p in digest.trending)
-            if not digest.picks and self.settings.digest.skip_when_empty:
+            fate = self.fate(digest)
+            if fate == "skipped":
                 prepared.append(Prepared(claim, None, (), "nothing new matched the topics"))
                 continue
-            if claim.subscriber.feed_only:
+            if fate == "published":
                 reason = "feed only: kept for the feed and the archive, not emailed"
                 prepared.append(Prepared(claim, None, items, reason, status="published"))
                 continue

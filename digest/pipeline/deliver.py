@@ -140,11 +140,12 @@ def _dry_run(
     for start in range(0, len(due), 250):
         digests = composer.digests(due[start : start + 250])
         for digest in digests:
-            if digest.picks and digest.subscriber.feed_only:
-                report.published += 1
-            elif digest.picks or not composer.settings.digest.skip_when_empty:
+            fate = composer.fate(digest)
+            if fate == "mailed":
                 composer.renderer.render_digest(digest, now=composer.now)
                 report.sent += 1
+            elif fate == "published":
+                report.published += 1
             else:
                 report.skipped_empty += 1
         if progress is not None:

@@ -50,6 +50,7 @@ def add_subscribers(
     timezone: str = "UTC",
     send_at: str = "07:00",
     prefix: str = "reader",
+    feed_only: bool = False,
 ) -> list[str]:
     emails = [f"{prefix}{n}@example.org" for n in range(count)]
     with transaction(engine) as session:
@@ -62,6 +63,7 @@ def add_subscribers(
                     timezone=timezone,
                     send_at=send_at,
                     status="active",
+                    feed_only=feed_only,
                 ).validate(),
                 default_timezone="UTC",
                 default_send_at="07:00",
