@@ -210,6 +210,8 @@ class Digest:
     subscriber: Subscriber
     digest_date: date
     picks: tuple[Pick, ...]
+    # Trending papers to show after the picks, as the composer chose them (none of the
+    # picks, none the subscriber already has, at most three); the renderer shows them all.
     trending: tuple[Paper, ...] = ()
     # A weekly digest covers the days from `since` to `digest_date`; a daily one has None.
     since: date | None = None

@@ -209,6 +209,8 @@ class DigestComposer:
         return starts
 
     def _trending(self, picks: Sequence[Pick], skip: set[str]) -> tuple[Paper, ...]:
+        """The most upvoted trending papers that are neither picks nor papers the subscriber
+        has (`skip`), at most `TRENDING_ITEMS`; none on a day without picks."""
         if not picks:
             return ()
         taken = skip | {pick.paper.id for pick in picks}

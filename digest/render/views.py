@@ -20,7 +20,6 @@ from digest.render.text import compact_count, excerpt, one_line, plain_math, sho
 
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
 _SAFE_URL = re.compile(r"^https?://[^\s<>\"'\x00-\x1f\x7f]{1,500}$", re.IGNORECASE)
-TRENDING_MAX = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,11 +258,6 @@ def _preheader(top_title: str | None, count: int) -> str:
     return shorten(text, 150)
 
 
-def _trending(digest: Digest) -> list[Paper]:
-    picked = {pick.paper.id for pick in digest.picks}
-    return [paper for paper in digest.trending if paper.id not in picked][:TRENDING_MAX]
-
-
 def plan_digest(digest: Digest) -> DigestPlan:
     """Plan the whole digest (see the module docstring)."""
     picks = digest.picks
@@ -284,7 +278,7 @@ def plan_digest(digest: Digest) -> DigestPlan:
         heading=heading,
         lead=lead,
         groups=_headed(picks, groups, weekly=digest.since is not None),
-        trending=_trending(digest),
+        trending=list(digest.trending),
     )
 
 

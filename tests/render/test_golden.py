@@ -92,9 +92,7 @@ def _digest(renderer: Renderer, digest: Digest) -> OutgoingEmail:
 CASES: dict[str, tuple[dict[str, Any], Callable[[Renderer], OutgoingEmail]]] = {
     "digest-many": (
         {},
-        lambda r: _digest(
-            r, make_digest(30, paper=rich_paper, trending=(rich_paper(0), rich_paper(31)))
-        ),
+        lambda r: _digest(r, make_digest(30, paper=rich_paper, trending=(rich_paper(31),))),
     ),
     "digest-one-topic": (
         {},

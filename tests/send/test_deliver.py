@@ -13,10 +13,12 @@ from sqlalchemy import Engine
 from digest.config import Settings
 from digest.pipeline.compose import compose_digest
 from digest.pipeline.deliver import deliver_due
+from digest.records import FeedEntry
 from digest.send.loop import DeliveryReport
 from digest.send.transport import SmtpTransport
 from digest.store.delivery_reads import ledger_entries
 from digest.store.engine import transaction
+from digest.store.papers import ingest_entries
 from digest.store.suppressions import is_suppressed
 from tests.send.scenario import add_papers, add_subscribers, smtp_settings
 from tests.send.smtpd import FaultPlan, FaultySmtpServer
@@ -213,3 +215,39 @@ def test_compose_digest_previews_without_recording(
     assert digest.picks
     assert all("decoding" in p.paper.title.lower() for p in digest.picks[:3])
     assert statuses(engine) == {}
+
+
+def featured(number: int, title: str, upvotes: int) -> FeedEntry:
+    key = f"2607.9{number:04d}"
+    return FeedEntry(
+        source="hf",
+        key=key,
+        title=title,
+        abstract=f"{title}. We report what we found.",
+        authors=("B. Author",),
+        categories=("cs.CL",),
+        arxiv_id=key,
+        abs_url=f"https://arxiv.org/abs/{key}",
+        published=NOW - timedelta(hours=12),
+        featured_on=DAY,
+        upvotes=upvotes,
+    )
+
+
+def test_trending_leaves_out_the_picks_and_lists_at_most_three(
+    engine: Engine, settings: Settings, smtp_server: FaultySmtpServer
+) -> None:
+    settings, emails = setup(engine, settings, smtp_server, count=1)
+    entries = [
+        featured(0, "Speculative decoding for large language models, at scale", 900),
+        featured(1, "Rhyme schemes in medieval poetry", 500),
+        featured(2, "Bird migration over the Alps", 400),
+        featured(3, "Sourdough fermentation kinetics", 300),
+        featured(4, "Glacier retreat in Patagonia", 200),
+    ]
+    with transaction(engine) as session:
+        ingest_entries(session, entries, now=NOW - timedelta(hours=12))
+    digest = compose_digest(settings, engine, emails[0], now=NOW)
+    picked = {pick.paper.id for pick in digest.picks}
+    assert "2607.90000" in picked
+    assert [paper.id for paper in digest.trending] == ["2607.90001", "2607.90002", "2607.90003"]
