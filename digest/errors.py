@@ -11,7 +11,9 @@ DigestError                 base; the CLI prints its message as one line (exit 1
 ├── SchemaError             database missing or behind the code: run `digest db upgrade` (exit 2)
 ├── NotFound                no such subscriber, paper … (exit 2)
 ├── TokenError              (tokens) a link forged, truncated, for another purpose or expired
-│                           (exit 2; web 400 or 410; inbound 550 at RCPT)
+│   │                       (exit 2; web 400 or 410; inbound 550 at RCPT)
+│   └── BadLink             (web.links) a link that acts on nobody: expired, gone or malformed
+│                           (web 400 or 410 page; never leaves the web package)
 ├── DatabaseUnavailable     the database cannot be reached or written: read-only, locked, down,
 │                           full or damaged; the unit of work was rolled back (exit 4; web 503
 │                           page; /healthz 503 naming the problem; inbound 451 4.3.0)
@@ -25,8 +27,6 @@ DigestError                 base; the CLI prints its message as one line (exit 1
 A few signals never leave the module (or package) that raises them, and are not DigestErrors:
 
 Exception
-├── BadLink                 (web.links) a link that acts on nobody: expired, gone or malformed
-│                           (web 400 or 410 page)
 ├── CsrfError               (web.csrf) a form's CSRF token missing, forged or stale (web 403 page)
 ├── BodyTooLarge            (web.guard) a chunked request body grew past the cap (web 413 page)
 ├── Unreadable              (send.inbound) an inbound message that cannot be read in good time

@@ -11,6 +11,7 @@ key that checks it belongs to the subscriber it names:
     token = make_token(secret, "unsubscribe", subscriber)    # "12.aBcDeF.…"
     claim = read_claim(secret, "unsubscribe", token)        # names subscriber 12 (unchecked)
     data = check_claim(secret, claim, subscriber_12)         # TokenData, or TokenError
+    data, owner = claim_owner(secret, claim, found)          # the same, and `found`, not None
 
 A token is `<id>.<timestamp>.<signature>`: the subscriber id in decimal, signed by
 itsdangerous's `TimestampSigner` (HMAC-SHA1, 27 characters of signature) with the salt
@@ -29,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
@@ -67,6 +68,9 @@ class LinkOwner(Protocol):
     def token_version(self) -> int: ...
     @property
     def created_at(self) -> datetime | None: ...
+
+
+Owner = TypeVar("Owner", bound=LinkOwner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +190,20 @@ def check_claim(
     """The token's data if it was made for `owner` (the subscriber now stored under the
     claimed id, None if there is none); TokenError(gone=True) if not, TokenError(expired=
     True) for an expired confirmation."""
+    return claim_owner(secret, claim, owner, max_age=max_age)[0]
+
+
+def claim_owner(
+    secret: str, claim: LinkClaim, owner: Owner | None, *, max_age: int | None = None
+) -> tuple[TokenData, Owner]:
+    """`check_claim`, returning with the token's data the owner it was made for: a caller
+    that looked the claimed id up gets the subscriber it found, known to be there."""
     if owner is None or owner.id != claim.subscriber_id:
         raise _gone()
+    return _checked(secret, claim, owner, max_age), owner
+
+
+def _checked(secret: str, claim: LinkClaim, owner: LinkOwner, max_age: int | None) -> TokenData:
     if claim.legacy is not None:
         return _check_legacy(claim, claim.legacy, owner)
     max_age = _max_age(claim.purpose, max_age)

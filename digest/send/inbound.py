@@ -52,7 +52,7 @@ from digest.store.engine import transaction
 from digest.store.signups import unsubscribe
 from digest.store.subscribers import record_event, subscriber_by_id
 from digest.store.suppressions import email_of, suppress_addresses
-from digest.tokens import LinkClaim, Purpose, TokenError, check_claim, read_claim
+from digest.tokens import LinkClaim, Purpose, TokenError, claim_owner, read_claim
 
 log = logging.getLogger("digest.inbound")
 
@@ -221,13 +221,12 @@ class InboundHandler:
                 if intent.claim is None:
                     found.append(intent)
                     continue
-                owner = subscriber_by_id(session, intent.claim.subscriber_id)
+                stored = subscriber_by_id(session, intent.claim.subscriber_id)
                 try:
-                    check_claim(self._secret, intent.claim, owner)
+                    _, owner = claim_owner(self._secret, intent.claim, stored)
                 except TokenError:
                     log.info("mail to a %s address that names nobody now", intent.kind)
                     continue
-                assert owner is not None  # check_claim refuses a claim on nobody
                 found.append(Intent(intent.kind, None, owner.id, owner.link_secret))
         return found
 

@@ -19,20 +19,15 @@ from starlette.responses import Response
 from digest.records import Subscriber
 from digest.store.engine import transaction
 from digest.store.subscribers import subscriber_by_id
-from digest.tokens import Purpose, TokenData, TokenError, check_claim, read_claim
+from digest.tokens import Purpose, TokenData, TokenError, claim_owner, read_claim
 from digest.web.csrf import FIELD, CsrfError
 from digest.web.views import Web, web_of
 
 MAX_TOKEN_CHARS = 400
 
 
-class BadLink(Exception):
+class BadLink(TokenError):
     """A link that acts on nobody: `expired`, `gone` (stale) or else malformed."""
-
-    def __init__(self, message: str, *, expired: bool = False, gone: bool = False) -> None:
-        super().__init__(message)
-        self.expired = expired
-        self.gone = gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +44,10 @@ def _open(web: Web, purpose: Purpose, token: str) -> Link:
     try:
         claim = read_claim(web.secret, purpose, token)
         with transaction(web.engine) as session:
-            subscriber = subscriber_by_id(session, claim.subscriber_id)
-        data = check_claim(web.secret, claim, subscriber)
+            found = subscriber_by_id(session, claim.subscriber_id)
+        data, subscriber = claim_owner(web.secret, claim, found)
     except TokenError as exc:
         raise BadLink(str(exc), expired=exc.expired, gone=exc.gone) from None
-    assert subscriber is not None  # check_claim refuses a claim on nobody
     return Link(data, subscriber)
 
 
