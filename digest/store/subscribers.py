@@ -12,9 +12,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
-from digest.config import check_timezone, parse_send_time
+from digest import cadence
+from digest.config import check_timezone
 from digest.errors import NotFound, UsageError
-from digest.records import FREQUENCIES, SUBSCRIBER_STATUSES, WEEKDAY_NAMES, WEEKDAYS, Subscriber
+from digest.records import SUBSCRIBER_STATUSES, WEEKDAYS, Subscriber
 from digest.store.schema import EventRow, SubscriberRow, new_link_secret
 
 MAX_TOPICS = 20
@@ -60,17 +61,6 @@ def clean_terms(
     return tuple(seen.values())
 
 
-def parse_weekday(text: str) -> int:
-    """A weekday written `mon`, `Monday` (any case) or 0–6 from Monday; UsageError if not."""
-    word = text.strip().lower()
-    if word.isdigit() and int(word) < 7:
-        return int(word)
-    for index, (short, name) in enumerate(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)):
-        if word in (short, name.lower()):
-            return index
-    raise UsageError(f"{text.strip()[:20]!r} is not a weekday: use one of {', '.join(WEEKDAYS)}")
-
-
 def weekday_code(weekday: int | None) -> str | None:
     """`mon` … `sun` for a stored weekday (None stays None)."""
     return None if weekday is None else WEEKDAYS[weekday]
@@ -107,7 +97,7 @@ class SubscriberInput:
                 raise UsageError(str(exc)) from None
         if self.send_at is not None:
             try:
-                send_at: str | None = parse_send_time(self.send_at).strftime("%H:%M")
+                send_at: str | None = cadence.send_time(self.send_at)
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         else:
@@ -132,12 +122,13 @@ class SubscriberInput:
 
     def _schedule(self) -> tuple[str | None, str | None]:
         """The frequency and weekday (as `mon` … `sun`), checked."""
-        frequency = self.frequency.strip().lower() if self.frequency is not None else None
-        if frequency is not None and frequency not in FREQUENCIES:
-            raise UsageError(f"frequency {self.frequency!r} is not one of {', '.join(FREQUENCIES)}")
-        if self.weekday is None or not self.weekday.strip():
-            return frequency, None
-        weekday = WEEKDAYS[parse_weekday(self.weekday)]
+        try:
+            frequency = cadence.frequency(self.frequency) if self.frequency is not None else None
+            if self.weekday is None or not self.weekday.strip():
+                return frequency, None
+            weekday = cadence.weekday(self.weekday)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if frequency == "daily":
             raise UsageError(
                 "a weekday applies to weekly digests only: give the frequency weekly too"

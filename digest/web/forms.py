@@ -12,16 +12,15 @@ from dataclasses import dataclass, field
 
 from starlette.datastructures import FormData
 
-from digest.config import check_timezone, parse_send_time
+from digest import cadence
+from digest.config import check_timezone
 from digest.errors import UsageError
-from digest.records import FREQUENCIES, WEEKDAYS
 from digest.store.subscribers import (
     MAX_LIST_ITEMS,
     MAX_TOPICS,
     SubscriberInput,
     clean_terms,
     normalise_email,
-    parse_weekday,
 )
 
 MAX_FIELD_CHARS = 10_000
@@ -92,7 +91,7 @@ def _send_at(result: FormResult, text: str) -> str | None:
     if match:
         text = match[1]
     try:
-        return parse_send_time(text).strftime("%H:%M")
+        return cadence.send_time(text)
     except ValueError:
         result.errors["send_at"] = "Give the send time as HH:MM, for example 07:30."
         return None
@@ -116,15 +115,16 @@ def _email(result: FormResult, text: str) -> str:
 
 def _schedule(result: FormResult, frequency: str, weekday: str) -> tuple[str, str | None]:
     """How often: `daily` (the default) or `weekly` on a weekday (Monday by default)."""
-    frequency = frequency.strip().lower() or "daily"
-    if frequency not in FREQUENCIES:
+    try:
+        frequency = cadence.frequency(frequency.strip() or "daily")
+    except ValueError:
         result.errors["frequency"] = "Choose daily or weekly digests."
         return "daily", None
     if frequency == "daily" or not weekday.strip():
         return frequency, None
     try:
-        return frequency, WEEKDAYS[parse_weekday(weekday)]
-    except UsageError:
+        return frequency, cadence.weekday(weekday)
+    except ValueError:
         result.errors["weekday"] = "Choose a day of the week, Monday to Sunday."
         return frequency, None
 

@@ -26,15 +26,15 @@ from email.utils import parseaddr
 
 from sqlalchemy import Engine
 
-from digest.config import Settings, check_timezone, parse_send_time
+from digest import cadence
+from digest.config import Settings, check_timezone
 from digest.errors import MailRequestRefused, UsageError
 from digest.pipeline.embed import configured_model
 from digest.pipeline.signup import request_confirmation
 from digest.rank.embed import SentenceModel
-from digest.records import FREQUENCIES, WEEKDAYS
 from digest.render.renderer import Renderer
 from digest.send.transport import Transport
-from digest.store.subscribers import MAX_TOPIC_LENGTH, MAX_TOPICS, SubscriberInput, parse_weekday
+from digest.store.subscribers import MAX_TOPIC_LENGTH, MAX_TOPICS, SubscriberInput
 
 log = logging.getLogger("digest.web")
 _KEYS = {
@@ -112,17 +112,15 @@ def _body_lines(text: str) -> list[str]:
 def _setting(key: str, value: str) -> str:
     """The time zone, send time, frequency or weekday a keyed line gives;
     MailRequestRefused if it is not one."""
+    read = {
+        "timezone": check_timezone,
+        "send_at": cadence.send_time,
+        "frequency": cadence.frequency,
+        "weekday": cadence.weekday,
+    }[key]
     try:
-        if key == "timezone":
-            return check_timezone(value)
-        if key == "weekday":
-            return WEEKDAYS[parse_weekday(value)]
-        if key == "frequency":
-            if value.lower() not in FREQUENCIES:
-                raise ValueError(value)
-            return value.lower()
-        return parse_send_time(value).strftime("%H:%M")
-    except (ValueError, UsageError):
+        return read(value)
+    except ValueError:
         raise MailRequestRefused(_REFUSALS[key]) from None
 
 
