@@ -134,16 +134,19 @@ def writes_to_journal(stream: IO[Any]) -> bool:
     return expected == f"{info.st_dev}:{info.st_ino}"
 
 
+class _ServiceHandler(logging.StreamHandler[IO[Any]]):
+    """The handler `configure_logging` installs (a second call replaces it, not adds one)."""
+
+
 def configure_logging(settings: Settings, *, stream: IO[Any] | None = None) -> logging.Handler:
     """Send every log record to `stream` (stdout) as one line; returns the handler."""
     stream = stream or sys.stdout
-    handler = logging.StreamHandler(stream)
+    handler = _ServiceHandler(stream)
     handler.setFormatter(EventFormatter(journald=writes_to_journal(stream)))
     handler.addFilter(SecretFilter(settings_secrets(settings)))
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_digest", False)]:
+    for old in [h for h in root.handlers if isinstance(h, _ServiceHandler)]:
         root.removeHandler(old)
-    handler._digest = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(settings.service.log_level.upper())
     for name, level in QUIET_LOGGERS.items():

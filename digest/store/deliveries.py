@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -54,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from digest.records import Claim, Item
+from digest.store.engine import rows_changed
 from digest.store.schema import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.store.subscribers import to_record
 
@@ -138,7 +139,7 @@ def renew_leases(session: Session, *, worker_id: str, lease_until: datetime) -> 
     result = session.execute(
         update(LEDGER).where(_ROW.lease_owner == worker_id).values(lease_expires_at=lease_until)
     )
-    return int(cast(Any, result).rowcount or 0)
+    return rows_changed(result)
 
 
 def release(session: Session, delivery_ids: Iterable[int], *, worker_id: str) -> None:

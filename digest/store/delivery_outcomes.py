@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.records import Outcome
 from digest.store.deliveries import IN_QUEUE, LEDGER, SENT_PAPERS, decode_items, encode_items
-from digest.store.engine import dialect_insert
+from digest.store.engine import dialect_insert, rows_changed
 from digest.store.suppressions import suppress_addresses
 
 _ROW = LEDGER.c
@@ -132,7 +132,7 @@ def recover_interrupted(
             .where(_ROW.lease_owner.in_(list(dead_owners)), IN_QUEUE)
             .values(lease_owner=None, lease_expires_at=None)
         )
-        released = int(cast(Any, result).rowcount or 0)
+        released = rows_changed(result)
     return Recovered(len(rows), released)
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.engine import URL, CursorResult, ExceptionContext, Result, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import QueryableAttribute, Session
 
@@ -156,3 +156,9 @@ def among(
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT changed (its cursor's count)."""
+    assert isinstance(result, CursorResult)  # what executing a data-changing statement returns
+    return int(result.rowcount or 0)

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from digest.errors import NotFound, UsageError
 from digest.records import Paper
-from digest.store.engine import among
+from digest.store.engine import among, rows_changed
 from digest.store.papers import to_paper
 from digest.store.schema import FeedbackRow, PaperRow, SubscriberRow
 
@@ -137,5 +137,4 @@ def forget_votes(session: Session, subscriber_id: int) -> int:
             FeedbackRow.subscriber_id == subscriber_id, FeedbackRow.source == "vote"
         )
     )
-    assert isinstance(result, CursorResult)  # a DELETE's result counts its rows
-    return result.rowcount
+    return rows_changed(result)

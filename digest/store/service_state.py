@@ -16,7 +16,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import DatabaseUnavailable
-from digest.store.engine import transaction
+from digest.store.engine import rows_changed, transaction
 from digest.store.papers import SourceState, list_source_states
 from digest.store.schema import DeliveryRow, SourceStateRow, SubscriberRow
 
@@ -83,7 +83,7 @@ def expire_unconfirmed(engine: Engine, *, requested_before: datetime) -> int:
                 SubscriberRow.updated_at < requested_before,
             )
         )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)
 
 
 def prune_fetch_states(engine: Engine, *, keep: Collection[str]) -> int:
@@ -93,4 +93,4 @@ def prune_fetch_states(engine: Engine, *, keep: Collection[str]) -> int:
         if keep:
             query = query.where(SourceStateRow.name.not_in(list(keep)))
         result = session.execute(query)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)

@@ -16,6 +16,7 @@ from digest import cadence
 from digest.config import check_timezone
 from digest.errors import NotFound, UsageError
 from digest.records import SUBSCRIBER_STATUSES, WEEKDAYS, Subscriber
+from digest.store.engine import rows_changed
 from digest.store.schema import EventRow, SubscriberRow, new_link_secret
 
 MAX_TOPICS = 20
@@ -298,7 +299,7 @@ def remove_subscriber(session: Session, email: str) -> None:
     """Delete a subscriber and, by cascade, their deliveries, items and feedback."""
     address = normalise_email(email)
     result = session.execute(delete(SubscriberRow).where(SubscriberRow.email == address))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if not rows_changed(result):
         raise NotFound(f"no subscriber with address {email!r}")
 
 

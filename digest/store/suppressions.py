@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from digest.store.engine import rows_changed
 from digest.store.schema import SubscriberRow, SuppressionRow
 from digest.store.subscribers import normalise_email, record_event
 
@@ -60,7 +61,7 @@ def unsuppress(session: Session, email: str) -> bool:
     result = session.execute(
         delete(SuppressionRow).where(SuppressionRow.email == normalise_email(email))
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(result))
 
 
 def is_suppressed(session: Session, email: str) -> bool:
