@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
+from digest.pacing import Pacer
 from digest.pipeline.compose import compose_digest
 from digest.pipeline.library import LibraryReport, add_library
 from digest.sources.fetch import Politeness
-from digest.sources.http import HostThrottle, RetryPolicy
+from digest.sources.http import RetryPolicy
 from digest.sources.library import LibraryError
 from digest.store.engine import transaction
 from digest.store.feedback import feedback_for
@@ -79,7 +80,7 @@ def quick(sleeps: list[float] | None = None) -> Politeness:
             sleeps.append(seconds)
 
     clock = iter(range(1_000_000))
-    throttle = HostThrottle(3.0, clock=lambda: float(next(clock)) * 0.001, sleep=record)
+    throttle = Pacer(3.0, clock=lambda: float(next(clock)) * 0.001, sleep=record)
     return Politeness(throttle=throttle, policy=RetryPolicy(attempts=1), timeout=5.0)
 
 

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings, SourceSettings
+from digest.pacing import Pacer
 from digest.pipeline.deliver import deliver_due
 from digest.pipeline.fetch import fetch_all
 from digest.pipeline.library import add_library
@@ -26,7 +27,7 @@ from digest.records import LikedUpdate
 from digest.send.loop import DeliveryReport
 from digest.send.transport import SmtpTransport
 from digest.sources.fetch import Politeness
-from digest.sources.http import HostThrottle, RetryPolicy
+from digest.sources.http import RetryPolicy
 from digest.store.engine import transaction
 from digest.store.feedback import record_vote
 from digest.store.papers import ingest_entries
@@ -59,7 +60,7 @@ def smtp_server() -> Iterator[FaultySmtpServer]:
 
 
 def quick() -> Politeness:
-    return Politeness(throttle=HostThrottle(0.0), policy=RetryPolicy(attempts=1), timeout=5.0)
+    return Politeness(throttle=Pacer(0.0), policy=RetryPolicy(attempts=1), timeout=5.0)
 
 
 def subscriber(engine: Engine, address: str, now: datetime, *topics: str) -> int:

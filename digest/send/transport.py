@@ -28,7 +28,6 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,6 +36,7 @@ import aiosmtplib
 
 from digest.config import Settings, SmtpSettings
 from digest.errors import TransportError
+from digest.pacing import Pacer
 from digest.records import OutgoingEmail
 
 MAX_MESSAGES_PER_CONNECTION = 500
@@ -107,32 +107,6 @@ class OutboxTransport:
         return None
 
 
-class RateLimiter:
-    """Spaces calls evenly so that at most `per_second` pass each second (0 = no limit)."""
-
-    def __init__(
-        self,
-        per_second: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        async with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            await self._sleep(slot - now)
-
-
 class SmtpTransport:
     """SMTP over a pool of at most `max_connections` reused connections."""
 
@@ -145,7 +119,7 @@ class SmtpTransport:
         self._tls_context = tls_context
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(smtp.max_connections)
-        self._rate = RateLimiter(smtp.rate_per_second)
+        self._rate = Pacer.per_second(smtp.rate_per_second)
         self._closed = False
 
     async def send(self, email: OutgoingEmail) -> None:

@@ -17,13 +17,13 @@ import httpx
 
 from digest.config import SourceSettings
 from digest.errors import SourceError
+from digest.pacing import Pacer
 from digest.records import LOOKED_UP, FeedEntry
 from digest.sources import arxiv_api, arxiv_rss, hf_daily, rss
 from digest.sources.http import (
     ARXIV_THROTTLE,
     DEFAULT_MAX_BYTES,
     Fetched,
-    HostThrottle,
     RateLimited,
     Request,
     RetryPolicy,
@@ -70,7 +70,7 @@ class SourceFetch:
 class Politeness:
     """How a fetch behaves on the network; tests pass quicker settings."""
 
-    throttle: HostThrottle = ARXIV_THROTTLE
+    throttle: Pacer = ARXIV_THROTTLE
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     contact: str | None = None
     max_bytes: int = DEFAULT_MAX_BYTES

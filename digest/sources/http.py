@@ -2,7 +2,7 @@
 
 Every request goes through `get()` with the httpx client the caller passes in. It sends a
 descriptive User-Agent and the source's stored `ETag` / `Last-Modified` validators (a 304
-is a success with nothing new), waits its turn at rate-limited hosts (`HostThrottle`: one
+is a success with nothing new), waits its turn at rate-limited hosts (`Pacer`: one
 request per 3 s to each arXiv host across the whole process), retries 429 and 5xx answers
 and dropped connections with jittered exponential back-off honouring `Retry-After`, and
 stops reading a body past `max_bytes`.
@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,13 +25,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from digest.errors import SourceError
+from digest.pacing import Pacer, Sleep
 
 ARXIV_INTERVAL_SECONDS = 3.0
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_BYTES = 8_000_000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def user_agent(contact: str | None = None) -> str:
@@ -56,45 +52,6 @@ def is_arxiv_host(url: str) -> bool:
     return host == "arxiv.org" or host.endswith(".arxiv.org")
 
 
-class HostThrottle:
-    """At most one request per `interval` seconds to each host, across every task and thread.
-
-    Each caller reserves the next free slot for its host, then sleeps until that slot, so
-    concurrent sources queue fairly without holding a lock while they wait.
-    """
-
-    def __init__(
-        self,
-        interval: float = ARXIV_INTERVAL_SECONDS,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._sleep = sleep
-        self._next_slot: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def reserve(self, host: str) -> float:
-        """Claim the next slot for `host`; returns how many seconds to wait for it."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot.get(host, now))
-            self._next_slot[host] = slot + self.interval
-            return slot - now
-
-    def reset(self) -> None:
-        """Forget every reserved slot (for tests and for a fresh start)."""
-        with self._lock:
-            self._next_slot.clear()
-
-    async def wait(self, url: str) -> None:
-        delay = self.reserve((urlsplit(url).hostname or "").lower())
-        if delay > 0:
-            await self._sleep(delay)
-
-
 def new_client() -> httpx.AsyncClient:
     """The HTTP client the CLI and the service pass to `fetch_all` (callers close it)."""
     return httpx.AsyncClient(
@@ -106,7 +63,7 @@ def new_client() -> httpx.AsyncClient:
 
 
 # The process-wide throttle for arXiv hosts; only a dict and a lock, no I/O.
-ARXIV_THROTTLE = HostThrottle()
+ARXIV_THROTTLE = Pacer(ARXIV_INTERVAL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -176,7 +133,7 @@ class Request:
     contact: str | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     max_bytes: int = DEFAULT_MAX_BYTES
-    throttle: HostThrottle | None = None
+    throttle: Pacer | None = None
 
 
 async def get(client: httpx.AsyncClient, request: Request, policy: RetryPolicy) -> Fetched:
@@ -209,7 +166,7 @@ class _Retryable(Exception):
 
 async def _get_once(client: httpx.AsyncClient, request: Request) -> Fetched:
     if request.throttle is not None:
-        await request.throttle.wait(request.url)
+        await request.throttle.wait((urlsplit(request.url).hostname or "").lower())
     headers = {
         "User-Agent": user_agent(request.contact),
         "Accept": request.accept,

@@ -11,11 +11,11 @@ import pytest
 
 from digest.config import SmtpSettings, load_settings
 from digest.errors import TransportError
+from digest.pacing import Pacer
 from digest.records import OutgoingEmail
 from digest.send.transport import (
     MessageRejected,
     OutboxTransport,
-    RateLimiter,
     SmtpTransport,
     make_transport,
 )
@@ -255,7 +255,7 @@ def test_rate_limiter_spaces_messages_evenly() -> None:
     async def fake_sleep(seconds: float) -> None:
         slept.append(round(seconds, 6))
 
-    limiter = RateLimiter(50, clock=lambda: now[0], sleep=fake_sleep)
+    limiter = Pacer.per_second(50, clock=lambda: now[0], sleep=fake_sleep)
 
     async def run() -> None:
         for _ in range(4):

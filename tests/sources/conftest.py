@@ -18,9 +18,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from digest.pacing import Pacer
 from digest.sources import http as source_http
 from digest.sources.fetch import Politeness
-from digest.sources.http import HostThrottle, RetryPolicy
+from digest.sources.http import RetryPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -129,7 +130,7 @@ def politeness(sleeps: list[float]) -> Politeness:
         sleeps.append(seconds)
 
     return Politeness(
-        throttle=HostThrottle(0.0),
+        throttle=Pacer(0.0),
         policy=RetryPolicy(attempts=3, base_delay=0.01, max_retry_after=120, sleep=record),
         timeout=1.0,
         max_bytes=2_000_000,

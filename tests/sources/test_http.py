@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from digest.errors import SourceError
+from digest.pacing import Pacer
 from digest.sources.fetch import Politeness
 from digest.sources.http import (
     Fetched,
-    HostThrottle,
     RateLimited,
     Request,
     Validators,
@@ -115,7 +115,7 @@ def test_body_past_the_size_cap_is_cut(feed_server: FeedServer, politeness: Poli
 
 def test_throttle_spaces_requests_per_host() -> None:
     clock = [100.0]
-    throttle = HostThrottle(3.0, clock=lambda: clock[0])
+    throttle = Pacer(3.0, clock=lambda: clock[0])
     assert [throttle.reserve("export.arxiv.org") for _ in range(3)] == [0.0, 3.0, 6.0]
     assert throttle.reserve("rss.arxiv.org") == 0.0
     clock[0] += 10
@@ -128,7 +128,7 @@ def test_throttle_holds_back_concurrent_requests(feed_server: FeedServer) -> Non
     async def record(seconds: float) -> None:
         waits.append(seconds)
 
-    throttle = HostThrottle(3.0, sleep=record)
+    throttle = Pacer(3.0, sleep=record)
     url = feed_server.route("/a", Reply(200, b"ok"))
 
     async def run() -> None:
