@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -50,6 +50,7 @@ THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.81, 0.05))
 PRECISION = 0.70  # the share of sent papers that should be clearly relevant
 HELD_OUT_DENSE = ("held-out-1", "held-out-2")  # those each held-out query is measured on
 OWN_FEATURES = (0, 2, 3)  # cos, cov, covt: what does not depend on the rest of the day
+LIKED_OWN_FEATURES = (0, 2)  # cos, words
 OWN_BARS = (0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)  # tried, strictest first
 SILENT = weights.TopicModel(bias=-1e9, cos=0.0, zcos=0.0, cov=0.0, covt=0.0)  # no own route
 LIKED_SILENT = weights.LikedModel(bias=-1e9, cos=0.0, words=0.0)
@@ -147,22 +148,47 @@ def fit_topic_model(
     return weights.TopicModel(bias, *(float(c) for c in coef))
 
 
-def fit_own_model(days: Days, train: Sequence[ds.Query]) -> weights.TopicModel:
-    """Logistic regression of "grade >= 2" on (cos, cov, covt) of each paper's best topic
-    by the in-context model (WITH_MEANING as set): the pair judged on its own merits."""
+def _fit_on_best(
+    days: Days,
+    train: Sequence[ds.Query],
+    features_of: Callable[[ds.Query], np.ndarray],
+    coef: np.ndarray,
+    columns: Sequence[int],
+) -> tuple[float, list[float]]:
+    """Logistic regression of "grade >= 2" on `columns` of the features of each paper's best
+    topic (or liked paper) by the in-context weights `coef`: (bias, weights)."""
     from sklearn.linear_model import LogisticRegression
 
-    model = weights.WITH_MEANING
-    coef = np.array([model.cos, model.zcos, model.cov, model.covt, model.zfeed])
     xs, ys = [], []
     for q in train:
-        features = topic_features(days, q, model)
+        features = features_of(q)
         best = (features @ coef).argmax(axis=0)
-        xs.append(features[best, np.arange(features.shape[1])][:, list(OWN_FEATURES)])
+        xs.append(features[best, np.arange(features.shape[1])][:, list(columns)])
         ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in days.index(q).papers]))
     fitted = LogisticRegression(C=1.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
-    cos, cov, covt = (float(c) for c in fitted.coef_[0])
-    return weights.TopicModel(float(fitted.intercept_[0]), cos=cos, zcos=0.0, cov=cov, covt=covt)
+    return float(fitted.intercept_[0]), [float(c) for c in fitted.coef_[0]]
+
+
+def fit_own_model(days: Days, train: Sequence[ds.Query]) -> weights.TopicModel:
+    """A topic and a paper on their own merits: (cos, cov, covt) of each paper's best topic
+    by the in-context model (WITH_MEANING as set)."""
+    model = weights.WITH_MEANING
+    coef = np.array([model.cos, model.zcos, model.cov, model.covt, model.zfeed])
+    bias, (cos, cov, covt) = _fit_on_best(
+        days, train, lambda q: topic_features(days, q, model), coef, OWN_FEATURES
+    )
+    return weights.TopicModel(bias, cos=cos, zcos=0.0, cov=cov, covt=covt)
+
+
+def fit_liked_own_model(days: Days, train: Sequence[ds.Query]) -> weights.LikedModel:
+    """A liked paper and a paper on their own merits: (cos, words) of each paper's closest
+    liked paper by the in-context liked model (LIKED as set)."""
+    model = weights.LIKED
+    coef = np.array([model.cos, model.zcos, model.words, model.zwords])
+    bias, (cos, words) = _fit_on_best(
+        days, train, lambda q: liked_features(days, q), coef, LIKED_OWN_FEATURES
+    )
+    return weights.LikedModel(bias, cos=cos, words=words)
 
 
 Own = TypeVar("Own", weights.TopicModel, weights.LikedModel)
@@ -178,14 +204,12 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def choose_own_bar(
-    days: Days, train: Sequence[ds.Query], own: Own, name: str = "ON_ITS_OWN"
-) -> float:
-    """The lowest bar for the own-merits estimate at which the training queries' sent
-    papers stay at least `PRECISION` clearly relevant, or as relevant as without it when
-    they were less (SEND_PROBABILITY as set); 1.0 when none does (the route stays silent).
-    The constant `name` is left set to the last one tried."""
-    with_constants(**{name: SILENT if name == "ON_ITS_OWN" else LIKED_SILENT})
+def set_own_route(days: Days, train: Sequence[ds.Query], name: str, own: Own, silent: Own) -> float:
+    """Set the constant `name` to `own`, discounted to the lowest bar at which the training
+    queries' sent papers stay at least `PRECISION` clearly relevant, or as relevant as
+    without it when they were less (SEND_PROBABILITY as set); to `silent` when no bar does.
+    Returns the bar (1.0: silent)."""
+    with_constants(**{name: silent})
     floor = min(PRECISION, ds.measure(send(days, train), train).precision)
     chosen = 1.0
     for bar in OWN_BARS:
@@ -193,43 +217,21 @@ def choose_own_bar(
         if ds.measure(send(days, train), train).precision < floor:
             break
         chosen = bar
+    model = discounted(own, chosen, weights.SEND_PROBABILITY) if chosen < 1.0 else silent
+    with_constants(**{name: model})
     return chosen
 
 
 def fit_own_route(days: Days, train: Sequence[ds.Query]) -> tuple[weights.TopicModel, float]:
-    """The own-merits model and its bar, fitted on `train`, set and returned (discounted)."""
+    """The own-merits model and its bar, fitted on `train`; ON_ITS_OWN set (discounted)."""
     own = fit_own_model(days, train)
-    bar = choose_own_bar(days, train, own)
-    model = discounted(own, bar, weights.SEND_PROBABILITY) if bar < 1.0 else SILENT
-    with_constants(ON_ITS_OWN=model)
-    return own, bar
-
-
-def fit_liked_own_model(days: Days, train: Sequence[ds.Query]) -> weights.LikedModel:
-    """Logistic regression of "grade >= 2" on (cos, words) of each paper's closest liked
-    paper by the in-context liked model (LIKED as set): the pair on its own merits."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = weights.LIKED
-    coef = np.array([model.cos, model.zcos, model.words, model.zwords])
-    xs, ys = [], []
-    for q in train:
-        features = liked_features(days, q)
-        best = (features @ coef).argmax(axis=0)
-        xs.append(features[best, np.arange(features.shape[1])][:, [0, 2]])
-        ys.append(np.array([q.qrels.get(p.id, 0) >= 2 for p in days.index(q).papers]))
-    fitted = LogisticRegression(C=1.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
-    cos, words = (float(c) for c in fitted.coef_[0])
-    return weights.LikedModel(float(fitted.intercept_[0]), cos=cos, words=words)
+    return own, set_own_route(days, train, "ON_ITS_OWN", own, SILENT)
 
 
 def fit_liked_own_route(days: Days, train: Sequence[ds.Query]) -> tuple[weights.LikedModel, float]:
-    """The liked papers' own-merits model and its bar, fitted on `train`, set (discounted)."""
+    """The liked papers' own-merits model and its bar; LIKED_ON_ITS_OWN set (discounted)."""
     own = fit_liked_own_model(days, train)
-    bar = choose_own_bar(days, train, own, "LIKED_ON_ITS_OWN")
-    model = discounted(own, bar, weights.SEND_PROBABILITY) if bar < 1.0 else LIKED_SILENT
-    with_constants(LIKED_ON_ITS_OWN=model)
-    return own, bar
+    return own, set_own_route(days, train, "LIKED_ON_ITS_OWN", own, LIKED_SILENT)
 
 
 def profile_fold(q: ds.Query) -> int:

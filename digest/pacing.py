@@ -33,17 +33,6 @@ class Pacer:
         self._next_slot: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    @classmethod
-    def per_second(
-        cls,
-        rate: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> Pacer:
-        """At most `rate` calls a second, evenly spaced (0: no limit)."""
-        return cls(1.0 / rate if rate > 0 else 0.0, clock=clock, sleep=sleep)
-
     def reserve(self, key: str = "") -> float:
         """Claim the next slot for `key`; returns how many seconds to wait for it."""
         if not self.interval:

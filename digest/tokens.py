@@ -200,12 +200,8 @@ def claim_owner(
     that looked the claimed id up gets the subscriber it found, known to be there."""
     if owner is None or owner.id != claim.subscriber_id:
         raise _gone()
-    return _checked(secret, claim, owner, max_age), owner
-
-
-def _checked(secret: str, claim: LinkClaim, owner: LinkOwner, max_age: int | None) -> TokenData:
     if claim.legacy is not None:
-        return _check_legacy(claim, claim.legacy, owner)
+        return _check_legacy(claim, claim.legacy, owner), owner
     max_age = _max_age(claim.purpose, max_age)
     try:
         if claim.serialized:
@@ -218,7 +214,7 @@ def _checked(secret: str, claim: LinkClaim, owner: LinkOwner, max_age: int | Non
         raise TokenError("this link has expired", expired=True) from None
     except BadSignature:
         raise _gone() from None
-    return TokenData(owner.id)
+    return TokenData(owner.id), owner
 
 
 def _check_legacy(claim: LinkClaim, legacy: _Legacy, owner: LinkOwner) -> TokenData:

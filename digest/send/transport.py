@@ -119,7 +119,8 @@ class SmtpTransport:
         self._tls_context = tls_context
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(smtp.max_connections)
-        self._rate = Pacer.per_second(smtp.rate_per_second)
+        rate = smtp.rate_per_second
+        self._rate = Pacer(1.0 / rate if rate > 0 else 0.0)  # 0: no limit
         self._closed = False
 
     async def send(self, email: OutgoingEmail) -> None:

@@ -47,8 +47,13 @@ def _version() -> str:
         return "dev"
 
 
+def host_of(url: str) -> str:
+    """The host a URL names, in lower case ("" if none)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
 def is_arxiv_host(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    host = host_of(url)
     return host == "arxiv.org" or host.endswith(".arxiv.org")
 
 
@@ -166,7 +171,7 @@ class _Retryable(Exception):
 
 async def _get_once(client: httpx.AsyncClient, request: Request) -> Fetched:
     if request.throttle is not None:
-        await request.throttle.wait((urlsplit(request.url).hostname or "").lower())
+        await request.throttle.wait(host_of(request.url))
     headers = {
         "User-Agent": user_agent(request.contact),
         "Accept": request.accept,

@@ -255,7 +255,7 @@ def test_rate_limiter_spaces_messages_evenly() -> None:
     async def fake_sleep(seconds: float) -> None:
         slept.append(round(seconds, 6))
 
-    limiter = Pacer.per_second(50, clock=lambda: now[0], sleep=fake_sleep)
+    limiter = Pacer(1 / 50, clock=lambda: now[0], sleep=fake_sleep)  # 50 a second
 
     async def run() -> None:
         for _ in range(4):
