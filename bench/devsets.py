@@ -314,6 +314,27 @@ def dense_day(q: Query, tag: str) -> Query | None:
     return replace(q, id=f"{q.id}#{tag}", pool=pool, qrels=grades)
 
 
+QUIET_SIZE = 88  # papers in a drawn quiet day, as on the real one (2026-05-16)
+
+
+def quiet_draw(q: Query, tag: str) -> Query | None:
+    """`q` on a quiet day drawn from its own day: `QUIET_SIZE` random papers it graded 0 or
+    never judged, so nothing on it is relevant and the right digest is none (None for a
+    query on a pool). The draw is fixed by `q.id` and `tag`."""
+    if q.pool:
+        return None
+    draw = random.Random(f"{q.id}/{tag}")
+    others = [p.id for p in day_papers(q.day) if q.qrels.get(p.id, 0) == 0]
+    pool = tuple(draw.sample(others, min(QUIET_SIZE, len(others))))
+    return replace(q, id=f"{q.id}~{tag}", pool=pool, qrels={p: 0 for p in pool if p in q.qrels})
+
+
+def quiet_draws(queries: Sequence[Query], tags: Sequence[str]) -> list[Query]:
+    """A drawn quiet day for every query that has something relevant, one per tag."""
+    drawn = (quiet_draw(q, tag) for q in queries if not q.quiet for tag in tags)
+    return [q for q in drawn if q is not None]
+
+
 def dense_days(queries: Sequence[Query], tags: Sequence[str]) -> list[Query]:
     """Every dense day that `queries` give, one draw per tag."""
     drawn = (dense_day(q, tag) for q in queries for tag in tags)

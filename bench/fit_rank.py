@@ -18,9 +18,10 @@ How it is measured: leave one day out AND a quarter of the profiles out — fit 
 days' other profiles, rank the held-out cell with the production code (`rank_profiles`)
 under the fold's constants — so every figure printed is on a day and profiles the fit never
 saw, library-only readers likewise; each held-out query is also measured on two dense days
-of its own (`HELD_OUT_DENSE`), which the fit never saw either. CSFCube is never fitted on:
-it measures the liked model fitted on the library-only readers. Every day is printed next
-to TF-IDF and BM25.
+of its own (`HELD_OUT_DENSE`) and on a drawn quiet day with nothing relevant to it
+(`HELD_OUT_QUIET`, `devsets.quiet_draw`), which the fit never saw either. CSFCube is never
+fitted on: it measures the liked model fitted on the library-only readers. Every day is
+printed next to TF-IDF and BM25.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ TOPIC_FEATURES = ("cos", "zcos", "cov", "covt", "zfeed")
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.81, 0.05))
 PRECISION = 0.70  # the share of sent papers that should be clearly relevant
 HELD_OUT_DENSE = ("held-out-1", "held-out-2")  # those each held-out query is measured on
+HELD_OUT_QUIET = ("held-out-quiet",)  # a drawn quiet day for each held-out query
 OWN_FEATURES = (0, 2, 3)  # cos, cov, covt: what does not depend on the rest of the day
 LIKED_OWN_FEATURES = (0, 2)  # cos, words
 OWN_BARS = (0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2)  # tried, strictest first
@@ -301,7 +303,7 @@ def cross_validate(
         with_constants(SEND_PROBABILITY=threshold)
         if days.meaning:
             bars.append(fit_own_route(days, train)[1])
-        test = [*test, *ds.dense_days(test, HELD_OUT_DENSE)]
+        test = [*test, *ds.dense_days(test, HELD_OUT_DENSE), *ds.quiet_draws(test, HELD_OUT_QUIET)]
         sent.update(send(days, test))
         with_constants(SEND_PROBABILITY=1e-9)
         top.update(send(days, test))
@@ -462,7 +464,8 @@ def main() -> None:
     days = Days(vectors)
     words = Days(vectors, meaning=False)
     dense = ds.dense_days(queries, HELD_OUT_DENSE)
-    both = [*queries, *dense]
+    drawn_quiet = ds.quiet_draws(queries, HELD_OUT_QUIET)
+    both = [*queries, *dense, *drawn_quiet]
     baselines = {"TF-IDF": ds.tfidf_run(both), "BM25": ds.bm25_run(both)}
     baselines["MiniLM alone"] = ds.vector_run(
         both, vectors.papers.__getitem__, vectors.topics.__getitem__
@@ -481,7 +484,11 @@ def main() -> None:
         for label, sent in runs.items():
             print(f"  {label:24s} {ds.measure(sent, items).row()}")
     full = [q for q in queries if q.set == "feed-dev2" and q.day != ds.QUIET_DAY]
-    for label, group in (("feed-dev2 full days", full), ("dense 120-paper days", dense)):
+    for label, group in (
+        ("feed-dev2 full days", full),
+        ("dense 120-paper days", dense),
+        ("drawn quiet 88-paper days", drawn_quiet),
+    ):
         print(label, f"({len(group)} queries)")
         for name, sent in runs.items():
             print(f"  {name:24s} {ds.measure(sent, group).row()}")

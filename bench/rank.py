@@ -11,8 +11,9 @@ MiniLM alone (each a fixed top 10) and for the ranking: cross-validated (fitted 
 day and without those profiles, see bench/fit_rank.py) and with the shipped constants
 (fitted on every day, so in-sample). Also on dense days (`devsets.dense_day`: a query's
 relevant papers among random others of its day, 120 papers, as on a Hugging Face daily list),
-two per query, held out with their query. The first run embeds the ~6,000 development papers
-once (cached in bench/.cache).
+two per query, held out with their query, and on drawn quiet days (`devsets.quiet_draw`: 88
+random papers of the query's day with nothing relevant to it), one per query. The first run
+embeds the ~6,000 development papers once (cached in bench/.cache).
 
 Speed: 100,000 synthetic profiles of 1-5 topics (phrases found in the corpus titles, their
 vectors computed beforehand, as the store keeps them) against the 713 papers of 2026-06-02
@@ -85,7 +86,8 @@ def bench_quality() -> None:
     vectors = fr.Vectors_([*feeds, *cs])
     days = fr.Days(vectors)
     dense = ds.dense_days(feeds, fr.HELD_OUT_DENSE)
-    both = [*feeds, *dense]
+    drawn_quiet = ds.quiet_draws(feeds, fr.HELD_OUT_QUIET)
+    both = [*feeds, *dense, *drawn_quiet]
     runs = {
         "TF-IDF": ds.tfidf_run(both),
         "BM25": ds.bm25_run(both),
@@ -105,6 +107,7 @@ def bench_quality() -> None:
         )
     )
     groups.append(("dense 120-paper days, two per query with 5+ relevant papers", dense))
+    groups.append(("drawn quiet 88-paper days, nothing on them relevant to the query", drawn_quiet))
     for name, items in groups:
         print(f"{name} ({len(items)} queries)")
         for label, run in runs.items():

@@ -128,6 +128,20 @@ FEEDBACK_PAPERS = 3
 # the lowest bar at which at least 70% of what the training folds sent was grade >= 2
 # (chosen per fold between 0.15 and 0.5, median 0.25; on every day: 0.3).
 SEND_PROBABILITY = 0.3
+# Tried and not kept (cross-validated, the bars chosen per fold on the training queries):
+# a second bar that opens a digest, the best paper's probability, set so that 90% of the
+# training queries with nothing relevant (the quiet day's and a drawn quiet day of each
+# other query, `devsets.quiet_draw`) get nothing (per fold 0.55-0.75). Drawn quiet days
+# were sent nothing 91% of the time instead of 54%, but on the real quiet day only
+# 8 of its 11 empty profiles got nothing (7 before) while its 13 other profiles fell from
+# 0.587 to 0.407 (sending 1.2 papers), and the dense days from 0.782 to 0.769; the
+# full days and feed-dev did not move. The best papers' probabilities of the quiet day's
+# empty and non-empty profiles overlap (empty: up to 0.93, a word match in an abstract;
+# non-empty: from 0.19). The sum of the two best probabilities as the opening bar: the same
+# trade (quiet 0.423, nothing sent 73%; dense 0.773), and CSFCube as sent 0.272 -> 0.173.
+# A lower send bar once the best paper is likely (0.6-0.9) changed nothing at the 70%
+# precision the send bar is chosen for; at 65% it gains nDCG@10 everywhere (full days
+# 0.776, feed-dev 0.890) for precision (0.61), as a lower SEND_PROBABILITY would.
 
 # Learning from votes (see `learned`), chosen by `bench/feedback.py`: a simulated reader votes
 # on one day's digest and the next day's is scored with and without the votes.
