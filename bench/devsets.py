@@ -319,8 +319,9 @@ QUIET_SIZE = 88  # papers in a drawn quiet day, as on the real one (2026-05-16)
 
 def quiet_draw(q: Query, tag: str) -> Query | None:
     """`q` on a quiet day drawn from its own day: `QUIET_SIZE` random papers it graded 0 or
-    never judged, so nothing on it is relevant and the right digest is none (None for a
-    query on a pool). The draw is fixed by `q.id` and `tag`."""
+    never judged, so the right digest is none as far as its labels tell (a never-judged
+    paper may still be on topic). None for a query on a pool. The draw is fixed by `q.id`
+    and `tag`."""
     if q.pool:
         return None
     draw = random.Random(f"{q.id}/{tag}")

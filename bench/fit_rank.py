@@ -18,7 +18,7 @@ How it is measured: leave one day out AND a quarter of the profiles out — fit 
 days' other profiles, rank the held-out cell with the production code (`rank_profiles`)
 under the fold's constants — so every figure printed is on a day and profiles the fit never
 saw, library-only readers likewise; each held-out query is also measured on two dense days
-of its own (`HELD_OUT_DENSE`) and on a drawn quiet day with nothing relevant to it
+of its own (`HELD_OUT_DENSE`) and on a drawn quiet day of papers it did not grade relevant
 (`HELD_OUT_QUIET`, `devsets.quiet_draw`), which the fit never saw either. CSFCube is never
 fitted on: it measures the liked model fitted on the library-only readers. Every day is
 printed next to TF-IDF and BM25.
@@ -283,6 +283,11 @@ def choose_threshold(days: Days, train: Sequence[ds.Query]) -> float:
     return THRESHOLDS[-1]
 
 
+def drawn_days(queries: Sequence[ds.Query]) -> tuple[list[ds.Query], list[ds.Query]]:
+    """The dense days and drawn quiet days each of `queries` is also measured on."""
+    return ds.dense_days(queries, HELD_OUT_DENSE), ds.quiet_draws(queries, HELD_OUT_QUIET)
+
+
 def cross_validate(
     days: Days, queries: Sequence[ds.Query], columns: Sequence[int], name: str
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -303,7 +308,8 @@ def cross_validate(
         with_constants(SEND_PROBABILITY=threshold)
         if days.meaning:
             bars.append(fit_own_route(days, train)[1])
-        test = [*test, *ds.dense_days(test, HELD_OUT_DENSE), *ds.quiet_draws(test, HELD_OUT_QUIET)]
+        dense, quiet = drawn_days(test)
+        test = [*test, *dense, *quiet]
         sent.update(send(days, test))
         with_constants(SEND_PROBABILITY=1e-9)
         top.update(send(days, test))
@@ -463,8 +469,7 @@ def main() -> None:
     vectors = Vectors_([*queries, *ds.csfcube_queries()])
     days = Days(vectors)
     words = Days(vectors, meaning=False)
-    dense = ds.dense_days(queries, HELD_OUT_DENSE)
-    drawn_quiet = ds.quiet_draws(queries, HELD_OUT_QUIET)
+    dense, drawn_quiet = drawn_days(queries)
     both = [*queries, *dense, *drawn_quiet]
     baselines = {"TF-IDF": ds.tfidf_run(both), "BM25": ds.bm25_run(both)}
     baselines["MiniLM alone"] = ds.vector_run(

@@ -12,7 +12,7 @@ day and without those profiles, see bench/fit_rank.py) and with the shipped cons
 (fitted on every day, so in-sample). Also on dense days (`devsets.dense_day`: a query's
 relevant papers among random others of its day, 120 papers, as on a Hugging Face daily list),
 two per query, held out with their query, and on drawn quiet days (`devsets.quiet_draw`: 88
-random papers of the query's day with nothing relevant to it), one per query. The first run
+random papers of the query's day that it did not grade relevant), one per query. The first run
 embeds the ~6,000 development papers once (cached in bench/.cache).
 
 Speed: 100,000 synthetic profiles of 1-5 topics (phrases found in the corpus titles, their
@@ -85,8 +85,7 @@ def bench_quality() -> None:
     cs = ds.csfcube_queries()
     vectors = fr.Vectors_([*feeds, *cs])
     days = fr.Days(vectors)
-    dense = ds.dense_days(feeds, fr.HELD_OUT_DENSE)
-    drawn_quiet = ds.quiet_draws(feeds, fr.HELD_OUT_QUIET)
+    dense, drawn_quiet = fr.drawn_days(feeds)
     both = [*feeds, *dense, *drawn_quiet]
     runs = {
         "TF-IDF": ds.tfidf_run(both),
@@ -107,7 +106,7 @@ def bench_quality() -> None:
         )
     )
     groups.append(("dense 120-paper days, two per query with 5+ relevant papers", dense))
-    groups.append(("drawn quiet 88-paper days, nothing on them relevant to the query", drawn_quiet))
+    groups.append(("drawn quiet 88-paper days, none graded relevant to the query", drawn_quiet))
     for name, items in groups:
         print(f"{name} ({len(items)} queries)")
         for label, run in runs.items():
