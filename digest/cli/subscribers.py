@@ -54,7 +54,10 @@ def _profile_options(func: Any) -> Any:
             "--category",
             "categories",
             multiple=True,
-            help="An arXiv category to restrict to or boost, e.g. cs.CL (repeatable).",
+            help=(
+                "An arXiv category, e.g. cs.CL (repeatable): alone, its papers make the"
+                " digest; with topics, a pick in it says so."
+            ),
         ),
         click.option(
             "--author",

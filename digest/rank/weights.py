@@ -89,6 +89,11 @@ WITH_MEANING = TopicModel(bias=-8.160, cos=1.633, zcos=1.161, cov=3.806, covt=1.
 # Ranking by the in-context log-odds and sending on either bar measured the same (full days
 # 0.757, feed-dev 0.868, quiet 0.586, dense 0.786) with a second table of rows to keep.
 ON_ITS_OWN = TopicModel(bias=-8.610, cos=9.223, zcos=0.0, cov=4.425, covt=1.888)
+# Categories named beside topics change nothing in the score: log-odds for papers inside
+# and outside them, fitted with the topic log-odds as an offset and held out by profile (2
+# profiles name categories), moved their 6 queries 0.803 -> 0.836 as sent, but by -0.135 to
+# +0.268 per query, with the weight inside changing sign between the two training profiles
+# (bench/RESULTS.md).
 # The same fit without sentence vectors (a topic not yet embedded): 0.590 on the full days.
 WORDS_ONLY = TopicModel(bias=-6.684, cos=0.0, zcos=0.0, cov=5.268, covt=2.931)
 
