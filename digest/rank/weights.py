@@ -153,6 +153,10 @@ SEND_PROBABILITY = 0.3
 # best one no weight: held out, a paper with p in [0.1, 0.3) is clearly relevant 38% of
 # the time when its profile's best reached 0.7 (702 papers), 15% when not (27 papers).
 
+# A second logistic model on the final log-odds and what the profile's day holds (log Σp,
+# log N, the three best probabilities) or an EM re-estimate of its share of relevant papers
+# each traded one day for another, held out (bench/RESULTS.md); not kept.
+
 # Learning from votes (see `learned`), chosen by `bench/feedback.py`: a simulated reader votes
 # on one day's digest and the next day's is scored with and without the votes.
 LEARN_MIN_VOTES = 2  # votes (👍 and 👎, with a sentence vector) before the model takes over
