@@ -61,7 +61,10 @@ class LikedModel:
 # days 0.744), because `digest rank` has no earlier days to judge against; tf-saturated
 # coverage, title-only vectors, phrase adjacency, a topic template, a median/IQR
 # standardisation, log-sum-exp over topics instead of max, more weight on grade-3 pairs, the
-# share of the topic's best matches in the paper's category: within ±0.01 or worse.
+# share of the topic's best matches in the paper's category: within ±0.01 or worse. zfeed's
+# feedback in words (the standardised IDF word cosine to the centroid of the topic's best
+# matches) got a weight of -0.10 (zfeed 0.60): held out, full days 0.764 as sent and
+# dense days 0.802 only from the folds' bars moving, the quiet day 0.535.
 # Tried and not kept, though it ranks better: the profile's context, the cosine of the paper to
 # the mean of all the profile's topic vectors standardised over the day, in place of zcos.
 # Held out: 0.777 / 0.778 / 0.895 / 0.478 on the four days as sent (ranked 0.821 / 0.796 /
