@@ -64,7 +64,11 @@ class LikedModel:
 # share of the topic's best matches in the paper's category: within ±0.01 or worse. zfeed's
 # feedback in words (the standardised IDF word cosine to the centroid of the topic's best
 # matches) got a weight of -0.10 (zfeed 0.60): held out, full days 0.764 as sent and
-# dense days 0.802 only from the folds' bars moving, the quiet day 0.535.
+# dense days 0.802 only from the folds' bars moving, the quiet day 0.535. The five features
+# hold no more than this linear model takes from them: held out, the in-context model's own
+# top 10 scores 0.801 / 0.902 / 0.758 / 0.889 (full days / feed-dev / quiet / dense days);
+# gradient-boosted trees on the same features (monotone in each) 0.780 / 0.891 / 0.716 /
+# 0.887, the model with their squares and products added 0.802 / 0.903 / 0.748 / 0.893.
 # Tried and not kept, though it ranks better: the profile's context, the cosine of the paper to
 # the mean of all the profile's topic vectors standardised over the day, in place of zcos.
 # Held out: 0.777 / 0.778 / 0.895 / 0.478 on the four days as sent (ranked 0.821 / 0.796 /
