@@ -2,15 +2,23 @@
 
 `getrusage(RUSAGE_CHILDREN)` is no use for them: a child started by fork+exec carries its
 parent's peak RSS over, so it reports the larger of the two. `ChildPeaks` instead samples
-each child's own high-water mark (VmHWM in /proc) while they run.
+each child's own high-water mark (VmHWM in /proc) while they run, and a child reports its
+own with `peak_rss_mb`.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import threading
 from pathlib import Path
 from types import TracebackType
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not getrusage: a child started by fork+exec
+    reports its parent's peak there when that was higher."""
+    return _high_water_mb(os.getpid()) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _children() -> list[int]:

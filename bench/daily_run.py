@@ -44,7 +44,6 @@ import json
 import os
 import random
 import re
-import resource
 import socket
 import subprocess
 import sys
@@ -64,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 from _databases import fresh_database  # noqa: E402
 from _postfix import postfix_tool  # noqa: E402
-from _processes import ChildPeaks  # noqa: E402
+from _processes import ChildPeaks, peak_rss_mb  # noqa: E402
 from _vectors import cached_vectors  # noqa: E402
 from sqlalchemy import Engine, event, select  # noqa: E402
 
@@ -167,15 +166,6 @@ def feed_entries(day_rows: Sequence[dict[str, Any]]) -> list[FeedEntry]:
 
 
 # --- the stages the parent runs ----------------------------------------------------------
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak RSS (VmHWM). Not getrusage: a child started by fork+exec
-    reports its parent's peak there when that was higher."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:

@@ -28,7 +28,6 @@ import argparse
 import json
 import random
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import devsets as ds  # noqa: E402
 import fit_rank as fr  # noqa: E402
+from _processes import peak_rss_mb  # noqa: E402
 
 from digest.rank import Vectors, build_index, rank_profiles  # noqa: E402
 from digest.records import Paper, Profile  # noqa: E402
@@ -167,7 +167,7 @@ def speed_child(method: str, count: int) -> None:
     else:
         sent = sklearn_top_k(papers, profiles)
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(json.dumps({"seconds": elapsed, "peak_mb": peak, "sent": sent}))
 
 

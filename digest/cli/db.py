@@ -71,10 +71,11 @@ def embed(app: App, every: bool) -> None:
     a digest can still pick (first seen in the last 8 days), and the papers subscribers
     liked or disliked (their libraries included).
 
-    Run it after upgrading from a version that kept no vectors, and after changing
-    `[rank] model_dir` (vectors of another model are never compared, so every paper and
-    topic is embedded again). Safe to run at any time, also while the service runs; an
-    interrupted run keeps what it had done. About a minute for a 700-paper day on two cores.
+    Run it after upgrading from a version that kept no vectors or read 256 tokens of a
+    paper, and after changing `[rank] model_dir` (vectors of another model are never
+    compared, so every paper and topic is embedded again). Safe to run at any time, also
+    while the service runs; an interrupted run keeps what it had done. Well under a minute
+    for a 700-paper day on two cores.
 
     \b
     Example:

@@ -24,8 +24,8 @@ def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
     """Fetch the configured sources now and store new papers, with their sentence vectors.
 
     Prints a per-source summary; exits 3 when some source failed (the others are stored).
-    New papers are embedded once they are stored (about a minute for a 700-paper day on
-    two cores).
+    New papers are embedded once they are stored (well under a minute for a 700-paper day
+    on two cores).
 
     \b
     Example:
@@ -66,8 +66,8 @@ def fetch(app: App, sources: tuple[str, ...], fmt: str) -> None:
 def rank(app: App, papers: Path, profiles: Path, top: int | None) -> None:
     """Rank papers against topic profiles without a database; prints JSONL.
 
-    Papers and topics are embedded with the sentence model first (about a minute for a
-    700-paper day on two cores).
+    Papers and topics are embedded with the sentence model first (well under a minute for
+    a 700-paper day on two cores).
 
     One line per profile, in input order: {"profile", "ranked": [paper ids, best first,
     only those that would go into the digest], "scores", "reasons"}. Exits 2 on a bad
